@@ -1,0 +1,67 @@
+"""VPC endpoints: the S3 gateway on every private route table, and the configured interface endpoints.
+
+The S3 gateway endpoint is not optional: since 2026-05-05 AgentCore gives new VPC-mode runtimes no
+service-managed S3 access, and Fargate pulls ECR image layers from S3. Interface endpoints sit in the
+private subnets, one ENI per AZ, behind the endpoints security group, with private DNS so that the
+SDKs' default hostnames resolve to them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.settings import ResourceTags
+
+
+def service_name(region: str, suffix: str) -> str:
+    return f"com.amazonaws.{region}.{suffix}"
+
+
+@dataclass(frozen=True)
+class EndpointsArgs:
+    region: str
+    vpc_id: pulumi.Input[str]
+    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    route_table_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    security_group_id: pulumi.Input[str]
+    interface_services: Sequence[str]
+    tags: ResourceTags
+
+
+class Endpoints(pulumi.ComponentResource):
+    endpoint_ids: Mapping[str, pulumi.Output[str]]
+    """Service suffix (``s3``, ``ecr.api``, ...) to endpoint id."""
+
+    def __init__(self, name: str, args: EndpointsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("deep-insight:endpoints:Endpoints", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        endpoints: dict[str, aws.ec2.VpcEndpoint] = {
+            "s3": aws.ec2.VpcEndpoint(
+                f"{name}-s3",
+                vpc_id=args.vpc_id,
+                service_name=service_name(args.region, "s3"),
+                vpc_endpoint_type="Gateway",
+                route_table_ids=args.route_table_ids,
+                tags=args.tags.named("s3"),
+                opts=child,
+            )
+        }
+        for suffix in args.interface_services:
+            slug = suffix.replace(".", "-")
+            endpoints[suffix] = aws.ec2.VpcEndpoint(
+                f"{name}-{slug}",
+                vpc_id=args.vpc_id,
+                service_name=service_name(args.region, suffix),
+                vpc_endpoint_type="Interface",
+                private_dns_enabled=True,
+                subnet_ids=args.subnet_ids,
+                security_group_ids=[args.security_group_id],
+                tags=args.tags.named(slug),
+                opts=child,
+            )
+        self.endpoint_ids = {suffix: endpoint.id for suffix, endpoint in endpoints.items()}
+        self.register_outputs({"endpointIds": dict(self.endpoint_ids)})

@@ -1,0 +1,288 @@
+"""Run the real Pulumi program offline, under Pulumi's mock runtime, and record what it declares.
+
+This is the one set of mocks in the project: the tests use it, and so will ``deep-insight plan``.
+No Pulumi CLI, no engine, no AWS credentials: `evaluate` loads ``Pulumi.<stack>.yaml`` the way the CLI
+hands config to a program, answers the few invokes the program makes (AZ lookup, S3 prefix list)
+with realistic data, runs ``__main__.py`` in-process and returns every registered resource with its
+inputs and options, the stack outputs, and any warning or configuration error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import runpy
+import sys
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT = "deep-insight"
+
+# AZ name -> AZ ID as one real account sees them. Names are shuffled per account (that is the point of
+# placing subnets by ID); us-east-1 is the mapping moto and SPEC §11 use: 1a is the unsupported az6.
+REGION_ZONES: Mapping[str, Mapping[str, str]] = {
+    "us-east-1": {
+        "us-east-1a": "use1-az6",
+        "us-east-1b": "use1-az1",
+        "us-east-1c": "use1-az2",
+        "us-east-1d": "use1-az4",
+        "us-east-1e": "use1-az3",
+        "us-east-1f": "use1-az5",
+    },
+    "us-east-2": {"us-east-2a": "use2-az1", "us-east-2b": "use2-az2", "us-east-2c": "use2-az3"},
+    "us-west-2": {
+        "us-west-2a": "usw2-az2",
+        "us-west-2b": "usw2-az1",
+        "us-west-2c": "usw2-az3",
+        "us-west-2d": "usw2-az4",
+    },
+    "ap-southeast-2": {"ap-southeast-2a": "apse2-az3", "ap-southeast-2b": "apse2-az1", "ap-southeast-2c": "apse2-az2"},
+    "ap-south-1": {"ap-south-1a": "aps1-az1", "ap-south-1b": "aps1-az3", "ap-south-1c": "aps1-az2"},
+    "ap-southeast-1": {"ap-southeast-1a": "apse1-az2", "ap-southeast-1b": "apse1-az1", "ap-southeast-1c": "apse1-az3"},
+    "ap-northeast-1": {"ap-northeast-1a": "apne1-az4", "ap-northeast-1c": "apne1-az1", "ap-northeast-1d": "apne1-az2"},
+    "eu-west-1": {"eu-west-1a": "euw1-az3", "eu-west-1b": "euw1-az1", "eu-west-1c": "euw1-az2"},
+    "eu-central-1": {"eu-central-1a": "euc1-az2", "eu-central-1b": "euc1-az3", "eu-central-1c": "euc1-az1"},
+    # Not in AgentCore's VPC table: for the "unknown region" path and supportedAzIds overrides.
+    "ca-central-1": {"ca-central-1a": "cac1-az1", "ca-central-1b": "cac1-az2", "ca-central-1d": "cac1-az4"},
+}
+
+# The AWS-managed S3 prefix list id per region (pl-63a5400a is us-east-1's real one).
+S3_PREFIX_LISTS: Mapping[str, str] = {"us-east-1": "pl-63a5400a"}
+
+
+@dataclass(frozen=True)
+class Declared:
+    """One resource the program registered, as the engine would have received it."""
+
+    type: str
+    name: str
+    urn: str
+    parent: str
+    custom: bool
+    inputs: Mapping[str, Any]
+    state: Mapping[str, Any]
+    id: str
+    retain_on_delete: bool
+    protect: bool
+    dependencies: tuple[str, ...]
+
+
+@dataclass
+class Evaluation:
+    stack: str
+    config: Mapping[str, str]
+    resources: list[Declared] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    invokes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def of_type(self, type_token: str) -> list[Declared]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def named(self, name: str) -> Declared:
+        matches = [r for r in self.resources if r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources named {name!r}")
+        return matches[0]
+
+    def by_urn(self, urn: str) -> Declared:
+        return next(r for r in self.resources if r.urn == urn)
+
+    def children_of(self, parent: Declared) -> list[Declared]:
+        return [r for r in self.resources if r.parent == parent.urn]
+
+    def id_of(self, name: str) -> str:
+        return self.named(name).id
+
+
+class ConfigFileError(ValueError):
+    """The stack file itself is unreadable (missing, not YAML, no config map)."""
+
+
+def _config_text(value: Any) -> str:
+    # The Pulumi CLI hands every config value to the program as a string: scalars as YAML wrote them
+    # (booleans lower-case), lists and maps as JSON.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return str(value)
+
+
+def load_stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, str]:
+    path = project_dir / f"Pulumi.{stack}.yaml"
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigFileError(f"{path.name} not found; create it or choose an existing stack") from None
+    except yaml.YAMLError as error:
+        raise ConfigFileError(f"{path.name} is not valid YAML: {error}") from None
+    config = document.get("config", {}) if isinstance(document, dict) else None
+    if not isinstance(config, dict):
+        raise ConfigFileError(f"{path.name} has no 'config:' map")
+    # Keys without a namespace belong to the project, as in `pulumi config set key value`.
+    return {(k if ":" in k else f"{PROJECT}:{k}"): _config_text(v) for k, v in config.items()}
+
+
+class _Mocks(pulumi_mocks.Mocks):
+    def __init__(self, region: str, evaluation: Evaluation) -> None:
+        self._region = region
+        self._evaluation = evaluation
+        self._counter = 0
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
+        self._counter += 1
+        kind = args.typ.rsplit(":", 1)[-1].lower()
+        resource_id = f"{kind}-{self._counter:05d}"
+        state = dict(args.inputs)
+        state.setdefault("arn", f"arn:aws:mock:{self._region}:123456789012:{kind}/{resource_id}")
+        return resource_id, state
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
+        self._evaluation.invokes.append((args.token, dict(args.args)))
+        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            zones = REGION_ZONES.get(self._region, {})
+            return {
+                "names": list(zones),
+                "zoneIds": list(zones.values()),
+                "groupNames": [self._region] * len(zones),
+                "id": self._region,
+                "state": "available",
+            }, []
+        if args.token == "aws:ec2/getManagedPrefixList:getManagedPrefixList":
+            return {
+                "id": S3_PREFIX_LISTS.get(self._region, f"pl-s3-{self._region}"),
+                "name": args.args.get("name"),
+                "addressFamily": "IPv4",
+                "maxEntries": 0,
+                "ownerId": "AWS",
+            }, []
+        raise NotImplementedError(f"the offline evaluator has no answer for invoke {args.token}")
+
+
+class _RecordingMonitor(pulumi_mocks.MockMonitor):
+    """Keeps the resource options (retainOnDelete, protect, parent, ...) the stock monitor drops."""
+
+    def __init__(self, mocks: _Mocks, evaluation: Evaluation) -> None:
+        super().__init__(mocks)
+        self._evaluation = evaluation
+
+    def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        registration = self.resources[response.urn]
+        self._evaluation.resources.append(
+            Declared(
+                type=request.type,
+                name=request.name,
+                urn=response.urn,
+                parent=request.parent,
+                custom=request.custom,
+                inputs=_sync_await(_deserialize(request.object)),
+                state=registration.state,
+                id=registration.id,
+                retain_on_delete=bool(request.retainOnDelete),
+                protect=bool(request.protect),
+                dependencies=tuple(request.dependencies),
+            )
+        )
+        return response
+
+
+async def _deserialize(struct: Any) -> dict[str, Any]:
+    return rpc.deserialize_properties(struct)
+
+
+class _WarningLog(logging.Handler):
+    def __init__(self, sink: list[str]) -> None:
+        super().__init__(level=logging.WARNING)
+        self._sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._sink.append(record.getMessage())
+
+
+def _program_path(project_dir: Path) -> str:
+    # The Pulumi CLI runs the program with its directory on sys.path (for `import components`).
+    if str(project_dir) not in sys.path:
+        sys.path.insert(0, str(project_dir))
+    return str(project_dir / "__main__.py")
+
+
+def evaluate(
+    stack: str,
+    overrides: Mapping[str, str | None] | None = None,
+    *,
+    config: Mapping[str, str] | None = None,
+    project_dir: Path = PROJECT_DIR,
+) -> Evaluation:
+    """Evaluate the program for ``stack``.
+
+    ``config`` replaces the stack file's config; ``overrides`` then sets (or, with None, removes) keys.
+    A configuration error is returned in ``Evaluation.error`` (the text the CLI would print); any other
+    exception propagates.
+    """
+    raw = dict(config) if config is not None else load_stack_config(stack, project_dir)
+    for k, v in (overrides or {}).items():
+        if v is None:
+            raw.pop(k, None)
+        else:
+            raw[k] = v
+    evaluation = Evaluation(stack=stack, config=raw)
+
+    logger = logging.getLogger(f"deep-insight.evaluate.{stack}")
+    logger.propagate = False
+    handler = _WarningLog(evaluation.warnings)
+    logger.addHandler(handler)
+    mocks = _Mocks(raw.get("aws:region", ""), evaluation)
+    monitor = _RecordingMonitor(mocks, evaluation)
+    program = _program_path(project_dir)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, logger=logger, monitor=monitor)
+            pulumi.runtime.set_all_config(dict(raw))
+            runtime_settings.set_root_resource(None)  # type: ignore[arg-type]
+
+            roots: list[Any] = []
+
+            def run() -> None:
+                # run_in_stack makes the root Stack inside its own task; its context holds the exports.
+                roots.append(runtime_settings.get_root_resource())
+                runpy.run_path(program, run_name="__main__")
+
+            try:
+                _sync_await(run_in_stack(run))
+            except pulumi.RunError as error:
+                evaluation.error = str(error)
+            else:
+                outputs = getattr(roots[0], "outputs", {})
+                evaluation.outputs = _sync_await(pulumi.Output.from_input(outputs).future()) or {}
+        # Python warnings raised from the project's own code (not from inside installed packages,
+        # such as pulumi-aws deprecating one of its modules at import time).
+        evaluation.warnings.extend(
+            f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})"
+            for w in caught
+            if "site-packages" not in w.filename
+        )
+    finally:
+        logger.removeHandler(handler)
+        runtime_settings.set_root_resource(None)  # type: ignore[arg-type]
+    return evaluation
+
+
+__all__ = ["REGION_ZONES", "ConfigFileError", "Declared", "Evaluation", "evaluate", "load_stack_config"]
