@@ -9,6 +9,8 @@ inputs and options, the stack outputs, and any warning or configuration error.
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
 import logging
 import runpy
@@ -92,10 +94,11 @@ class Evaluation:
     def of_type(self, type_token: str) -> list[Declared]:
         return [r for r in self.resources if r.type == type_token]
 
-    def named(self, name: str) -> Declared:
-        matches = [r for r in self.resources if r.name == name]
+    def named(self, name: str, type_token: str | None = None) -> Declared:
+        """The one resource of that name (and type: Pulumi names are unique per type only)."""
+        matches = [r for r in self.resources if r.name == name and type_token in (None, r.type)]
         if len(matches) != 1:
-            raise KeyError(f"{len(matches)} resources named {name!r}")
+            raise KeyError(f"{len(matches)} resources named {name!r} of type {type_token or 'any'}")
         return matches[0]
 
     def by_urn(self, urn: str) -> Declared:
@@ -104,8 +107,8 @@ class Evaluation:
     def children_of(self, parent: Declared) -> list[Declared]:
         return [r for r in self.resources if r.parent == parent.urn]
 
-    def id_of(self, name: str) -> str:
-        return self.named(name).id
+    def id_of(self, name: str, type_token: str | None = None) -> str:
+        return self.named(name, type_token).id
 
 
 class ConfigFileError(ValueError):
@@ -285,4 +288,13 @@ def evaluate(
     return evaluation
 
 
-__all__ = ["REGION_ZONES", "ConfigFileError", "Declared", "Evaluation", "evaluate", "load_stack_config"]
+
+def is_taggable(type_token: str) -> bool:
+    """Whether an AWS resource type accepts ``tags`` (asked of the pulumi-aws class itself)."""
+    package, module_path, class_name = type_token.split(":")
+    if package != "aws":
+        return False
+    module_name = module_path.split("/")[0]
+    module = importlib.import_module("pulumi_aws" if module_name == "index" else f"pulumi_aws.{module_name}")
+    resource_class = getattr(module, class_name)
+    return "tags" in inspect.signature(resource_class._internal_init).parameters

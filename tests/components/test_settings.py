@@ -1,0 +1,278 @@
+"""parse_settings: defaults, every rule of SPEC §4, and all problems reported at once."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+
+import pytest
+
+from components.errors import ConfigError
+from components.settings import (
+    DEFAULT_INTERFACE_ENDPOINTS,
+    FARGATE_MEMORY_BY_CPU,
+    Architecture,
+    ImageBuild,
+    NatStrategy,
+    parse_settings,
+)
+
+MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+DIGEST = "sha256:" + "a" * 64
+EXECUTOR_URI = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/deep-insight-executor@{DIGEST}"
+AGENT_URI = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/deep-insight-agent@{DIGEST}"
+
+
+def k(name: str) -> str:
+    return f"deep-insight:{name}"
+
+
+def minimal(**overrides: str | None) -> dict[str, str]:
+    raw = {"aws:region": "us-east-1", k("agent.modelId"): MODEL}
+    for name, value in overrides.items():
+        full = name if ":" in name else k(name)
+        if value is None:
+            raw.pop(full, None)
+        else:
+            raw[full] = value
+    return raw
+
+
+def problems_of(raw: dict[str, str]) -> dict[str, str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(raw, stack="test")
+    return {p.key: p.message for p in caught.value.problems}
+
+
+def test_defaults_follow_the_spec_table():
+    s = parse_settings(minimal(), stack="dev")
+    assert s.region == "us-east-1"
+    assert s.network.cidr == ipaddress.IPv4Network("10.100.0.0/16")
+    assert s.network.availability_zone_ids is None
+    assert s.network.az_count == 2
+    assert s.network.supported_az_ids is None
+    assert s.network.nat_gateways is NatStrategy.SINGLE
+    assert s.network.interface_endpoints == DEFAULT_INTERFACE_ENDPOINTS
+    assert (s.executor.cpu, s.executor.memory) == (1024, 2048)
+    assert s.executor.architecture is Architecture.ARM64
+    assert s.executor.max_sessions == 20
+    assert s.executor.session_timeout_seconds == 3600
+    assert s.executor.internet_access is False
+    assert s.agent.model_id == MODEL
+    assert (s.agent.idle_session_timeout_seconds, s.agent.max_lifetime_seconds) == (900, 28800)
+    assert s.images.build is ImageBuild.LOCAL
+    assert s.log_retention_days == 7
+    assert s.retain_data is False
+    assert dict(s.tags) == {}
+
+
+def test_settings_are_immutable():
+    s = parse_settings(minimal(), stack="dev")
+    with pytest.raises(AttributeError):
+        s.region = "eu-west-1"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        s.tags["x"] = "y"  # type: ignore[index]
+
+
+def test_every_key_is_read():
+    raw = minimal(
+        **{
+            "network.cidr": "10.20.0.0/20",
+            "network.availabilityZoneIds": json.dumps(["use1-az4", "use1-az1"]),
+            "network.supportedAzIds": json.dumps(["use1-az1", "use1-az4"]),
+            "network.natGateways": "perAz",
+            "network.interfaceEndpoints": json.dumps([*DEFAULT_INTERFACE_ENDPOINTS, "xray"]),
+            "executor.cpu": "2048",
+            "executor.memory": "16384",
+            "executor.architecture": "x86_64",
+            "executor.maxSessions": "90",
+            "executor.sessionTimeoutSeconds": "28800",
+            "executor.internetAccess": "true",
+            "agent.idleSessionTimeoutSeconds": "60",
+            "agent.maxLifetimeSeconds": "60",
+            "images.build": "prebuilt",
+            "images.executorImage": EXECUTOR_URI,
+            "images.agentImage": AGENT_URI,
+            "logRetentionDays": "3653",
+            "retainData": "true",
+            "tags": json.dumps({"team": "data", "cost-center": "42"}),
+        }
+    )
+    s = parse_settings(raw, stack="prod")
+    assert s.network.cidr.prefixlen == 20
+    assert s.network.availability_zone_ids == ("use1-az4", "use1-az1")
+    assert s.network.supported_az_ids == ("use1-az1", "use1-az4")
+    assert s.network.nat_gateways is NatStrategy.PER_AZ
+    assert s.network.interface_endpoints[-1] == "xray"
+    assert (s.executor.cpu, s.executor.memory, s.executor.architecture) == (2048, 16384, Architecture.X86_64)
+    assert (s.executor.max_sessions, s.executor.session_timeout_seconds) == (90, 28800)
+    assert s.executor.internet_access is True
+    assert (s.agent.idle_session_timeout_seconds, s.agent.max_lifetime_seconds) == (60, 60)
+    assert s.images.build is ImageBuild.PREBUILT
+    assert (s.images.executor_image, s.images.agent_image) == (EXECUTOR_URI, AGENT_URI)
+    assert (s.log_retention_days, s.retain_data) == (3653, True)
+    assert s.resource_tags.named("vpc") == {
+        "team": "data",
+        "cost-center": "42",
+        "deep-insight:stack": "prod",
+        "Name": "deep-insight-prod-vpc",
+    }
+
+
+@pytest.mark.parametrize(
+    ("overrides", "bad_key", "fragment"),
+    [
+        ({"aws:region": None}, "aws:region", "required"),
+        ({"aws:region": "US East"}, "aws:region", "not an AWS region"),
+        ({"agent.modelId": None}, k("agent.modelId"), "required"),
+        ({"agent.modelId": "claude please"}, k("agent.modelId"), "not a Bedrock model"),
+        ({"agent.modelId": "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"}, k("agent.modelId"), "cannot invoke"),
+        (
+            {"agent.modelId": "arn:aws:bedrock:eu-west-1:123456789012:inference-profile/eu.anthropic.x-v1:0"},
+            k("agent.modelId"),
+            "the ARN is in eu-west-1",
+        ),
+        ({"network.cidr": "10.100.0.0"}, k("network.cidr"), "prefix /32"),
+        ({"network.cidr": "10.0.0.0/8"}, k("network.cidr"), "prefix /8"),
+        ({"network.cidr": "10.0.0.0/24"}, k("network.cidr"), "prefix /24"),
+        ({"network.cidr": "10.100.0.1/16"}, k("network.cidr"), "host bits set; use 10.100.0.0/16"),
+        ({"network.cidr": "300.1.0.0/16"}, k("network.cidr"), "not an IPv4 CIDR"),
+        ({"network.cidr": "8.8.0.0/16"}, k("network.cidr"), "not a private"),
+        (
+            {"network.cidr": "10.0.0.0/22", "network.azCount": "4"},
+            k("network.cidr"),
+            "too small for 4 AZs",
+        ),
+        ({"network.availabilityZoneIds": '["use1-az1"]'}, k("network.availabilityZoneIds"), "at least 2"),
+        (
+            {"network.availabilityZoneIds": '["use1-az1", "use1-az1"]'},
+            k("network.availabilityZoneIds"),
+            "use1-az1 listed more than once",
+        ),
+        (
+            {"network.availabilityZoneIds": '["us-east-1a", "us-east-1b"]'},
+            k("network.availabilityZoneIds"),
+            "us-east-1a is an AZ name",
+        ),
+        ({"network.availabilityZoneIds": "use1-az1,use1-az2"}, k("network.availabilityZoneIds"), "not a list"),
+        (
+            {"network.availabilityZoneIds": '["use1-az1", "use1-az2"]', "network.azCount": "2"},
+            k("network.azCount"),
+            "remove one",
+        ),
+        ({"network.azCount": "1"}, k("network.azCount"), "out of range"),
+        ({"network.azCount": "two"}, k("network.azCount"), "not a whole number"),
+        ({"network.supportedAzIds": "[]"}, k("network.supportedAzIds"), "empty"),
+        ({"network.natGateways": "perAZ"}, k("network.natGateways"), "did you mean perAz"),
+        ({"network.natGateways": "many"}, k("network.natGateways"), "none | single | perAz"),
+        ({"network.interfaceEndpoints": '["s3"]'}, k("network.interfaceEndpoints"), "gateway endpoint"),
+        ({"network.interfaceEndpoints": '["ecr.api", "ecr.dkr", "log"]'}, k("network.interfaceEndpoints"), "logs?"),
+        (
+            {"network.interfaceEndpoints": '["ecr.api", "ecr.api"]'},
+            k("network.interfaceEndpoints"),
+            "more than once",
+        ),
+        (
+            {"network.natGateways": "none", "network.interfaceEndpoints": '["ecr.api", "ecr.dkr", "logs"]'},
+            k("network.interfaceEndpoints"),
+            "bedrock-runtime, ecs, elasticloadbalancing, sts",
+        ),
+        ({"network.interfaceEndpoints": '["sts"]'}, k("network.interfaceEndpoints"), "ecr.api, ecr.dkr, logs"),
+        ({"executor.cpu": "300"}, k("executor.cpu"), "not a Fargate CPU value"),
+        ({"executor.memory": "1024"}, k("executor.memory"), "valid memories for 1024: 2048, 3072"),
+        ({"executor.cpu": "8192", "executor.memory": "18000"}, k("executor.memory"), "16384, 20480"),
+        ({"executor.architecture": "arm"}, k("executor.architecture"), "arm64 | x86_64"),
+        ({"executor.maxSessions": "91"}, k("executor.maxSessions"), "1..90"),
+        ({"executor.maxSessions": "0"}, k("executor.maxSessions"), "1..90"),
+        ({"executor.sessionTimeoutSeconds": "299"}, k("executor.sessionTimeoutSeconds"), "300..28800"),
+        ({"executor.internetAccess": "yes"}, k("executor.internetAccess"), "true or false"),
+        (
+            {
+                "executor.internetAccess": "true",
+                "network.natGateways": "none",
+            },
+            k("executor.internetAccess"),
+            "needs a NAT gateway",
+        ),
+        ({"agent.idleSessionTimeoutSeconds": "59"}, k("agent.idleSessionTimeoutSeconds"), "60..28800"),
+        ({"agent.maxLifetimeSeconds": "28801"}, k("agent.maxLifetimeSeconds"), "60..28800"),
+        (
+            {"agent.idleSessionTimeoutSeconds": "1200", "agent.maxLifetimeSeconds": "600"},
+            k("agent.maxLifetimeSeconds"),
+            "at least 1200",
+        ),
+        ({"images.build": "remote"}, k("images.build"), "local | prebuilt"),
+        ({"images.build": "prebuilt", "images.agentImage": AGENT_URI}, k("images.executorImage"), "required"),
+        (
+            {"images.build": "prebuilt", "images.executorImage": "repo/executor:latest", "images.agentImage": AGENT_URI},
+            k("images.executorImage"),
+            "not digest-pinned",
+        ),
+        ({"images.agentImage": AGENT_URI}, k("images.agentImage"), "only used when images.build is prebuilt"),
+        ({"logRetentionDays": "10"}, k("logRetentionDays"), "nearest: 7"),
+        ({"retainData": "1"}, k("retainData"), "true or false"),
+        ({"tags": '["a"]'}, k("tags"), "not a map"),
+        ({"tags": '{"aws:owner": "me"}'}, k("tags"), "reserved"),
+        ({"tags": '{"deep-insight:stack": "other"}'}, k("tags"), "set by the program"),
+        ({"tags": json.dumps({f"t{i}": "v" for i in range(49)})}, k("tags"), "at most 48"),
+        ({"network.azcount": "3"}, k("network.azcount"), "did you mean deep-insight:network.azCount?"),
+        ({"network": '{"cidr": "10.0.0.0/16"}'}, k("network"), "structured config is not read"),
+    ],
+)
+def test_each_invalid_value_names_its_key(overrides, bad_key, fragment):
+    problems = problems_of(minimal(**overrides))
+    assert bad_key in problems, problems
+    assert fragment in problems[bad_key]
+    assert "\n" not in problems[bad_key]
+
+
+def test_every_problem_is_reported_at_once():
+    raw = minimal(
+        **{
+            "aws:region": None,
+            "network.cidr": "10.0.0.0/8",
+            "executor.maxSessions": "500",
+            "logRetentionDays": "10",
+            "agent.modelId": None,
+        }
+    )
+    problems = problems_of(raw)
+    assert set(problems) == {
+        "aws:region",
+        k("network.cidr"),
+        k("executor.maxSessions"),
+        k("logRetentionDays"),
+        k("agent.modelId"),
+    }
+
+
+def test_error_text_is_one_line_per_problem():
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(minimal(**{"network.cidr": "x", "executor.cpu": "3"}), stack="t")
+    lines = str(caught.value).splitlines()
+    assert lines == [str(p) for p in caught.value.problems]
+    assert all(line.startswith("deep-insight:") for line in lines)
+
+
+@pytest.mark.parametrize("cpu", sorted(FARGATE_MEMORY_BY_CPU))
+def test_every_documented_fargate_pair_is_accepted(cpu):
+    for memory in FARGATE_MEMORY_BY_CPU[cpu]:
+        s = parse_settings(minimal(**{"executor.cpu": str(cpu), "executor.memory": str(memory)}), stack="t")
+        assert (s.executor.cpu, s.executor.memory) == (cpu, memory)
+
+
+def test_fargate_table_matches_aws_ranges():
+    assert FARGATE_MEMORY_BY_CPU[256] == (512, 1024, 2048)
+    assert FARGATE_MEMORY_BY_CPU[4096][0] == 8192 and FARGATE_MEMORY_BY_CPU[4096][-1] == 30720
+    assert FARGATE_MEMORY_BY_CPU[8192][1] - FARGATE_MEMORY_BY_CPU[8192][0] == 4096
+    assert FARGATE_MEMORY_BY_CPU[16384][-1] == 122880
+
+
+def test_nat_none_with_every_required_endpoint_is_valid():
+    s = parse_settings(minimal(**{"network.natGateways": "none"}), stack="t")
+    assert s.network.nat_gateways is NatStrategy.NONE
+
+
+def test_global_and_plain_model_ids_are_accepted_anywhere():
+    for model in ("global.anthropic.claude-sonnet-4-5-20250929-v1:0", "anthropic.claude-3-5-haiku-20241022-v1:0"):
+        assert parse_settings(minimal(**{"aws:region": "eu-west-1", "agent.modelId": model}), stack="t")
