@@ -111,12 +111,8 @@ class Network(pulumi.ComponentResource):
 
         nat_gateways: dict[str, aws.ec2.NatGateway] = {}
         if has_nat:
-            igw = aws.ec2.InternetGateway(
-                f"{name}-igw", vpc_id=vpc.id, tags=tags.named("igw"), opts=child
-            )
-            public_table = aws.ec2.RouteTable(
-                f"{name}-public", vpc_id=vpc.id, tags=tags.named("public"), opts=child
-            )
+            igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags=tags.named("igw"), opts=child)
+            public_table = aws.ec2.RouteTable(f"{name}-public", vpc_id=vpc.id, tags=tags.named("public"), opts=child)
             aws.ec2.Route(
                 f"{name}-public-default",
                 route_table_id=public_table.id,
@@ -131,14 +127,10 @@ class Network(pulumi.ComponentResource):
                     route_table_id=public_table.id,
                     opts=child,
                 )
-            nat_zones = sorted(
-                {nat_zone_for(i, self.zone_ids, args.nat_gateways) for i in range(len(self.zone_ids))} - {None},
-                key=self.zone_ids.index,
-            )
+            wanted = (nat_zone_for(i, self.zone_ids, args.nat_gateways) for i in range(len(self.zone_ids)))
+            nat_zones = [zone for zone in dict.fromkeys(wanted) if zone is not None]
             for zone_id in nat_zones:
-                eip = aws.ec2.Eip(
-                    f"{name}-nat-{zone_id}", domain="vpc", tags=tags.named(f"nat-{zone_id}"), opts=child
-                )
+                eip = aws.ec2.Eip(f"{name}-nat-{zone_id}", domain="vpc", tags=tags.named(f"nat-{zone_id}"), opts=child)
                 nat_gateways[zone_id] = aws.ec2.NatGateway(
                     f"{name}-nat-{zone_id}",
                     allocation_id=eip.id,

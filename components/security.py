@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 import pulumi
 import pulumi_aws as aws
@@ -23,14 +23,14 @@ from components.settings import ResourceTags
 INTERNET = "0.0.0.0/0"
 
 
-class Group(str, Enum):
+class Group(StrEnum):
     AGENT = "agent"
     ALB = "alb"
     EXECUTOR = "executor"
     ENDPOINTS = "endpoints"
 
 
-class Peer(str, Enum):
+class Peer(StrEnum):
     """Destinations that are not groups of ours."""
 
     S3 = "s3-prefix-list"

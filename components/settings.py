@@ -15,9 +15,12 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 from types import MappingProxyType
 from typing import Any
+
+import pulumi
+from pulumi.runtime import config as runtime_config
 
 from components.addressing import VPC_PREFIX_RANGE, carve_subnets
 from components.errors import ConfigError, Problem
@@ -35,18 +38,18 @@ def key(name: str) -> str:
 REGION_KEY = "aws:region"
 
 
-class NatStrategy(str, Enum):
+class NatStrategy(StrEnum):
     NONE = "none"
     SINGLE = "single"
     PER_AZ = "perAz"
 
 
-class ImageBuild(str, Enum):
+class ImageBuild(StrEnum):
     LOCAL = "local"
     PREBUILT = "prebuilt"
 
 
-class Architecture(str, Enum):
+class Architecture(StrEnum):
     ARM64 = "arm64"
     X86_64 = "x86_64"
 
@@ -338,7 +341,7 @@ def _tags(raw: str) -> dict[str, str]:
     except json.JSONDecodeError:
         value = None
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise _Invalid(f"{_shown(raw)} is not a map of strings; write a YAML map of key: \"value\"")
+        raise _Invalid(f'{_shown(raw)} is not a map of strings; write a YAML map of key: "value"')
     for tag_key, tag_value in value.items():
         if not tag_key or len(tag_key) > 128 or len(tag_value) > 256:
             raise _Invalid(f"tag {tag_key!r}: keys are 1-128 characters and values 0-256; shorten it")
@@ -355,6 +358,20 @@ def _region(raw: str) -> str:
     value = raw.strip()
     if not REGION_PATTERN.match(value):
         raise _Invalid(f"{_shown(raw)} is not an AWS region name; use e.g. us-east-1")
+    return value
+
+
+def _log_retention(raw: str) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = None
+    if value not in LOG_RETENTION_DAYS:
+        nearest = min(LOG_RETENTION_DAYS, key=lambda d: abs(d - value)) if value is not None else 7
+        raise _Invalid(
+            f"{_shown(raw)} is not a CloudWatch retention value (nearest: {nearest}); "
+            f"use one of {', '.join(map(str, LOG_RETENTION_DAYS))}"
+        )
     return value
 
 
@@ -378,26 +395,12 @@ _SCHEMA: dict[str, tuple[Callable[[str], Any], str | None]] = {
     "images.build": (_choice(ImageBuild), ImageBuild.LOCAL.value),
     "images.executorImage": (_image_uri, None),
     "images.agentImage": (_image_uri, None),
-    "logRetentionDays": (lambda raw: _log_retention(raw), "7"),
+    "logRetentionDays": (_log_retention, "7"),
     "retainData": (_boolean, "false"),
     "tags": (_tags, "{}"),
 }
 KNOWN_KEYS: tuple[str, ...] = tuple(key(name) for name in _SCHEMA)
 REQUIRED_KEYS: tuple[str, ...] = (REGION_KEY, key("agent.modelId"))
-
-
-def _log_retention(raw: str) -> int:
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        value = None
-    if value not in LOG_RETENTION_DAYS:
-        nearest = min(LOG_RETENTION_DAYS, key=lambda d: abs(d - value)) if value is not None else 7
-        raise _Invalid(
-            f"{_shown(raw)} is not a CloudWatch retention value (nearest: {nearest}); "
-            f"use one of {', '.join(map(str, LOG_RETENTION_DAYS))}"
-        )
-    return value
 
 
 def _unknown_key_problem(full_key: str) -> Problem:
@@ -460,8 +463,7 @@ def parse_settings(raw: Mapping[str, str], *, stack: str) -> Settings:
         if arn_region != region:
             problem(
                 "agent.modelId",
-                f"the ARN is in {arn_region} but the stack deploys to {region}; use a model or "
-                f"profile ARN of {region}",
+                f"the ARN is in {arn_region} but the stack deploys to {region}; use a model or profile ARN of {region}",
             )
     elif ok("agent.modelId") and region:
         geography = values["agent.modelId"].split(".", 1)[0]
@@ -514,12 +516,15 @@ def parse_settings(raw: Mapping[str, str], *, stack: str) -> Settings:
                 "image and write logs; add them or set executor.internetAccess true",
             )
 
-    if ok("network.natGateways", "executor.internetAccess") and values["executor.internetAccess"]:
-        if values["network.natGateways"] is NatStrategy.NONE:
-            problem(
-                "executor.internetAccess",
-                "true needs a NAT gateway but network.natGateways is none; set natGateways to single or perAz",
-            )
+    if (
+        ok("network.natGateways", "executor.internetAccess")
+        and values["executor.internetAccess"]
+        and values["network.natGateways"] is NatStrategy.NONE
+    ):
+        problem(
+            "executor.internetAccess",
+            "true needs a NAT gateway but network.natGateways is none; set natGateways to single or perAz",
+        )
 
     if ok("executor.cpu", "executor.memory"):
         cpu, memory = values["executor.cpu"], values["executor.memory"]
@@ -580,7 +585,7 @@ def parse_settings(raw: Mapping[str, str], *, stack: str) -> Settings:
             internet_access=values["executor.internetAccess"],
         ),
         agent=AgentSettings(
-            model_id=values["agent.modelId"],
+            model_id=str(values["agent.modelId"]),  # required: a missing one is a problem above
             idle_session_timeout_seconds=values["agent.idleSessionTimeoutSeconds"],
             max_lifetime_seconds=values["agent.maxLifetimeSeconds"],
         ),
@@ -597,9 +602,6 @@ def parse_settings(raw: Mapping[str, str], *, stack: str) -> Settings:
 
 def read_settings() -> Settings:
     """Read this stack's settings from the running Pulumi program (raises `ConfigError`)."""
-    import pulumi
-    from pulumi.runtime import config as runtime_config
-
     # pulumi.Config reads one key at a time; typo detection needs them all, so read the same maps it
     # reads: what the language host was handed, then PULUMI_CONFIG from the environment.
     everything: dict[str, Any] = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}

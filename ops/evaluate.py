@@ -183,7 +183,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self._evaluation = evaluation
 
-    def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+    def RegisterResource(self, request):
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
@@ -286,7 +286,6 @@ def evaluate(
         logger.removeHandler(handler)
         runtime_settings.set_root_resource(None)  # type: ignore[arg-type]
     return evaluation
-
 
 
 def is_taggable(type_token: str) -> bool:

@@ -204,7 +204,7 @@ def test_every_key_is_read():
         ({"images.build": "remote"}, k("images.build"), "local | prebuilt"),
         ({"images.build": "prebuilt", "images.agentImage": AGENT_URI}, k("images.executorImage"), "required"),
         (
-            {"images.build": "prebuilt", "images.executorImage": "repo/executor:latest", "images.agentImage": AGENT_URI},
+            {"images.build": "prebuilt", "images.executorImage": "repo/exec:latest", "images.agentImage": AGENT_URI},
             k("images.executorImage"),
             "not digest-pinned",
         ),
@@ -263,7 +263,8 @@ def test_every_documented_fargate_pair_is_accepted(cpu):
 
 def test_fargate_table_matches_aws_ranges():
     assert FARGATE_MEMORY_BY_CPU[256] == (512, 1024, 2048)
-    assert FARGATE_MEMORY_BY_CPU[4096][0] == 8192 and FARGATE_MEMORY_BY_CPU[4096][-1] == 30720
+    assert FARGATE_MEMORY_BY_CPU[4096][0] == 8192
+    assert FARGATE_MEMORY_BY_CPU[4096][-1] == 30720
     assert FARGATE_MEMORY_BY_CPU[8192][1] - FARGATE_MEMORY_BY_CPU[8192][0] == 4096
     assert FARGATE_MEMORY_BY_CPU[16384][-1] == 122880
 

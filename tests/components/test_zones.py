@@ -33,7 +33,7 @@ def test_count_picks_supported_ids_not_the_first_names():
 
 
 def test_order_does_not_depend_on_the_account_name_mapping():
-    shuffled = {name: zone for name, zone in reversed(list(US_EAST_1.items()))}
+    shuffled = dict(reversed(list(US_EAST_1.items())))
     assert select(available=shuffled, count=3) == select(count=3)
 
 

@@ -1,0 +1,32 @@
+"""The offline evaluator reads stack files the way the Pulumi CLI hands config to a program."""
+
+from __future__ import annotations
+
+import pytest
+
+from ops.evaluate import ConfigFileError, load_stack_config
+
+
+def test_stack_file_values_become_strings_like_the_cli_passes_them():
+    config = load_stack_config("prod")
+    assert config["aws:region"] == "us-east-1"
+    assert config["deep-insight:retainData"] == "true"
+    assert config["deep-insight:logRetentionDays"] == "30"
+    assert config["deep-insight:network.availabilityZoneIds"] == '["use1-az1", "use1-az2", "use1-az4"]'
+    assert config["deep-insight:tags"] == '{"environment": "prod"}'
+
+
+def test_keys_without_namespace_belong_to_the_project(tmp_path):
+    (tmp_path / "Pulumi.x.yaml").write_text("config:\n  network.cidr: 10.1.0.0/16\n  aws:region: eu-west-1\n")
+    assert load_stack_config("x", tmp_path) == {"deep-insight:network.cidr": "10.1.0.0/16", "aws:region": "eu-west-1"}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "Pulumi.x.yaml not found"), ("config: [", "not valid YAML"), ("config: 3\n", "no 'config:' map")],
+)
+def test_unreadable_stack_files_are_clear_errors(tmp_path, content, message):
+    if content is not None:
+        (tmp_path / "Pulumi.x.yaml").write_text(content)
+    with pytest.raises(ConfigFileError, match=message):
+        load_stack_config("x", tmp_path)

@@ -1,0 +1,142 @@
+"""The whole program (__main__.py) for the dev and prod stack files, and its configuration errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ops.evaluate import is_taggable
+from tests.conftest import key
+
+LAYER_OUTPUTS = {
+    "region",
+    "vpcId",
+    "availabilityZoneIds",
+    "privateSubnetIds",
+    "agentSubnetIds",
+    "securityGroupIds",
+    "endpointIds",
+}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_stack_evaluates_without_warnings(request, stack):
+    evaluation = request.getfixturevalue(stack)
+    assert evaluation.error is None
+    assert evaluation.warnings == []
+    assert set(evaluation.outputs) >= LAYER_OUTPUTS
+
+
+def test_dev_and_prod_differ_as_the_spec_says(dev, prod):
+    assert len(dev.outputs["availabilityZoneIds"]) == 2
+    assert prod.outputs["availabilityZoneIds"] == ["use1-az1", "use1-az2", "use1-az4"]
+    assert len(dev.of_type("aws:ec2/natGateway:NatGateway")) == 1
+    assert len(prod.of_type("aws:ec2/natGateway:NatGateway")) == 3
+    assert dev.config[key("logRetentionDays")] == "7"
+    assert prod.config[key("logRetentionDays")] == "30"
+    assert (dev.config[key("retainData")], prod.config[key("retainData")]) == ("false", "true")
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_taggable_resource_carries_the_stack_tag(request, stack):
+    evaluation = request.getfixturevalue(stack)
+    custom = [r for r in evaluation.resources if r.custom]
+    taggable = [r for r in custom if is_taggable(r.type)]
+    assert len(taggable) > len(custom) / 2
+    for resource in taggable:
+        tags = resource.inputs.get("tags", {})
+        assert tags.get("deep-insight:stack") == stack, resource.name
+        assert tags.get("environment") == stack, resource.name
+        assert tags.get("Name", "").startswith(f"deep-insight-{stack}-"), resource.name
+
+
+def test_untaggable_types_are_only_routes_and_associations(dev):
+    untaggable = {r.type for r in dev.resources if r.custom and not is_taggable(r.type)}
+    assert untaggable == {"aws:ec2/route:Route", "aws:ec2/routeTableAssociation:RouteTableAssociation"}
+
+
+def test_components_parent_their_children(dev):
+    components = {r.urn: r for r in dev.resources if not r.custom}
+    assert {c.type for c in components.values()} == {
+        "deep-insight:network:Network",
+        "deep-insight:security:SecurityGroups",
+        "deep-insight:endpoints:Endpoints",
+    }
+    for resource in dev.resources:
+        if resource.custom:
+            assert resource.parent in components, resource.name
+            assert resource.name.startswith(components[resource.parent].name + "-")
+
+
+# At least fifteen distinct invalid configurations, each stopping the real program before any resource
+# is registered, with the offending key in the message.
+INVALID = [
+    ({"aws:region": None}, "aws:region"),
+    ({"aws:region": "ca-central-1", key("agent.modelId"): "global.anthropic.claude-sonnet-4-5-20250929-v1:0"},
+     "aws:region"),
+    ({key("agent.modelId"): None}, key("agent.modelId")),
+    ({key("network.cidr"): "10.0.0.0/8"}, key("network.cidr")),
+    ({key("network.cidr"): "192.168.0.0/22", key("network.azCount"): "4"}, key("network.cidr")),
+    ({key("network.availabilityZoneIds"): '["use1-az1", "use1-az6"]', key("network.azCount"): None},
+     key("network.availabilityZoneIds")),
+    ({key("network.availabilityZoneIds"): '["use1-az1", "usw2-az1"]', key("network.azCount"): None},
+     key("network.availabilityZoneIds")),
+    ({key("network.availabilityZoneIds"): '["use1-az2", "use1-az2"]', key("network.azCount"): None},
+     key("network.availabilityZoneIds")),
+    ({key("network.availabilityZoneIds"): '["use1-az2"]', key("network.azCount"): None},
+     key("network.availabilityZoneIds")),
+    ({key("network.azCount"): "4"}, key("network.azCount")),
+    ({key("network.natGateways"): "two"}, key("network.natGateways")),
+    ({key("network.natGateways"): "none", key("network.interfaceEndpoints"): '["ecr.api"]'},
+     key("network.interfaceEndpoints")),
+    ({key("network.interfaceEndpoints"): '["s3", "ecr.api", "ecr.dkr", "logs"]'}, key("network.interfaceEndpoints")),
+    ({key("executor.cpu"): "1024", key("executor.memory"): "512"}, key("executor.memory")),
+    ({key("executor.architecture"): "aarch64"}, key("executor.architecture")),
+    ({key("executor.maxSessions"): "100"}, key("executor.maxSessions")),
+    ({key("executor.sessionTimeoutSeconds"): "30"}, key("executor.sessionTimeoutSeconds")),
+    ({key("executor.internetAccess"): "true", key("network.natGateways"): "none"}, key("executor.internetAccess")),
+    ({key("agent.idleSessionTimeoutSeconds"): "30"}, key("agent.idleSessionTimeoutSeconds")),
+    ({key("agent.idleSessionTimeoutSeconds"): "3600", key("agent.maxLifetimeSeconds"): "1800"},
+     key("agent.maxLifetimeSeconds")),
+    ({key("images.build"): "prebuilt"}, key("images.executorImage")),
+    ({key("images.build"): "prebuilt", key("images.executorImage"): "r/e:latest", key("images.agentImage"): "r/a:1"},
+     key("images.agentImage")),
+    ({key("logRetentionDays"): "31"}, key("logRetentionDays")),
+    ({key("retainData"): "maybe"}, key("retainData")),
+    ({key("tags"): '{"aws:createdBy": "me"}'}, key("tags")),
+    ({key("network.natGateway"): "single"}, key("network.natGateway")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("overrides", "bad_key"), INVALID, ids=[bad for _, bad in INVALID])
+def test_invalid_configuration_stops_before_any_resource(evaluate_stack, overrides, bad_key):
+    evaluation = evaluate_stack("dev", overrides)
+    assert evaluation.error is not None
+    assert evaluation.resources == []
+    lines = evaluation.error.splitlines()
+    assert lines[0] == "invalid stack configuration:"
+    assert any(line.startswith(f"{bad_key}: ") for line in lines[1:]), evaluation.error
+    assert "Traceback" not in evaluation.error
+
+
+def test_invalid_distinct_configurations_are_at_least_fifteen():
+    assert len({json.dumps(o, sort_keys=True) for o, _ in INVALID}) >= 15
+    assert len({bad for _, bad in INVALID}) >= 15
+
+
+def test_settings_errors_come_before_the_az_lookup(evaluate_stack):
+    evaluation = evaluate_stack("dev", {key("network.cidr"): "10.0.0.0/8"})
+    assert evaluation.invokes == []
+
+
+def test_several_bad_keys_are_reported_together(evaluate_stack):
+    evaluation = evaluate_stack(
+        "prod", {key("network.cidr"): "10.0.0.0/30", key("executor.cpu"): "3", key("logRetentionDays"): "8"}
+    )
+    assert evaluation.error is not None
+    assert [line.split(": ", 1)[0] for line in evaluation.error.splitlines()[1:]] == [
+        key("network.cidr"),
+        key("logRetentionDays"),
+        key("executor.cpu"),
+    ]
