@@ -30,3 +30,20 @@ def test_unreadable_stack_files_are_clear_errors(tmp_path, content, message):
         (tmp_path / "Pulumi.x.yaml").write_text(content)
     with pytest.raises(ConfigFileError, match=message):
         load_stack_config("x", tmp_path)
+
+
+def test_warnings_from_the_program_and_the_engine_are_recorded(tmp_path):
+    from ops.evaluate import evaluate
+
+    (tmp_path / "Pulumi.w.yaml").write_text("config:\n  aws:region: us-east-1\n")
+    (tmp_path / "__main__.py").write_text(
+        "import warnings\nimport pulumi\n"
+        "pulumi.log.warn('engine warning')\n"
+        "warnings.warn('python warning', UserWarning, stacklevel=1)\n"
+        "pulumi.export('answer', 42)\n"
+    )
+    evaluation = evaluate("w", project_dir=tmp_path)
+    assert evaluation.error is None
+    assert evaluation.outputs == {"answer": 42}
+    assert "engine warning" in evaluation.warnings
+    assert any(w.startswith("UserWarning: python warning") for w in evaluation.warnings)
