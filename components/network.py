@@ -71,43 +71,27 @@ class Network(pulumi.ComponentResource):
         plan = carve_subnets(args.cidr, len(self.zone_ids))
         has_nat = args.nat_gateways is not NatStrategy.NONE
 
+        def make_subnet(tier: str, zone_id: str, cidr: ipaddress.IPv4Network, retained: bool) -> aws.ec2.Subnet:
+            extra = {"deep-insight:tier": tier, **(kept_tags if retained else {})}
+            return aws.ec2.Subnet(
+                f"{name}-{tier}-{zone_id}",
+                vpc_id=vpc.id,
+                cidr_block=str(cidr),
+                availability_zone_id=zone_id,
+                # Nothing here gets a public IP: NAT gateways bring their own Elastic IP.
+                map_public_ip_on_launch=False,
+                tags=tags.named(f"{tier}-{zone_id}", **extra),
+                opts=kept if retained else child,
+            )
+
         private_subnets: list[aws.ec2.Subnet] = []
         agent_subnets: list[aws.ec2.Subnet] = []
         public_subnets: dict[str, aws.ec2.Subnet] = {}
         for zone_id, cidrs in zip(self.zone_ids, plan, strict=True):
-            private_subnets.append(
-                aws.ec2.Subnet(
-                    f"{name}-private-{zone_id}",
-                    vpc_id=vpc.id,
-                    cidr_block=str(cidrs.private),
-                    availability_zone_id=zone_id,
-                    map_public_ip_on_launch=False,
-                    tags=tags.named(f"private-{zone_id}", **{"deep-insight:tier": "private"}),
-                    opts=child,
-                )
-            )
-            agent_subnets.append(
-                aws.ec2.Subnet(
-                    f"{name}-agent-{zone_id}",
-                    vpc_id=vpc.id,
-                    cidr_block=str(cidrs.agent),
-                    availability_zone_id=zone_id,
-                    map_public_ip_on_launch=False,
-                    tags=tags.named(f"agent-{zone_id}", **{"deep-insight:tier": "agent"}, **kept_tags),
-                    opts=kept,
-                )
-            )
+            private_subnets.append(make_subnet("private", zone_id, cidrs.private, retained=False))
+            agent_subnets.append(make_subnet("agent", zone_id, cidrs.agent, retained=True))
             if has_nat:
-                public_subnets[zone_id] = aws.ec2.Subnet(
-                    f"{name}-public-{zone_id}",
-                    vpc_id=vpc.id,
-                    cidr_block=str(cidrs.public),
-                    availability_zone_id=zone_id,
-                    # Only NAT gateways live here, and they bring their own Elastic IP.
-                    map_public_ip_on_launch=False,
-                    tags=tags.named(f"public-{zone_id}", **{"deep-insight:tier": "public"}),
-                    opts=child,
-                )
+                public_subnets[zone_id] = make_subnet("public", zone_id, cidrs.public, retained=False)
 
         nat_gateways: dict[str, aws.ec2.NatGateway] = {}
         if has_nat:

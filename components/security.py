@@ -117,14 +117,6 @@ class SecurityGroups(pulumi.ComponentResource):
         tags = self._tags.named(path.slug)
         if isinstance(path.target, Group):
             target = self._groups[path.target]
-            aws.vpc.SecurityGroupEgressRule(
-                f"{self._name}-{path.slug}-out",
-                security_group_id=source.id,
-                referenced_security_group_id=target.id,
-                tags=tags,
-                opts=child,
-                **common,
-            )
             aws.vpc.SecurityGroupIngressRule(
                 f"{self._name}-{path.slug}-in",
                 security_group_id=target.id,
@@ -133,21 +125,16 @@ class SecurityGroups(pulumi.ComponentResource):
                 opts=child,
                 **common,
             )
+            peer: dict[str, pulumi.Input[str]] = {"referenced_security_group_id": target.id}
         elif path.target is Peer.S3:
-            aws.vpc.SecurityGroupEgressRule(
-                f"{self._name}-{path.slug}-out",
-                security_group_id=source.id,
-                prefix_list_id=self._s3_prefix_list_id,
-                tags=tags,
-                opts=child,
-                **common,
-            )
+            peer = {"prefix_list_id": self._s3_prefix_list_id}
         else:
-            aws.vpc.SecurityGroupEgressRule(
-                f"{self._name}-{path.slug}-out",
-                security_group_id=source.id,
-                cidr_ipv4=INTERNET,
-                tags=tags,
-                opts=child,
-                **common,
-            )
+            peer = {"cidr_ipv4": INTERNET}
+        aws.vpc.SecurityGroupEgressRule(
+            f"{self._name}-{path.slug}-out",
+            security_group_id=source.id,
+            tags=tags,
+            opts=child,
+            **peer,
+            **common,
+        )

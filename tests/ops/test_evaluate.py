@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ops.evaluate import ConfigFileError, load_stack_config
+from ops.evaluate import ConfigFileError, evaluate, load_stack_config
 
 
 def test_stack_file_values_become_strings_like_the_cli_passes_them():
@@ -33,8 +33,6 @@ def test_unreadable_stack_files_are_clear_errors(tmp_path, content, message):
 
 
 def test_warnings_from_the_program_and_the_engine_are_recorded(tmp_path):
-    from ops.evaluate import evaluate
-
     (tmp_path / "Pulumi.w.yaml").write_text("config:\n  aws:region: us-east-1\n")
     (tmp_path / "__main__.py").write_text(
         "import warnings\nimport pulumi\n"
