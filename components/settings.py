@@ -216,13 +216,14 @@ def _shown(raw: str) -> str:
     return repr(raw if len(raw) <= 80 else raw[:77] + "...")
 
 
-def _integer(raw: str, allowed: range) -> int:
+def _integer(raw: str, allowed: range, hint: str | None = None) -> int:
+    hint = hint or f"use {allowed.start}..{allowed.stop - 1}"
     try:
         value = int(raw.strip())
     except ValueError:
-        raise _Invalid(f"{_shown(raw)} is not a whole number; use {allowed.start}..{allowed.stop - 1}") from None
+        raise _Invalid(f"{_shown(raw)} is not a whole number; {hint}") from None
     if value not in allowed:
-        raise _Invalid(f"{value} is out of range; use {allowed.start}..{allowed.stop - 1}")
+        raise _Invalid(f"{value} is out of range; {hint}")
     return value
 
 
@@ -379,12 +380,18 @@ def _log_retention(raw: str) -> int:
 _SCHEMA: dict[str, tuple[Callable[[str], Any], str | None]] = {
     "network.cidr": (_cidr, DEFAULT_CIDR),
     "network.availabilityZoneIds": (lambda raw: _zone_ids(raw, "use"), None),
-    "network.azCount": (lambda raw: _integer(raw, range(MIN_ZONES, 100)), "2"),
+    "network.azCount": (
+        lambda raw: _integer(raw, range(MIN_ZONES, 100), f"use {MIN_ZONES} up to the region's supported AZ count"),
+        "2",
+    ),
     "network.supportedAzIds": (lambda raw: _zone_ids(raw, "override"), None),
     "network.natGateways": (_choice(NatStrategy), NatStrategy.SINGLE.value),
     "network.interfaceEndpoints": (_interface_endpoints, json.dumps(list(DEFAULT_INTERFACE_ENDPOINTS))),
-    "executor.cpu": (lambda raw: _integer(raw, range(1, 10**6)), "1024"),
-    "executor.memory": (lambda raw: _integer(raw, range(1, 10**7)), "2048"),
+    "executor.cpu": (
+        lambda raw: _integer(raw, range(1, 10**6), f"use one of {', '.join(map(str, FARGATE_MEMORY_BY_CPU))}"),
+        "1024",
+    ),
+    "executor.memory": (lambda raw: _integer(raw, range(1, 10**7), "use MiB, e.g. 2048"), "2048"),
     "executor.architecture": (_choice(Architecture), Architecture.ARM64.value),
     "executor.maxSessions": (lambda raw: _integer(raw, MAX_SESSIONS_RANGE), "20"),
     "executor.sessionTimeoutSeconds": (lambda raw: _integer(raw, SESSION_TIMEOUT_RANGE), "3600"),
