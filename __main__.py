@@ -1,17 +1,33 @@
 """Deep Insight on AWS: one stack per environment (Pulumi.<stack>.yaml).
 
-settings -> network -> security -> endpoints -> (storage/images -> cluster/ALB -> agent runtime) -> exports
+settings -> network -> security -> endpoints -> bucket/images -> cluster/ALB -> agent runtime -> exports
 """
+
+from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
 
+from components.agent_runtime import AgentRuntime, AgentRuntimeArgs
+from components.alb import ACCESS_LOG_PREFIX, AlbArgs, InternalAlb
+from components.bucket import BucketArgs, PrivateBucket
+from components.cluster import ExecutorCluster, ExecutorClusterArgs
 from components.endpoints import Endpoints, EndpointsArgs
 from components.errors import ConfigError
+from components.iam import AgentRuntimeGrants, access_log_bucket_policy, tls_only_bucket_policy
+from components.image import ContainerImage, ImageArgs
 from components.network import Network, NetworkArgs
+from components.runtime_contract import (
+    AgentEnv,
+    SessionTargetGroupTemplate,
+    agentcore_runtime_name,
+    target_group_prefix,
+)
 from components.security import Group, SecurityArgs, SecurityGroups
-from components.settings import NatStrategy, Settings, read_settings
+from components.settings import Architecture, ImageBuild, NatStrategy, Settings, read_settings
 from components.zones import select_zone_ids
+
+RUNTIMES = Path(__file__).resolve().parent / "runtimes"
 
 
 def available_zones(region: str) -> dict[str, str]:
@@ -40,32 +56,33 @@ def resolve_configuration() -> tuple[Settings, tuple[str, ...]]:
     return settings, zone_ids
 
 
+# --- settings ---
 settings, zone_ids = resolve_configuration()
 tags = settings.resource_tags
-has_nat = settings.network.nat_gateways is not NatStrategy.NONE
+account_id = aws.get_caller_identity().account_id
+partition = aws.get_partition().partition
+retain = settings.retain_data
 
+# --- network ---
 network = Network(
     "network",
-    NetworkArgs(
-        cidr=settings.network.cidr,
-        zone_ids=zone_ids,
-        nat_gateways=settings.network.nat_gateways,
-        tags=tags,
-    ),
+    NetworkArgs(cidr=settings.network.cidr, zone_ids=zone_ids, nat_gateways=settings.network.nat_gateways, tags=tags),
 )
 
+# --- security ---
 s3_prefix_list = aws.ec2.get_managed_prefix_list_output(name=f"com.amazonaws.{settings.region}.s3")
 security = SecurityGroups(
     "security",
     SecurityArgs(
         vpc_id=network.vpc_id,
         s3_prefix_list_id=s3_prefix_list.id,
-        nat=has_nat,
+        nat=settings.network.nat_gateways is not NatStrategy.NONE,
         executor_internet_access=settings.executor.internet_access,
         tags=tags,
     ),
 )
 
+# --- endpoints ---
 endpoints = Endpoints(
     "endpoints",
     EndpointsArgs(
@@ -79,12 +96,177 @@ endpoints = Endpoints(
     ),
 )
 
+# --- storage and images ---
+artifacts = PrivateBucket(
+    "artifacts",
+    BucketArgs(
+        purpose="artifacts",
+        tags=tags,
+        retain=retain,
+        versioning=retain,
+        policy=tls_only_bucket_policy,
+        expire_prefix="sessions/",
+        expire_after_days=settings.artifacts.expire_after_days,
+    ),
+)
+prebuilt = settings.images.build is ImageBuild.PREBUILT
+executor_image = ContainerImage(
+    "executor-image",
+    ImageArgs(
+        runtime="executor",
+        platform="linux/arm64" if settings.executor.architecture is Architecture.ARM64 else "linux/amd64",
+        tags=tags,
+        retain=retain,
+        keep_last=settings.images.keep_last,
+        build_root=RUNTIMES,
+        prebuilt_uri=settings.images.executor_image if prebuilt else None,
+        partition=partition,
+    ),
+)
+agent_image = ContainerImage(
+    "agent-image",
+    ImageArgs(
+        runtime="agent",
+        platform="linux/arm64",  # AgentCore Runtime runs ARM64 containers only
+        tags=tags,
+        retain=retain,
+        keep_last=settings.images.keep_last,
+        build_root=RUNTIMES,
+        prebuilt_uri=settings.images.agent_image if prebuilt else None,
+        partition=partition,
+    ),
+)
+
+# --- executor cluster and internal ALB ---
+cluster = ExecutorCluster(
+    "executor",
+    ExecutorClusterArgs(
+        region=settings.region,
+        partition=partition,
+        account_id=account_id,
+        image_uri=executor_image.image_uri,
+        repository_arn=executor_image.repository_arn,
+        bucket_name=artifacts.bucket_name,
+        bucket_arn=artifacts.bucket_arn,
+        cpu=settings.executor.cpu,
+        memory=settings.executor.memory,
+        architecture=settings.executor.architecture,
+        session_timeout_seconds=settings.executor.session_timeout_seconds,
+        log_retention_days=settings.log_retention_days,
+        tags=tags,
+    ),
+)
+access_logs = None
+if settings.alb.access_logs:
+    elb_account_arn = aws.elb.get_service_account().arn
+    access_logs = PrivateBucket(
+        "alb-logs",
+        BucketArgs(
+            purpose="alb-logs",
+            tags=tags,
+            retain=retain,
+            versioning=False,
+            policy=lambda arn: access_log_bucket_policy(
+                bucket_arn=arn, account_id=account_id, elb_account_arn=elb_account_arn, prefix=ACCESS_LOG_PREFIX
+            ),
+            expire_after_days=settings.log_retention_days,
+        ),
+    )
+alb = InternalAlb(
+    "alb",
+    AlbArgs(
+        subnet_ids=network.private_subnet_ids,
+        security_group_id=security.group_ids[Group.ALB],
+        deletion_protection=settings.alb.deletion_protection,
+        access_log_bucket=access_logs.bucket_name if access_logs else None,
+        tags=tags,
+    ),
+)
+session_target_group = SessionTargetGroupTemplate(name_prefix=target_group_prefix(settings.stack))
+
+# --- agent runtime ---
+runtime_name = agentcore_runtime_name(settings.stack)
+grants = pulumi.Output.all(
+    agent_image.repository_arn,
+    cluster.cluster_arn,
+    cluster.execution_role_arn,
+    cluster.task_role_arn,
+    alb.listener_arn,
+    artifacts.bucket_arn,
+).apply(
+    lambda v: AgentRuntimeGrants(
+        partition=partition,
+        region=settings.region,
+        account_id=account_id,
+        stack=settings.stack,
+        runtime_name=runtime_name,
+        model_id=settings.agent.model_id,
+        repository_arn=v[0],
+        cluster_arn=v[1],
+        task_family=cluster.task_family,
+        executor_role_arns=(v[2], v[3]),
+        listener_arn=v[4],
+        target_group_prefix=session_target_group.name_prefix,
+        bucket_arn=v[5],
+    )
+)
+agent = AgentRuntime(
+    "agent",
+    AgentRuntimeArgs(
+        runtime_name=runtime_name,
+        image_uri=agent_image.image_uri,
+        subnet_ids=network.agent_subnet_ids,
+        security_group_id=security.group_ids[Group.AGENT],
+        environment={
+            AgentEnv.AWS_REGION: settings.region,
+            AgentEnv.STACK: settings.stack,
+            AgentEnv.MODEL_ID: settings.agent.model_id,
+            AgentEnv.ARTIFACT_BUCKET: artifacts.bucket_name,
+            AgentEnv.CLUSTER_ARN: cluster.cluster_arn,
+            AgentEnv.TASK_DEFINITION_ARN: cluster.task_definition_arn,
+            AgentEnv.EXECUTOR_CONTAINER: cluster.container_name,
+            AgentEnv.SUBNET_IDS: network.private_subnet_ids.apply(",".join),
+            AgentEnv.EXECUTOR_SECURITY_GROUP_ID: security.group_ids[Group.EXECUTOR],
+            AgentEnv.VPC_ID: network.vpc_id,
+            AgentEnv.LISTENER_ARN: alb.listener_arn,
+            AgentEnv.ALB_DNS: alb.dns_name,
+            AgentEnv.MAX_SESSIONS: str(settings.executor.max_sessions),
+            AgentEnv.SESSION_TARGET_GROUP: session_target_group.to_json(),
+            AgentEnv.EXECUTOR_SESSION_TIMEOUT_SECONDS: str(settings.executor.session_timeout_seconds),
+        },
+        idle_session_timeout_seconds=settings.agent.idle_session_timeout_seconds,
+        max_lifetime_seconds=settings.agent.max_lifetime_seconds,
+        log_retention_days=settings.log_retention_days,
+        grants=grants,
+        partition=partition,
+        region=settings.region,
+        account_id=account_id,
+        tags=tags,
+    ),
+)
+
+# --- exports (SPEC §5; read by the ops CLI, names are fixed) ---
 pulumi.export("region", settings.region)
 pulumi.export("vpcId", network.vpc_id)
 pulumi.export("availabilityZoneIds", list(network.zone_ids))
 pulumi.export("privateSubnetIds", network.private_subnet_ids)
 pulumi.export("agentSubnetIds", network.agent_subnet_ids)
-pulumi.export("publicSubnetIds", network.public_subnet_ids)
-pulumi.export("privateRouteTableIds", network.private_route_table_ids)
 pulumi.export("securityGroupIds", {group.value: sg_id for group, sg_id in security.group_ids.items()})
 pulumi.export("endpointIds", dict(endpoints.endpoint_ids))
+pulumi.export("albArn", alb.arn)
+pulumi.export("albDnsName", alb.dns_name)
+pulumi.export("listenerArn", alb.listener_arn)
+pulumi.export("clusterName", cluster.cluster_name)
+pulumi.export("clusterArn", cluster.cluster_arn)
+pulumi.export("executorTaskDefinitionArn", cluster.task_definition_arn)
+pulumi.export("executorTaskFamily", cluster.task_family)
+pulumi.export("executorContainerName", cluster.container_name)
+pulumi.export("executorLogGroup", cluster.log_group_name)
+pulumi.export("artifactBucket", artifacts.bucket_name)
+pulumi.export("executorImageUri", executor_image.image_uri)
+pulumi.export("agentImageUri", agent_image.image_uri)
+pulumi.export("agentRuntimeArn", agent.runtime_arn)
+pulumi.export("agentRuntimeId", agent.runtime_id)
+pulumi.export("agentRuntimeEndpointArn", agent.endpoint_arn)
+pulumi.export("agentRoleArn", agent.role_arn)
+pulumi.export("agentLogGroup", agent.log_group_name)

@@ -114,6 +114,11 @@ MAX_USER_TAGS = 48
 
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+$")
 DIGEST_URI_PATTERN = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$")
+# AgentCore Runtime only runs images from ECR, and the roles that pull them are scoped to the repository.
+ECR_URI_PATTERN = re.compile(
+    r"^(?P<account>[0-9]{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/"
+    r"(?P<repository>[a-z0-9._/-]+)@sha256:[0-9a-f]{64}$"
+)
 MODEL_ID_PATTERN = re.compile(
     r"^(arn:aws[a-z-]*:bedrock:[a-z0-9-]+:[0-9]{0,12}:"
     r"(foundation-model|inference-profile|application-inference-profile|provisioned-model)/[A-Za-z0-9.:_-]+"
@@ -170,6 +175,18 @@ class ImageSettings:
     build: ImageBuild
     executor_image: str | None
     agent_image: str | None
+    keep_last: int
+
+
+@dataclass(frozen=True)
+class ArtifactSettings:
+    expire_after_days: int
+
+
+@dataclass(frozen=True)
+class AlbSettings:
+    deletion_protection: bool
+    access_logs: bool
 
 
 @dataclass(frozen=True)
@@ -180,6 +197,8 @@ class Settings:
     executor: ExecutorSettings
     agent: AgentSettings
     images: ImageSettings
+    artifacts: ArtifactSettings
+    alb: AlbSettings
     log_retention_days: int
     retain_data: bool
     tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
@@ -197,6 +216,10 @@ class ResourceTags:
 
     common: Mapping[str, str]
     prefix: str
+
+    @property
+    def stack(self) -> str:
+        return self.common[STACK_TAG]
 
     def named(self, name: str, **extra: str) -> dict[str, str]:
         return {**self.common, **extra, "Name": f"{self.prefix}-{name}"}
@@ -323,6 +346,11 @@ def _image_uri(raw: str) -> str:
             f"{_shown(raw)} is not digest-pinned; use <registry>/<repository>@sha256:<64 hex digits> "
             "(a tag can move, a digest cannot)"
         )
+    if not ECR_URI_PATTERN.match(value):
+        raise _Invalid(
+            f"{_shown(raw)} is not in Amazon ECR; AgentCore runs only ECR images: use "
+            "<account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<digest>"
+        )
     return value
 
 
@@ -402,6 +430,10 @@ _SCHEMA: dict[str, tuple[Callable[[str], Any], str | None]] = {
     "images.build": (_choice(ImageBuild), ImageBuild.LOCAL.value),
     "images.executorImage": (_image_uri, None),
     "images.agentImage": (_image_uri, None),
+    "images.keepLast": (lambda raw: _integer(raw, range(1, 1001)), "10"),
+    "artifacts.expireAfterDays": (lambda raw: _integer(raw, range(1, 3651)), "30"),
+    "alb.deletionProtection": (_boolean, "false"),
+    "alb.accessLogs": (_boolean, "false"),
     "logRetentionDays": (_log_retention, "7"),
     "retainData": (_boolean, "false"),
     "tags": (_tags, "{}"),
@@ -600,6 +632,12 @@ def parse_settings(raw: Mapping[str, str], *, stack: str) -> Settings:
             build=values["images.build"],
             executor_image=values["images.executorImage"],
             agent_image=values["images.agentImage"],
+            keep_last=values["images.keepLast"],
+        ),
+        artifacts=ArtifactSettings(expire_after_days=values["artifacts.expireAfterDays"]),
+        alb=AlbSettings(
+            deletion_protection=values["alb.deletionProtection"],
+            access_logs=values["alb.accessLogs"],
         ),
         log_retention_days=values["logRetentionDays"],
         retain_data=values["retainData"],

@@ -9,6 +9,7 @@ inputs and options, the stack outputs, and any warning or configuration error.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import inspect
 import json
@@ -58,6 +59,14 @@ REGION_ZONES: Mapping[str, Mapping[str, str]] = {
     "eu-central-1": {"eu-central-1a": "euc1-az2", "eu-central-1b": "euc1-az3", "eu-central-1c": "euc1-az1"},
     # Not in AgentCore's VPC table: for the "unknown region" path and supportedAzIds overrides.
     "ca-central-1": {"ca-central-1a": "cac1-az1", "ca-central-1b": "cac1-az2", "ca-central-1d": "cac1-az4"},
+}
+
+ACCOUNT_ID = "123456789012"
+# The ELB log-delivery account of each region (AWS's published list; us-east-1 is 127311923021).
+ELB_ACCOUNTS: Mapping[str, str] = {
+    "us-east-1": "127311923021",
+    "us-east-2": "033677994240",
+    "us-west-2": "797873946194",
 }
 
 # The AWS-managed S3 prefix list id per region (pl-63a5400a is us-east-1's real one).
@@ -151,29 +160,124 @@ class _Mocks(pulumi_mocks.Mocks):
         kind = args.typ.rsplit(":", 1)[-1].lower()
         resource_id = f"{kind}-{self._counter:05d}"
         state = dict(args.inputs)
-        state.setdefault("arn", f"arn:aws:mock:{self._region}:123456789012:{kind}/{resource_id}")
+        state.update(_computed_outputs(args.typ, args.name, resource_id, state, self._region))
+        state.setdefault("arn", f"arn:aws:mock:{self._region}:{ACCOUNT_ID}:{kind}/{resource_id}")
         return resource_id, state
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
         self._evaluation.invokes.append((args.token, dict(args.args)))
+        region = self._region
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            zones = REGION_ZONES.get(self._region, {})
+            zones = REGION_ZONES.get(region, {})
             return {
                 "names": list(zones),
                 "zoneIds": list(zones.values()),
-                "groupNames": [self._region] * len(zones),
-                "id": self._region,
+                "groupNames": [region] * len(zones),
+                "id": region,
                 "state": "available",
             }, []
         if args.token == "aws:ec2/getManagedPrefixList:getManagedPrefixList":
             return {
-                "id": S3_PREFIX_LISTS.get(self._region, f"pl-s3-{self._region}"),
+                "id": S3_PREFIX_LISTS.get(region, f"pl-s3-{region}"),
                 "name": args.args.get("name"),
                 "addressFamily": "IPv4",
                 "maxEntries": 0,
                 "ownerId": "AWS",
             }, []
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "accountId": ACCOUNT_ID,
+                "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/deployer",
+                "userId": "AIDAMOCKDEPLOYER",
+                "id": ACCOUNT_ID,
+            }, []
+        if args.token == "aws:index/getPartition:getPartition":
+            return {
+                "partition": "aws",
+                "dnsSuffix": "amazonaws.com",
+                "id": "aws",
+                "reverseDnsPrefix": "com.amazonaws",
+            }, []
+        if args.token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            registry = f"{ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com"
+            return {
+                "authorizationToken": "QVdTOm1vY2s=",
+                "userName": "AWS",
+                "password": "mock-ecr-password",
+                "proxyEndpoint": f"https://{registry}",
+                "expiresAt": "2030-01-01T00:00:00Z",
+                "id": region,
+            }, []
+        if args.token == "aws:elb/getServiceAccount:getServiceAccount":
+            elb_account = ELB_ACCOUNTS.get(region, "000000000000")
+            return {"arn": f"arn:aws:iam::{elb_account}:root", "id": elb_account}, []
         raise NotImplementedError(f"the offline evaluator has no answer for invoke {args.token}")
+
+
+def _digest_of(inputs: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _computed_outputs(
+    type_token: str, name: str, resource_id: str, inputs: Mapping[str, Any], region: str
+) -> dict[str, Any]:
+    """What AWS (or Docker) would compute for a resource: ARNs, URLs, names, digests."""
+    prefix = f"arn:aws:{{}}:{region}:{ACCOUNT_ID}"
+    physical = inputs.get("name") or f"{name}-{resource_id[-5:]}"
+    if type_token == "aws:s3/bucket:Bucket":
+        bucket = inputs.get("bucket") or f"{inputs.get('bucketPrefix', name + '-')}{resource_id[-5:]}"
+        return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "id": bucket}
+    if type_token == "aws:ecr/repository:Repository":
+        return {
+            "name": physical,
+            "arn": f"{prefix.format('ecr')}:repository/{physical}",
+            "registryId": ACCOUNT_ID,
+            "repositoryUrl": f"{ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com/{physical}",
+        }
+    if type_token == "aws:iam/role:Role":
+        return {"name": physical, "arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{physical}"}
+    if type_token == "aws:ecs/cluster:Cluster":
+        return {"name": physical, "arn": f"{prefix.format('ecs')}:cluster/{physical}"}
+    if type_token == "aws:ecs/taskDefinition:TaskDefinition":
+        family = inputs["family"]
+        return {
+            "revision": 1,
+            "arn": f"{prefix.format('ecs')}:task-definition/{family}:1",
+            "arnWithoutRevision": f"{prefix.format('ecs')}:task-definition/{family}",
+        }
+    if type_token == "aws:cloudwatch/logGroup:LogGroup":
+        return {"name": physical, "arn": f"{prefix.format('logs')}:log-group:{physical}"}
+    if type_token == "aws:lb/loadBalancer:LoadBalancer":
+        lb_name = physical[:32]
+        return {
+            "name": lb_name,
+            "arn": f"{prefix.format('elasticloadbalancing')}:loadbalancer/app/{lb_name}/50dc6c495c0c9188",
+            "dnsName": f"internal-{lb_name}-1234567890.{region}.elb.amazonaws.com",
+        }
+    if type_token == "aws:lb/listener:Listener":
+        lb_arn = inputs["loadBalancerArn"]
+        return {"arn": f"{lb_arn.replace(':loadbalancer/', ':listener/')}/f2f7dc8efc522ab2"}
+    if type_token == "aws:bedrock/agentcoreAgentRuntime:AgentcoreAgentRuntime":
+        runtime_id = f"{inputs['agentRuntimeName']}-{_digest_of({'n': name})[:10]}"
+        return {
+            "agentRuntimeId": runtime_id,
+            "agentRuntimeArn": f"{prefix.format('bedrock-agentcore')}:runtime/{runtime_id}",
+            # A new version whenever the runtime's configuration (its image, say) changes.
+            "agentRuntimeVersion": str(int(_digest_of(inputs)[:4], 16) % 999 + 1),
+        }
+    if type_token == "aws:bedrock/agentcoreAgentRuntimeEndpoint:AgentcoreAgentRuntimeEndpoint":
+        runtime_id = inputs["agentRuntimeId"]
+        return {
+            "agentRuntimeEndpointArn": (
+                f"{prefix.format('bedrock-agentcore')}:runtime/{runtime_id}/runtime-endpoint/{inputs['name']}"
+            ),
+            "agentRuntimeArn": f"{prefix.format('bedrock-agentcore')}:runtime/{runtime_id}",
+        }
+    if type_token == "docker:index/image:Image":
+        # The pushed image's digest follows from what was built: the context tag and the platform.
+        repository = str(inputs["imageName"]).rsplit(":", 1)[0]
+        return {"repoDigest": f"{repository}@sha256:{_digest_of(inputs)}"}
+    return {}
 
 
 class _RecordingMonitor(pulumi_mocks.MockMonitor):

@@ -9,7 +9,7 @@ import pytest
 from ops.evaluate import is_taggable
 from tests.conftest import key
 
-LAYER_OUTPUTS = {
+SPEC_OUTPUTS = {
     "region",
     "vpcId",
     "availabilityZoneIds",
@@ -17,6 +17,23 @@ LAYER_OUTPUTS = {
     "agentSubnetIds",
     "securityGroupIds",
     "endpointIds",
+    "albArn",
+    "albDnsName",
+    "listenerArn",
+    "clusterName",
+    "clusterArn",
+    "executorTaskDefinitionArn",
+    "executorTaskFamily",
+    "executorContainerName",
+    "executorLogGroup",
+    "artifactBucket",
+    "executorImageUri",
+    "agentImageUri",
+    "agentRuntimeArn",
+    "agentRuntimeId",
+    "agentRuntimeEndpointArn",
+    "agentRoleArn",
+    "agentLogGroup",
 }
 
 
@@ -25,7 +42,18 @@ def test_stack_evaluates_without_warnings(request, stack):
     evaluation = request.getfixturevalue(stack)
     assert evaluation.error is None
     assert evaluation.warnings == []
-    assert set(evaluation.outputs) >= LAYER_OUTPUTS
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_outputs_are_exactly_the_spec_names_and_not_empty(request, stack):
+    evaluation = request.getfixturevalue(stack)
+    assert set(evaluation.outputs) == SPEC_OUTPUTS
+    for name, value in evaluation.outputs.items():
+        assert value, name
+        if isinstance(value, dict):
+            assert all(value.values()), name
+        if isinstance(value, list):
+            assert all(value), name
 
 
 def test_dev_and_prod_differ_as_the_spec_says(dev, prod):
@@ -53,7 +81,21 @@ def test_every_taggable_resource_carries_the_stack_tag(request, stack):
 
 def test_untaggable_types_are_only_routes_and_associations(dev):
     untaggable = {r.type for r in dev.resources if r.custom and not is_taggable(r.type)}
-    assert untaggable == {"aws:ec2/route:Route", "aws:ec2/routeTableAssociation:RouteTableAssociation"}
+    # Sub-resources of something tagged (a bucket's settings, a role's inline policy, ...) and the
+    # Docker build, which is not an AWS resource.
+    assert untaggable == {
+        "aws:ec2/route:Route",
+        "aws:ec2/routeTableAssociation:RouteTableAssociation",
+        "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+        "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders",
+        "aws:iam/rolePolicy:RolePolicy",
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+        "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+        "aws:s3/bucketPolicy:BucketPolicy",
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "docker:index/image:Image",
+    }
 
 
 def test_components_parent_their_children(dev):
@@ -62,6 +104,11 @@ def test_components_parent_their_children(dev):
         "deep-insight:network:Network",
         "deep-insight:security:SecurityGroups",
         "deep-insight:endpoints:Endpoints",
+        "deep-insight:bucket:PrivateBucket",
+        "deep-insight:image:ContainerImage",
+        "deep-insight:cluster:ExecutorCluster",
+        "deep-insight:alb:InternalAlb",
+        "deep-insight:agent:AgentRuntime",
     }
     for resource in dev.resources:
         if resource.custom:

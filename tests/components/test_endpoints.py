@@ -37,9 +37,12 @@ def test_default_endpoint_set(request, stack):
 def test_s3_gateway_is_on_every_private_route_table(request, stack):
     evaluation = request.getfixturevalue(stack)
     s3 = endpoints_by_service(evaluation)["s3"]
+    private_tables = [
+        evaluation.id_of(f"network-private-{zone}", "aws:ec2/routeTable:RouteTable")
+        for zone in evaluation.outputs["availabilityZoneIds"]
+    ]
     assert s3["vpcEndpointType"] == "Gateway"
-    assert s3["routeTableIds"] == evaluation.outputs["privateRouteTableIds"]
-    assert len(s3["routeTableIds"]) == len(evaluation.outputs["availabilityZoneIds"])
+    assert s3["routeTableIds"] == private_tables
 
 
 def test_configured_services_replace_the_default(evaluate_stack):

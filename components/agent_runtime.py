@@ -1,0 +1,132 @@
+"""The AgentCore runtime (VPC mode), its execution role, its endpoint and its log groups.
+
+The runtime's ENIs go only into the agent subnets (AgentCore-supported AZ IDs) behind the agent
+security group. Everything the agent needs to know about the stack reaches it as environment (SPEC §7,
+`components.runtime_contract.AgentEnv`): no account, cluster, subnet or ARN is written into runtime code.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.iam import AgentRuntimeGrants, agent_runtime_policy, agentcore_trust
+from components.settings import ResourceTags
+
+ENDPOINT_NAME = "live"
+# AgentCore writes a runtime's logs to /aws/bedrock-agentcore/runtimes/<runtime id>-<endpoint name>;
+# the program creates those groups itself so that they get the stack's retention.
+LOGGED_ENDPOINTS = (ENDPOINT_NAME, "DEFAULT")
+
+
+def runtime_log_group_name(runtime_id: str, endpoint: str) -> str:
+    return f"/aws/bedrock-agentcore/runtimes/{runtime_id}-{endpoint}"
+
+
+@dataclass(frozen=True)
+class AgentRuntimeArgs:
+    runtime_name: str
+    image_uri: pulumi.Input[str]
+    subnet_ids: pulumi.Input[list[str]]
+    security_group_id: pulumi.Input[str]
+    environment: Mapping[str, pulumi.Input[str]]
+    idle_session_timeout_seconds: int
+    max_lifetime_seconds: int
+    log_retention_days: int
+    grants: pulumi.Input[AgentRuntimeGrants]
+    """What the execution role may do (resolved Outputs are fine: the policy is built in apply)."""
+    partition: str
+    region: str
+    account_id: str
+    tags: ResourceTags
+
+
+class AgentRuntime(pulumi.ComponentResource):
+    runtime_arn: pulumi.Output[str]
+    runtime_id: pulumi.Output[str]
+    endpoint_arn: pulumi.Output[str]
+    role_arn: pulumi.Output[str]
+    log_group_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: AgentRuntimeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("deep-insight:agent:AgentRuntime", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = args.tags
+        role = aws.iam.Role(
+            f"{name}-role",
+            description="Deep Insight AgentCore runtime execution role",
+            assume_role_policy=json.dumps(
+                agentcore_trust(partition=args.partition, region=args.region, account_id=args.account_id)
+            ),
+            tags=tags.named("agent-role"),
+            opts=child,
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-policy",
+            role=role.id,
+            policy=pulumi.Output.from_input(args.grants).apply(lambda g: json.dumps(agent_runtime_policy(g))),
+            opts=child,
+        )
+        runtime = aws.bedrock.AgentcoreAgentRuntime(
+            f"{name}-runtime",
+            agent_runtime_name=args.runtime_name,
+            description=f"Deep Insight multi-agent analysis ({tags.stack})",
+            role_arn=role.arn,
+            agent_runtime_artifact={"container_configuration": {"container_uri": args.image_uri}},
+            network_configuration={
+                "network_mode": "VPC",
+                "network_mode_config": {
+                    "subnets": args.subnet_ids,
+                    "security_groups": [args.security_group_id],
+                },
+            },
+            protocol_configuration={"server_protocol": "HTTP"},
+            lifecycle_configurations=[
+                {
+                    "idle_runtime_session_timeout": args.idle_session_timeout_seconds,
+                    "max_lifetime": args.max_lifetime_seconds,
+                }
+            ],
+            environment_variables=dict(args.environment),
+            tags=tags.named("agent-runtime"),
+            # AgentCore checks at creation that the role can pull the image: the policy must exist first.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+        )
+        endpoint = aws.bedrock.AgentcoreAgentRuntimeEndpoint(
+            f"{name}-endpoint",
+            name=ENDPOINT_NAME,
+            agent_runtime_id=runtime.agent_runtime_id,
+            # Follow every new runtime version, so an image change reaches callers of the endpoint.
+            agent_runtime_version=runtime.agent_runtime_version,
+            description="Deep Insight invocation endpoint",
+            tags=tags.named("agent-endpoint"),
+            opts=child,
+        )
+        log_groups = {
+            endpoint_name: aws.cloudwatch.LogGroup(
+                f"{name}-logs-{endpoint_name.lower()}",
+                name=runtime.agent_runtime_id.apply(lambda rid, e=endpoint_name: runtime_log_group_name(rid, e)),
+                retention_in_days=args.log_retention_days,
+                tags=tags.named(f"agent-logs-{endpoint_name.lower()}"),
+                opts=child,
+            )
+            for endpoint_name in LOGGED_ENDPOINTS
+        }
+        self.runtime_arn = runtime.agent_runtime_arn
+        self.runtime_id = runtime.agent_runtime_id
+        self.endpoint_arn = endpoint.agent_runtime_endpoint_arn
+        self.role_arn = role.arn
+        self.log_group_name = log_groups[ENDPOINT_NAME].name
+        self.register_outputs(
+            {
+                "agentRuntimeArn": self.runtime_arn,
+                "agentRuntimeId": self.runtime_id,
+                "agentRuntimeEndpointArn": self.endpoint_arn,
+                "agentRoleArn": self.role_arn,
+                "agentLogGroup": self.log_group_name,
+            }
+        )

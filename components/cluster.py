@@ -1,0 +1,226 @@
+"""The executor's ECS cluster, its two roles, its log group and its Fargate task definition.
+
+No service runs here: the agent starts one task per job session with ``ecs:RunTask`` and stops it at
+the end. The task execution role can pull the executor image and write the executor log group and
+nothing else; the task role (what code in the executor can do) reaches only ``sessions/*`` in the
+artifacts bucket.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.iam import ecs_tasks_trust, executor_execution_policy, executor_task_policy
+from components.runtime_contract import (
+    EXECUTOR_CONTAINER,
+    EXECUTOR_PORT,
+    EXECUTOR_UID,
+    EXECUTOR_WORKDIR,
+    ExecutorEnv,
+)
+from components.settings import Architecture, ResourceTags
+
+# Python code in the worker may use this share of the task's memory; the rest keeps the server alive.
+WORKER_MEMORY_SHARE = 0.8
+HEALTH_CHECK_COMMAND = (
+    "import sys, urllib.request; "
+    f"sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:{EXECUTOR_PORT}/health', timeout=3).status == 200 else 1)"
+)
+
+
+def executor_container_definitions(
+    *,
+    image_uri: str,
+    region: str,
+    log_group: str,
+    bucket_name: str,
+    memory: int,
+    session_timeout_seconds: int,
+) -> list[dict[str, Any]]:
+    """The one container of the executor task (pure, so the tests read it as data)."""
+    environment = {
+        ExecutorEnv.ARTIFACT_BUCKET: bucket_name,
+        ExecutorEnv.WORKDIR: EXECUTOR_WORKDIR,
+        ExecutorEnv.MEMORY_LIMIT_MB: str(int(memory * WORKER_MEMORY_SHARE)),
+        ExecutorEnv.SESSION_TIMEOUT_SECONDS: str(session_timeout_seconds),
+        "AWS_REGION": region,
+    }
+    return [
+        {
+            "name": EXECUTOR_CONTAINER,
+            "image": image_uri,
+            "essential": True,
+            "memory": memory,
+            "user": f"{EXECUTOR_UID}:{EXECUTOR_UID}",
+            "readonlyRootFilesystem": True,
+            "portMappings": [{"containerPort": EXECUTOR_PORT, "protocol": "tcp", "name": "http"}],
+            "environment": [{"name": str(k), "value": v} for k, v in sorted(environment.items())],
+            # Writable scratch on the task's ephemeral storage; everything else is read-only.
+            "mountPoints": [
+                {"sourceVolume": "workspace", "containerPath": EXECUTOR_WORKDIR, "readOnly": False},
+                {"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False},
+            ],
+            "healthCheck": {
+                "command": ["CMD", "python", "-c", HEALTH_CHECK_COMMAND],
+                "interval": 10,
+                "timeout": 5,
+                "retries": 3,
+                "startPeriod": 15,
+            },
+            # tini as PID 1 reaps the workers' children and forwards SIGTERM for a graceful stop.
+            "linuxParameters": {"initProcessEnabled": True},
+            "stopTimeout": 30,
+            "logConfiguration": {
+                "logDriver": "awslogs",
+                "options": {
+                    "awslogs-group": log_group,
+                    "awslogs-region": region,
+                    "awslogs-stream-prefix": EXECUTOR_CONTAINER,
+                    # A burst of output from user code must not block the server on the log driver.
+                    "mode": "non-blocking",
+                    "max-buffer-size": "4m",
+                },
+            },
+        }
+    ]
+
+
+@dataclass(frozen=True)
+class ExecutorClusterArgs:
+    region: str
+    partition: str
+    account_id: str
+    image_uri: pulumi.Input[str]
+    repository_arn: pulumi.Input[str]
+    bucket_name: pulumi.Input[str]
+    bucket_arn: pulumi.Input[str]
+    cpu: int
+    memory: int
+    architecture: Architecture
+    session_timeout_seconds: int
+    log_retention_days: int
+    tags: ResourceTags
+
+
+class ExecutorCluster(pulumi.ComponentResource):
+    cluster_name: pulumi.Output[str]
+    cluster_arn: pulumi.Output[str]
+    task_definition_arn: pulumi.Output[str]
+    task_family: str
+    container_name: str
+    log_group_name: pulumi.Output[str]
+    execution_role_arn: pulumi.Output[str]
+    task_role_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ExecutorClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("deep-insight:cluster:ExecutorCluster", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = args.tags
+        self.task_family = f"{tags.prefix}-executor"
+        self.container_name = EXECUTOR_CONTAINER
+
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/deep-insight/{tags.stack}/executor",
+            retention_in_days=args.log_retention_days,
+            tags=tags.named("executor-logs"),
+            opts=child,
+        )
+        cluster = aws.ecs.Cluster(
+            f"{name}-cluster",
+            name=tags.prefix,
+            settings=[{"name": "containerInsights", "value": "enabled"}],
+            tags=tags.named("cluster"),
+            opts=child,
+        )
+        aws.ecs.ClusterCapacityProviders(
+            f"{name}-capacity",
+            cluster_name=cluster.name,
+            capacity_providers=["FARGATE", "FARGATE_SPOT"],
+            default_capacity_provider_strategies=[{"capacity_provider": "FARGATE", "weight": 1, "base": 0}],
+            opts=child,
+        )
+
+        trust = json.dumps(ecs_tasks_trust(partition=args.partition, region=args.region, account_id=args.account_id))
+        execution_role = aws.iam.Role(
+            f"{name}-execution-role",
+            description="ECS starts the Deep Insight executor: pull its image, write its logs",
+            assume_role_policy=trust,
+            tags=tags.named("executor-execution-role"),
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-execution-policy",
+            role=execution_role.id,
+            policy=pulumi.Output.all(args.repository_arn, log_group.arn).apply(
+                lambda v: json.dumps(executor_execution_policy(repository_arn=v[0], log_group_arn=v[1]))
+            ),
+            opts=child,
+        )
+        task_role = aws.iam.Role(
+            f"{name}-task-role",
+            description="Code running in a Deep Insight executor task: session objects in the artifacts bucket",
+            assume_role_policy=trust,
+            tags=tags.named("executor-task-role"),
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-task-policy",
+            role=task_role.id,
+            policy=pulumi.Output.from_input(args.bucket_arn).apply(
+                lambda arn: json.dumps(executor_task_policy(bucket_arn=arn))
+            ),
+            opts=child,
+        )
+
+        containers = pulumi.Output.all(args.image_uri, log_group.name, args.bucket_name).apply(
+            lambda v: json.dumps(
+                executor_container_definitions(
+                    image_uri=v[0],
+                    region=args.region,
+                    log_group=v[1],
+                    bucket_name=v[2],
+                    memory=args.memory,
+                    session_timeout_seconds=args.session_timeout_seconds,
+                )
+            )
+        )
+        task_definition = aws.ecs.TaskDefinition(
+            f"{name}-task",
+            family=self.task_family,
+            requires_compatibilities=["FARGATE"],
+            network_mode="awsvpc",
+            cpu=str(args.cpu),
+            memory=str(args.memory),
+            runtime_platform={
+                "operating_system_family": "LINUX",
+                "cpu_architecture": "ARM64" if args.architecture is Architecture.ARM64 else "X86_64",
+            },
+            execution_role_arn=execution_role.arn,
+            task_role_arn=task_role.arn,
+            container_definitions=containers,
+            volumes=[{"name": "workspace"}, {"name": "tmp"}],
+            tags=tags.named("executor-task"),
+            opts=child,
+        )
+
+        self.cluster_name = cluster.name
+        self.cluster_arn = cluster.arn
+        self.task_definition_arn = task_definition.arn
+        self.log_group_name = log_group.name
+        self.execution_role_arn = execution_role.arn
+        self.task_role_arn = task_role.arn
+        self.register_outputs(
+            {
+                "clusterName": self.cluster_name,
+                "clusterArn": self.cluster_arn,
+                "taskDefinitionArn": self.task_definition_arn,
+                "taskFamily": self.task_family,
+                "logGroup": self.log_group_name,
+            }
+        )

@@ -1,0 +1,323 @@
+"""Every IAM and bucket policy document of the stack, as pure functions of plain ARNs and names.
+
+Components resolve the ARNs (Outputs) and call these inside ``apply`` to get JSON; the tests call them
+directly, lint each document with parliament and check actions, resources and conditions. Grants name
+their actions one by one (no ``*`` and no ``service:*``); ``Resource: "*"`` appears only for actions
+AWS does not scope to a resource (ecr:GetAuthorizationToken, X-Ray, PutMetricData, ELB Describe*), and
+each of those carries a condition where AWS offers one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+Document = dict[str, Any]
+Statement = dict[str, Any]
+
+STACK_TAG = "deep-insight:stack"
+SESSION_TAG = "deep-insight:session"
+CREATED_TAG = "deep-insight:created"
+ECS_TASKS = "ecs-tasks.amazonaws.com"
+AGENTCORE = "bedrock-agentcore.amazonaws.com"
+
+
+def document(*statements: Statement) -> Document:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def allow(
+    sid: str, actions: Sequence[str], resources: Sequence[str] | str, conditions: dict | None = None
+) -> Statement:
+    statement: Statement = {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": sorted(actions),
+        "Resource": resources if isinstance(resources, str) else list(resources),
+    }
+    if conditions:
+        statement["Condition"] = conditions
+    return statement
+
+
+# --- trust policies ---
+
+
+def service_trust(service: str, *, account_id: str, source_arn: str) -> Document:
+    """AssumeRole for one AWS service, only on behalf of this account (confused-deputy conditions)."""
+    return document(
+        {
+            "Sid": "AssumedByService",
+            "Effect": "Allow",
+            "Principal": {"Service": service},
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account_id},
+                "ArnLike": {"aws:SourceArn": source_arn},
+            },
+        }
+    )
+
+
+def ecs_tasks_trust(*, partition: str, region: str, account_id: str) -> Document:
+    return service_trust(ECS_TASKS, account_id=account_id, source_arn=f"arn:{partition}:ecs:{region}:{account_id}:*")
+
+
+def agentcore_trust(*, partition: str, region: str, account_id: str) -> Document:
+    return service_trust(
+        AGENTCORE, account_id=account_id, source_arn=f"arn:{partition}:bedrock-agentcore:{region}:{account_id}:*"
+    )
+
+
+# --- executor roles ---
+
+
+def executor_execution_policy(*, repository_arn: str, log_group_arn: str) -> Document:
+    """What ECS needs to start the executor: pull its image, write its log group. Nothing else."""
+    return document(
+        allow("EcrToken", ["ecr:GetAuthorizationToken"], "*"),  # has no resource-level permissions
+        allow(
+            "PullExecutorImage",
+            ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            [repository_arn],
+        ),
+        allow("WriteExecutorLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:log-stream:*"]),
+    )
+
+
+def session_objects(bucket_arn: str) -> str:
+    return f"{bucket_arn}/sessions/*"
+
+
+def executor_task_policy(*, bucket_arn: str) -> Document:
+    """What code in the executor may do in AWS: the session objects of the artifacts bucket. Nothing else."""
+    return document(
+        allow(
+            "SessionObjects",
+            ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
+            [session_objects(bucket_arn)],
+        ),
+        allow("ListSessions", ["s3:ListBucket"], [bucket_arn], {"StringLike": {"s3:prefix": ["sessions/*"]}}),
+    )
+
+
+# --- the AgentCore runtime ---
+
+_PROFILE_ID = re.compile(r"^(?P<geo>[a-z]{2,6}(-gov)?)\.(?P<model>[a-z0-9-]+\..+)$")
+
+
+def model_statements(model_id: str, *, partition: str, region: str, account_id: str) -> list[Statement]:
+    """InvokeModel on the configured model, inference profile or profile ARN, and nothing else.
+
+    A cross-region profile routes to the same foundation model in several regions, so the model
+    itself is allowed in any region, but only when called through that profile.
+    """
+    actions = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+    if model_id.startswith("arn:"):
+        profile_arn = model_id
+        resource_name = model_id.split(":", 5)[5]
+        kind, _, name = resource_name.partition("/")
+        if kind not in ("inference-profile", "application-inference-profile"):
+            return [allow("InvokeModel", actions, [model_id])]
+        match = _PROFILE_ID.match(name) if kind == "inference-profile" else None
+        models = [f"arn:{partition}:bedrock:*::foundation-model/{match['model']}"] if match else None
+    else:
+        match = _PROFILE_ID.match(model_id)
+        if not match:
+            return [allow("InvokeModel", actions, [f"arn:{partition}:bedrock:{region}::foundation-model/{model_id}"])]
+        profile_arn = f"arn:{partition}:bedrock:{region}:{account_id}:inference-profile/{model_id}"
+        models = [f"arn:{partition}:bedrock:*::foundation-model/{match['model']}"]
+    if models is None:  # an application profile: the models behind it are known only to Bedrock
+        models = [f"arn:{partition}:bedrock:*::foundation-model/*"]
+    if match and match["geo"] == "global":  # global profiles also address the model without a region
+        models.append(f"arn:{partition}:bedrock:::foundation-model/{match['model']}")
+    return [
+        allow("InvokeInferenceProfile", actions, [profile_arn]),
+        allow(
+            "InvokeModelThroughProfile",
+            actions,
+            models,
+            {"StringEquals": {"bedrock:InferenceProfileArn": profile_arn}},
+        ),
+    ]
+
+
+def listener_rule_arns(listener_arn: str) -> str:
+    """Rules of one listener: listener/app/N/L/X -> listener-rule/app/N/L/X/*."""
+    return listener_arn.replace(":listener/", ":listener-rule/", 1) + "/*"
+
+
+@dataclass(frozen=True)
+class AgentRuntimeGrants:
+    partition: str
+    region: str
+    account_id: str
+    stack: str
+    runtime_name: str
+    model_id: str
+    repository_arn: str
+    cluster_arn: str
+    task_family: str
+    executor_role_arns: tuple[str, str]
+    listener_arn: str
+    target_group_prefix: str
+    bucket_arn: str
+
+
+def agent_runtime_policy(g: AgentRuntimeGrants) -> Document:
+    """The AgentCore execution role: AWS's documented baseline plus Deep Insight's scoped additions."""
+    p, r, a = g.partition, g.region, g.account_id
+    runtime_logs = f"arn:{p}:logs:{r}:{a}:log-group:/aws/bedrock-agentcore/runtimes/*"
+    cluster_name = g.cluster_arn.rsplit("/", 1)[-1]
+    in_cluster = {"ArnEquals": {"ecs:cluster": g.cluster_arn}}
+    tasks = f"arn:{p}:ecs:{r}:{a}:task/{cluster_name}/*"
+    target_groups = f"arn:{p}:elasticloadbalancing:{r}:{a}:targetgroup/{g.target_group_prefix}*/*"
+    rules = listener_rule_arns(g.listener_arn)
+    ours = {"StringEquals": {f"aws:ResourceTag/{STACK_TAG}": g.stack}}
+    tagged_on_create = {
+        "StringEquals": {f"aws:RequestTag/{STACK_TAG}": g.stack},
+        "ForAllValues:StringEquals": {"aws:TagKeys": [STACK_TAG, SESSION_TAG, CREATED_TAG]},
+    }
+    directory = f"arn:{p}:bedrock-agentcore:{r}:{a}:workload-identity-directory/default"
+    return document(
+        # --- AWS's documented baseline for an AgentCore runtime execution role ---
+        allow("PullAgentImage", ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], [g.repository_arn]),
+        allow("EcrToken", ["ecr:GetAuthorizationToken"], "*"),
+        allow("RuntimeLogGroups", ["logs:CreateLogGroup", "logs:DescribeLogStreams"], [runtime_logs]),
+        allow("DescribeLogGroups", ["logs:DescribeLogGroups"], [f"arn:{p}:logs:{r}:{a}:log-group:*"]),
+        allow("RuntimeLogEvents", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{runtime_logs}:log-stream:*"]),
+        allow(
+            "Tracing",
+            ["xray:GetSamplingRules", "xray:GetSamplingTargets", "xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+            "*",
+        ),
+        allow(
+            "Metrics",
+            ["cloudwatch:PutMetricData"],
+            "*",
+            {"StringEquals": {"cloudwatch:namespace": "bedrock-agentcore"}},
+        ),
+        allow(
+            "WorkloadAccessToken",
+            [
+                "bedrock-agentcore:GetWorkloadAccessToken",
+                "bedrock-agentcore:GetWorkloadAccessTokenForJWT",
+                "bedrock-agentcore:GetWorkloadAccessTokenForUserId",
+            ],
+            [directory, f"{directory}/workload-identity/{g.runtime_name}-*"],
+        ),
+        *model_statements(g.model_id, partition=p, region=r, account_id=a),
+        # --- Deep Insight: one executor task per session, in this cluster, from this family ---
+        allow(
+            "RunExecutorTask", ["ecs:RunTask"], [f"arn:{p}:ecs:{r}:{a}:task-definition/{g.task_family}:*"], in_cluster
+        ),
+        allow("TagExecutorTaskOnRun", ["ecs:TagResource"], [tasks], {"StringEquals": {"ecs:CreateAction": "RunTask"}}),
+        allow("ManageExecutorTasks", ["ecs:DescribeTasks", "ecs:StopTask"], [tasks], in_cluster),
+        allow(
+            "ListExecutorTasks",
+            ["ecs:ListTasks"],
+            [f"arn:{p}:ecs:{r}:{a}:container-instance/{cluster_name}/*"],
+            in_cluster,
+        ),
+        allow(
+            "PassExecutorRoles",
+            ["iam:PassRole"],
+            list(g.executor_role_arns),
+            {"StringEquals": {"iam:PassedToService": ECS_TASKS}},
+        ),
+        # --- Deep Insight: per-session target groups and listener rules, tagged with this stack ---
+        allow(
+            "CreateSessionTargetGroup", ["elasticloadbalancing:CreateTargetGroup"], [target_groups], tagged_on_create
+        ),
+        allow("CreateSessionRule", ["elasticloadbalancing:CreateRule"], [g.listener_arn, rules], tagged_on_create),
+        allow(
+            "TagSessionResourcesOnCreate",
+            ["elasticloadbalancing:AddTags"],
+            [target_groups, rules],
+            {
+                "StringEquals": {
+                    "elasticloadbalancing:CreateAction": ["CreateRule", "CreateTargetGroup"],
+                    f"aws:RequestTag/{STACK_TAG}": g.stack,
+                }
+            },
+        ),
+        allow(
+            "ManageSessionTargetGroups",
+            [
+                "elasticloadbalancing:DeleteTargetGroup",
+                "elasticloadbalancing:DeregisterTargets",
+                "elasticloadbalancing:ModifyTargetGroup",
+                "elasticloadbalancing:ModifyTargetGroupAttributes",
+                "elasticloadbalancing:RegisterTargets",
+            ],
+            [target_groups],
+            ours,
+        ),
+        allow(
+            "ManageSessionRules", ["elasticloadbalancing:DeleteRule", "elasticloadbalancing:ModifyRule"], [rules], ours
+        ),
+        allow(
+            "DescribeLoadBalancing",  # Describe* calls have no resource-level permissions
+            [
+                "elasticloadbalancing:DescribeRules",
+                "elasticloadbalancing:DescribeTags",
+                "elasticloadbalancing:DescribeTargetGroups",
+                "elasticloadbalancing:DescribeTargetHealth",
+            ],
+            "*",
+        ),
+        # --- Deep Insight: session inputs and artifacts ---
+        allow(
+            "SessionObjects",
+            ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
+            [session_objects(g.bucket_arn)],
+        ),
+        allow("ListSessions", ["s3:ListBucket"], [g.bucket_arn], {"StringLike": {"s3:prefix": ["sessions/*"]}}),
+    )
+
+
+# --- bucket policies ---
+
+
+def tls_only_bucket_policy(bucket_arn: str) -> Document:
+    # The one wildcard in the stack, and a Deny: it must cover every S3 action, current and future.
+    return document(
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [bucket_arn, f"{bucket_arn}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    )
+
+
+def access_log_bucket_policy(*, bucket_arn: str, account_id: str, elb_account_arn: str, prefix: str) -> Document:
+    """TLS-only, plus ELB log delivery into ``<prefix>/AWSLogs/<account>/``.
+
+    Regions older than August 2022 deliver as the regional ELB account; newer ones as the
+    logdelivery.elasticloadbalancing.amazonaws.com service. Both are allowed, for this prefix only.
+    """
+    logs = f"{bucket_arn}/{prefix}/AWSLogs/{account_id}/*"
+    base = tls_only_bucket_policy(bucket_arn)
+    base["Statement"] += [
+        {
+            "Sid": "ElbAccountDelivery",
+            "Effect": "Allow",
+            "Principal": {"AWS": elb_account_arn},
+            "Action": "s3:PutObject",
+            "Resource": logs,
+        },
+        {
+            "Sid": "ElbServiceDelivery",
+            "Effect": "Allow",
+            "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": logs,
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+        },
+    ]
+    return base

@@ -1,0 +1,137 @@
+"""A container image: its ECR repository and, with ``images.build: local``, the build and push.
+
+Used twice (executor, agent). The tag is a hash of the build context, so an unchanged runtime is not
+rebuilt or pushed again and a changed one gets a new tag; dependents receive the digest-pinned
+``repo_digest`` (``<repo>@sha256:...``), so a code change rolls exactly the task definition or runtime
+that uses that image. With ``images.build: prebuilt`` no repository or build is declared: the
+configured digest-pinned ECR URI is used and its repository ARN derived from it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_docker as docker
+
+from components.settings import ECR_URI_PATTERN, ResourceTags
+
+ALWAYS_IGNORED = ("__pycache__", "*.pyc", ".venv", ".pytest_cache", ".ruff_cache", ".mypy_cache")
+
+
+def _ignore_patterns(context: Path) -> list[str]:
+    dockerignore = context / ".dockerignore"
+    lines = dockerignore.read_text(encoding="utf-8").splitlines() if dockerignore.exists() else []
+    return [*ALWAYS_IGNORED, *(line.strip() for line in lines if line.strip() and not line.startswith("#"))]
+
+
+def context_digest(context: Path) -> str:
+    """SHA-256 over the relative paths and contents of every file Docker would send."""
+    patterns = _ignore_patterns(context)
+    digest = hashlib.sha256()
+    for path in sorted(p for p in context.rglob("*") if p.is_file()):
+        relative = path.relative_to(context).as_posix()
+        parts = relative.split("/")
+        if any(fnmatch.fnmatch(part, pattern) for part in parts for pattern in patterns) or any(
+            fnmatch.fnmatch(relative, pattern) for pattern in patterns
+        ):
+            continue
+        digest.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def repository_arn_from_uri(uri: str, partition: str = "aws") -> str:
+    match = ECR_URI_PATTERN.match(uri)
+    if not match:
+        raise ValueError(f"{uri} is not a digest-pinned ECR image URI")
+    return f"arn:{partition}:ecr:{match['region']}:{match['account']}:repository/{match['repository']}"
+
+
+def ecr_lifecycle_policy(keep_last: int) -> str:
+    return json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "description": f"keep the last {keep_last} images",
+                    "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": keep_last},
+                    "action": {"type": "expire"},
+                }
+            ]
+        }
+    )
+
+
+@dataclass(frozen=True)
+class ImageArgs:
+    runtime: str
+    """Folder name under runtimes/ and the repository's short name: ``executor`` or ``agent``."""
+    platform: str
+    """``linux/arm64`` or ``linux/amd64``: set explicitly, pulumi-docker defaults to the build host's."""
+    tags: ResourceTags
+    retain: bool
+    keep_last: int
+    build_root: Path
+    prebuilt_uri: str | None = None
+    partition: str = "aws"
+
+
+class ContainerImage(pulumi.ComponentResource):
+    image_uri: pulumi.Output[str]
+    """Digest-pinned: ``<registry>/<repository>@sha256:<digest>``."""
+    repository_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ImageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("deep-insight:image:ContainerImage", name, None, opts)
+        if args.prebuilt_uri is not None:
+            self.image_uri = pulumi.Output.from_input(args.prebuilt_uri)
+            self.repository_arn = pulumi.Output.from_input(repository_arn_from_uri(args.prebuilt_uri, args.partition))
+            self.register_outputs({"imageUri": self.image_uri, "repositoryArn": self.repository_arn})
+            return
+
+        child = pulumi.ResourceOptions(parent=self)
+        repository = aws.ecr.Repository(
+            f"{name}-repository",
+            name=f"{args.tags.prefix}-{args.runtime}",
+            image_tag_mutability="IMMUTABLE",
+            image_scanning_configuration={"scan_on_push": True},
+            encryption_configurations=[{"encryption_type": "AES256"}],
+            force_delete=not args.retain,
+            tags=args.tags.named(f"{args.runtime}-repository"),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.retain, retain_on_delete=args.retain),
+        )
+        aws.ecr.LifecyclePolicy(
+            f"{name}-lifecycle",
+            repository=repository.name,
+            policy=ecr_lifecycle_policy(args.keep_last),
+            opts=child,
+        )
+        context = args.build_root / args.runtime
+        # Same context, same tag: nothing is rebuilt or pushed (tags are immutable in the repository).
+        tag = context_digest(context)[:16]
+        token = aws.ecr.get_authorization_token_output(
+            registry_id=repository.registry_id, opts=pulumi.InvokeOutputOptions(parent=self)
+        )
+        image = docker.Image(
+            f"{name}-image",
+            build={
+                "context": str(context),
+                "dockerfile": str(context / "Dockerfile"),
+                "platform": args.platform,
+            },
+            image_name=repository.repository_url.apply(lambda url: f"{url}:{tag}"),
+            registry={
+                "server": repository.repository_url,
+                "username": token.user_name,
+                "password": pulumi.Output.secret(token.password),
+            },
+            opts=child,
+        )
+        self.image_uri = image.repo_digest
+        self.repository_arn = repository.arn
+        self.register_outputs({"imageUri": self.image_uri, "repositoryArn": self.repository_arn})

@@ -1,0 +1,1 @@
+"""Deep Insight code executor (placeholder until issue 4: serves only the health check)."""
