@@ -186,7 +186,7 @@ def agent_runtime_policy(g: AgentRuntimeGrants) -> Document:
         allow("PullAgentImage", ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], [g.repository_arn]),
         allow("EcrToken", ["ecr:GetAuthorizationToken"], "*"),
         allow("RuntimeLogGroups", ["logs:CreateLogGroup", "logs:DescribeLogStreams"], [runtime_logs]),
-        allow("DescribeLogGroups", ["logs:DescribeLogGroups"], [f"arn:{p}:logs:{r}:{a}:log-group:*"]),
+        allow("DescribeLogGroups", ["logs:DescribeLogGroups"], "*"),  # no resource-level permissions
         allow("RuntimeLogEvents", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{runtime_logs}:log-stream:*"]),
         allow(
             "Tracing",
@@ -231,7 +231,7 @@ def agent_runtime_policy(g: AgentRuntimeGrants) -> Document:
         allow(
             "CreateSessionTargetGroup", ["elasticloadbalancing:CreateTargetGroup"], [target_groups], tagged_on_create
         ),
-        allow("CreateSessionRule", ["elasticloadbalancing:CreateRule"], [g.listener_arn, rules], tagged_on_create),
+        allow("CreateSessionRule", ["elasticloadbalancing:CreateRule"], [g.listener_arn], tagged_on_create),
         allow(
             "TagSessionResourcesOnCreate",
             ["elasticloadbalancing:AddTags"],

@@ -88,6 +88,8 @@ class Declared:
     retain_on_delete: bool
     protect: bool
     dependencies: tuple[str, ...]
+    secret_inputs: frozenset[str] = frozenset()
+    """Top-level input names whose value (or part of it) the program marked secret."""
 
 
 @dataclass
@@ -153,12 +155,11 @@ class _Mocks(pulumi_mocks.Mocks):
     def __init__(self, region: str, evaluation: Evaluation) -> None:
         self._region = region
         self._evaluation = evaluation
-        self._counter = 0
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
-        self._counter += 1
         kind = args.typ.rsplit(":", 1)[-1].lower()
-        resource_id = f"{kind}-{self._counter:05d}"
+        # Ids follow from type and name only, so two runs of an unchanged program declare identical inputs.
+        resource_id = f"{kind}-{_digest_of({'type': args.typ, 'name': args.name})[:8]}"
         state = dict(args.inputs)
         state.update(_computed_outputs(args.typ, args.name, resource_id, state, self._region))
         state.setdefault("arn", f"arn:aws:mock:{self._region}:{ACCOUNT_ID}:{kind}/{resource_id}")
@@ -292,6 +293,8 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         if request.type == "pulumi:pulumi:Stack":
             return response
         registration = self.resources[response.urn]
+        raw_inputs = _sync_await(_deserialize(request.object))
+        secret_inputs = frozenset(k for k, v in raw_inputs.items() if _has_secret(v))
         self._evaluation.resources.append(
             Declared(
                 type=request.type,
@@ -299,12 +302,13 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 urn=response.urn,
                 parent=request.parent,
                 custom=request.custom,
-                inputs=_sync_await(_deserialize(request.object)),
+                inputs=_unwrap_secrets(raw_inputs),
                 state=registration.state,
                 id=registration.id,
                 retain_on_delete=bool(request.retainOnDelete),
                 protect=bool(request.protect),
                 dependencies=tuple(request.dependencies),
+                secret_inputs=secret_inputs,
             )
         )
         return response
@@ -312,6 +316,30 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
 
 async def _deserialize(struct: Any) -> dict[str, Any]:
     return rpc.deserialize_properties(struct)
+
+
+def _is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig
+
+
+def _has_secret(value: Any) -> bool:
+    if _is_secret(value):
+        return True
+    if isinstance(value, dict):
+        return any(_has_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_secret(v) for v in value)
+    return False
+
+
+def _unwrap_secrets(value: Any) -> Any:
+    if _is_secret(value):
+        return _unwrap_secrets(value["value"])
+    if isinstance(value, dict):
+        return {k: _unwrap_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap_secrets(v) for v in value]
+    return value
 
 
 class _WarningLog(logging.Handler):

@@ -8,6 +8,7 @@ import pytest
 
 from ops.evaluate import is_taggable
 from tests.conftest import key
+from tests.policy_lint import parliament_findings, wildcard_grants
 
 SPEC_OUTPUTS = {
     "region",
@@ -187,3 +188,66 @@ def test_several_bad_keys_are_reported_together(evaluate_stack):
         key("logRetentionDays"),
         key("executor.cpu"),
     ]
+
+
+def test_prod_differs_from_dev_exactly_as_its_settings_say(dev, prod):
+    def names(evaluation):
+        return {(r.type.rsplit(":", 1)[-1], r.name) for r in evaluation.resources}
+
+    assert names(dev) - names(prod) == set()
+    az4 = "use1-az4"
+    assert names(prod) - names(dev) == {
+        # a third AZ (availabilityZoneIds)
+        ("Subnet", f"network-private-{az4}"),
+        ("Subnet", f"network-agent-{az4}"),
+        ("Subnet", f"network-public-{az4}"),
+        ("RouteTable", f"network-private-{az4}"),
+        ("RouteTableAssociation", f"network-private-{az4}"),
+        ("RouteTableAssociation", f"network-agent-{az4}"),
+        ("RouteTableAssociation", f"network-public-{az4}"),
+        ("Route", f"network-private-{az4}-default"),
+        # a NAT gateway per AZ (natGateways: perAz)
+        ("Eip", "network-nat-use1-az2"),
+        ("NatGateway", "network-nat-use1-az2"),
+        ("Eip", f"network-nat-{az4}"),
+        ("NatGateway", f"network-nat-{az4}"),
+        # versioned artifacts (retainData: true)
+        ("BucketVersioning", "artifacts-versioning"),
+        # ALB access logs (alb.accessLogs: true)
+        ("PrivateBucket", "alb-logs"),
+        ("Bucket", "alb-logs-bucket"),
+        ("BucketOwnershipControls", "alb-logs-ownership"),
+        ("BucketPublicAccessBlock", "alb-logs-public-access"),
+        ("BucketServerSideEncryptionConfiguration", "alb-logs-encryption"),
+        ("BucketLifecycleConfiguration", "alb-logs-lifecycle"),
+        ("BucketPolicy", "alb-logs-policy"),
+    }
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_declared_policy_is_lint_clean(request, stack):
+    evaluation = request.getfixturevalue(stack)
+    documents = [
+        (r.name, json.loads(r.inputs["policy"]))
+        for r in evaluation.of_type("aws:iam/rolePolicy:RolePolicy")
+        + evaluation.of_type("aws:s3/bucketPolicy:BucketPolicy")
+    ] + [(r.name, json.loads(r.inputs["assumeRolePolicy"])) for r in evaluation.of_type("aws:iam/role:Role")]
+    assert len(documents) == 3 + (2 if stack == "prod" else 1) + 3  # role policies, bucket policies, trusts
+    for name, document in documents:
+        assert parliament_findings(document) == [], name
+        assert wildcard_grants(document) == [], name
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_what_retain_data_keeps(request, stack):
+    evaluation = request.getfixturevalue(stack)
+    kept = {(r.type.rsplit(":", 1)[-1], r.name) for r in evaluation.resources if r.protect}
+    if stack == "dev":
+        assert kept == set()
+    else:
+        assert kept == {
+            ("Bucket", "artifacts-bucket"),
+            ("Bucket", "alb-logs-bucket"),
+            ("Repository", "executor-image-repository"),
+            ("Repository", "agent-image-repository"),
+        }

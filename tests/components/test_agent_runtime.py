@@ -1,0 +1,127 @@
+"""The AgentCore runtime: VPC mode in supported AZs, digest-pinned ARM64 image, environment, role."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.runtime_contract import AgentEnv, agentcore_runtime_name
+from components.zones import AGENTCORE_SUPPORTED_AZ_IDS
+from tests.conftest import key
+from tests.policy_lint import parliament_findings, wildcard_grants
+
+RUNTIME = "aws:bedrock/agentcoreAgentRuntime:AgentcoreAgentRuntime"
+ENDPOINT = "aws:bedrock/agentcoreAgentRuntimeEndpoint:AgentcoreAgentRuntimeEndpoint"
+SUBNET = "aws:ec2/subnet:Subnet"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_runtime_runs_in_vpc_mode_in_supported_zones_only(request, stack):
+    evaluation = request.getfixturevalue(stack)
+    network = evaluation.named("agent-runtime", RUNTIME).inputs["networkConfiguration"]
+    assert network["networkMode"] == "VPC"
+    subnets = network["networkModeConfig"]["subnets"]
+    assert subnets == evaluation.outputs["agentSubnetIds"]
+    zones = {r.inputs["availabilityZoneId"] for r in evaluation.of_type(SUBNET) if r.id in subnets}
+    assert zones <= set(AGENTCORE_SUPPORTED_AZ_IDS["us-east-1"])
+    assert len(zones) == len(subnets)
+    assert network["networkModeConfig"]["securityGroups"] == [evaluation.outputs["securityGroupIds"]["agent"]]
+
+
+def test_runtime_image_is_digest_pinned_and_arm64(dev):
+    runtime = dev.named("agent-runtime", RUNTIME).inputs
+    uri = runtime["agentRuntimeArtifact"]["containerConfiguration"]["containerUri"]
+    assert "@sha256:" in uri
+    image = dev.named("agent-image-image", "docker:index/image:Image")
+    assert image.inputs["build"]["platform"] == "linux/arm64"
+    assert uri == image.state["repoDigest"]
+
+
+def test_lifecycle_and_name_come_from_settings(dev, evaluate_stack):
+    runtime = dev.named("agent-runtime", RUNTIME).inputs
+    assert runtime["agentRuntimeName"] == "deep_insight_dev"
+    assert runtime["lifecycleConfigurations"] == [{"idleRuntimeSessionTimeout": 900, "maxLifetime": 28800}]
+    assert runtime["protocolConfiguration"] == {"serverProtocol": "HTTP"}
+    changed = evaluate_stack(
+        "dev", {key("agent.idleSessionTimeoutSeconds"): "120", key("agent.maxLifetimeSeconds"): "3600"}
+    )
+    runtime = changed.named("agent-runtime", RUNTIME).inputs
+    assert runtime["lifecycleConfigurations"] == [{"idleRuntimeSessionTimeout": 120, "maxLifetime": 3600}]
+
+
+def test_environment_is_exactly_the_contract_wired_to_the_stack(dev):
+    env = dev.named("agent-runtime", RUNTIME).inputs["environmentVariables"]
+    out = dev.outputs
+    assert set(env) == {member.value for member in AgentEnv}
+    assert env == {
+        "AWS_REGION": "us-east-1",
+        "DEEP_INSIGHT_STACK": "dev",
+        "DEEP_INSIGHT_MODEL_ID": "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "DEEP_INSIGHT_ARTIFACT_BUCKET": out["artifactBucket"],
+        "DEEP_INSIGHT_CLUSTER_ARN": out["clusterArn"],
+        "DEEP_INSIGHT_TASK_DEFINITION_ARN": out["executorTaskDefinitionArn"],
+        "DEEP_INSIGHT_EXECUTOR_CONTAINER": out["executorContainerName"],
+        "DEEP_INSIGHT_SUBNET_IDS": ",".join(out["privateSubnetIds"]),
+        "DEEP_INSIGHT_EXECUTOR_SECURITY_GROUP_ID": out["securityGroupIds"]["executor"],
+        "DEEP_INSIGHT_VPC_ID": out["vpcId"],
+        "DEEP_INSIGHT_LISTENER_ARN": out["listenerArn"],
+        "DEEP_INSIGHT_ALB_DNS": out["albDnsName"],
+        "DEEP_INSIGHT_MAX_SESSIONS": "20",
+        "DEEP_INSIGHT_SESSION_TARGET_GROUP": env["DEEP_INSIGHT_SESSION_TARGET_GROUP"],
+        "DEEP_INSIGHT_EXECUTOR_SESSION_TIMEOUT_SECONDS": "3600",
+    }
+    assert "task-definition/deep-insight-dev-executor:" in env["DEEP_INSIGHT_TASK_DEFINITION_ARN"]
+
+
+def test_role_trusts_agentcore_and_its_policy_is_clean_and_created_first(dev):
+    runtime = dev.named("agent-runtime", RUNTIME)
+    role = next(r for r in dev.of_type("aws:iam/role:Role") if r.state["arn"] == runtime.inputs["roleArn"])
+    assert role.name == "agent-role"
+    assert dev.outputs["agentRoleArn"] == role.state["arn"]
+    trust = json.loads(role.inputs["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {"Service": "bedrock-agentcore.amazonaws.com"}
+    policy_resource = dev.named("agent-policy", "aws:iam/rolePolicy:RolePolicy")
+    assert policy_resource.urn in runtime.dependencies
+    policy = json.loads(policy_resource.inputs["policy"])
+    assert parliament_findings(policy) == []
+    assert wildcard_grants(policy) == []
+    run_task = next(s for s in policy["Statement"] if s["Sid"] == "RunExecutorTask")
+    assert run_task["Condition"] == {"ArnEquals": {"ecs:cluster": dev.outputs["clusterArn"]}}
+    pass_role = next(s for s in policy["Statement"] if s["Sid"] == "PassExecutorRoles")
+    task = dev.named("executor-task", "aws:ecs/taskDefinition:TaskDefinition").inputs
+    assert pass_role["Resource"] == [task["executionRoleArn"], task["taskRoleArn"]]
+
+
+def test_endpoint_follows_the_runtime_version(dev):
+    runtime = dev.named("agent-runtime", RUNTIME)
+    endpoint = dev.named("agent-endpoint", ENDPOINT).inputs
+    assert endpoint["agentRuntimeId"] == runtime.state["agentRuntimeId"]
+    assert endpoint["agentRuntimeVersion"] == runtime.state["agentRuntimeVersion"]
+    assert endpoint["name"] == "live"
+    assert dev.outputs["agentRuntimeEndpointArn"].endswith("/runtime-endpoint/live")
+
+
+@pytest.mark.parametrize(("stack", "days"), [("dev", 7), ("prod", 30)])
+def test_runtime_log_groups_get_the_stack_retention(request, stack, days):
+    evaluation = request.getfixturevalue(stack)
+    runtime_id = evaluation.outputs["agentRuntimeId"]
+    groups = {
+        r.inputs["name"]: r.inputs["retentionInDays"]
+        for r in evaluation.of_type("aws:cloudwatch/logGroup:LogGroup")
+        if r.name.startswith("agent-logs-")
+    }
+    assert groups == {
+        f"/aws/bedrock-agentcore/runtimes/{runtime_id}-live": days,
+        f"/aws/bedrock-agentcore/runtimes/{runtime_id}-DEFAULT": days,
+    }
+    assert evaluation.outputs["agentLogGroup"] == f"/aws/bedrock-agentcore/runtimes/{runtime_id}-live"
+
+
+@pytest.mark.parametrize(
+    ("stack", "name"),
+    [("dev", "deep_insight_dev"), ("feature-x.1", "deep_insight_feature_x_1"), ("s" * 60, "deep_insight_" + "s" * 35)],
+)
+def test_runtime_name_is_valid_for_agentcore(stack, name):
+    assert agentcore_runtime_name(stack) == name
+    assert len(name) <= 48

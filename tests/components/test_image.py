@@ -1,0 +1,142 @@
+"""Container images: ECR repositories, the Docker builds, digest pinning, prebuilt images."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from components.image import context_digest, ecr_lifecycle_policy, repository_arn_from_uri
+from ops.evaluate import PROJECT_DIR, evaluate
+from tests.conftest import key
+
+REPOSITORY = "aws:ecr/repository:Repository"
+IMAGE = "docker:index/image:Image"
+RUNTIME = "aws:bedrock/agentcoreAgentRuntime:AgentcoreAgentRuntime"
+TASK = "aws:ecs/taskDefinition:TaskDefinition"
+DIGEST = "sha256:" + "b" * 64
+PREBUILT = {
+    key("images.build"): "prebuilt",
+    key("images.executorImage"): f"210987654321.dkr.ecr.us-east-1.amazonaws.com/shared/executor@{DIGEST}",
+    key("images.agentImage"): f"210987654321.dkr.ecr.us-east-1.amazonaws.com/shared/agent@{DIGEST}",
+}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_repositories_scan_on_push_with_immutable_tags(request, stack):
+    evaluation = request.getfixturevalue(stack)
+    retain = stack == "prod"
+    for runtime in ("executor", "agent"):
+        repository = evaluation.named(f"{runtime}-image-repository", REPOSITORY)
+        assert repository.inputs["name"] == f"deep-insight-{stack}-{runtime}"
+        assert repository.inputs["imageTagMutability"] == "IMMUTABLE"
+        assert repository.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
+        assert repository.inputs["forceDelete"] is (not retain)
+        assert (repository.protect, repository.retain_on_delete) == (retain, retain)
+        lifecycle = evaluation.named(f"{runtime}-image-lifecycle", "aws:ecr/lifecyclePolicy:LifecyclePolicy")
+        assert json.loads(lifecycle.inputs["policy"])["rules"][0]["selection"]["countNumber"] == 10
+
+
+def test_images_are_built_for_the_right_platform_from_their_own_folder(dev, evaluate_stack):
+    for runtime in ("executor", "agent"):
+        image = dev.named(f"{runtime}-image-image", IMAGE)
+        build = image.inputs["build"]
+        assert build["platform"] == "linux/arm64"
+        assert build["context"] == str(PROJECT_DIR / "runtimes" / runtime)
+        assert build["dockerfile"] == str(PROJECT_DIR / "runtimes" / runtime / "Dockerfile")
+        tag = context_digest(PROJECT_DIR / "runtimes" / runtime)[:16]
+        assert image.inputs["imageName"].endswith(f"deep-insight-dev-{runtime}:{tag}")
+        assert image.inputs["registry"]["username"] == "AWS"
+        assert "registry" in image.secret_inputs  # the ECR password never lands in state in clear
+    x86 = evaluate_stack("dev", {key("executor.architecture"): "x86_64"})
+    assert x86.named("executor-image-image", IMAGE).inputs["build"]["platform"] == "linux/amd64"
+    assert x86.named("agent-image-image", IMAGE).inputs["build"]["platform"] == "linux/arm64"
+
+
+def test_dependents_receive_the_digest_pinned_reference(dev):
+    for runtime, output in (("executor", "executorImageUri"), ("agent", "agentImageUri")):
+        digest = dev.named(f"{runtime}-image-image", IMAGE).state["repoDigest"]
+        assert "@sha256:" in digest
+        assert dev.outputs[output] == digest
+    runtime = dev.named("agent-runtime", RUNTIME)
+    assert (
+        runtime.inputs["agentRuntimeArtifact"]["containerConfiguration"]["containerUri"] == dev.outputs["agentImageUri"]
+    )
+    (container,) = json.loads(dev.named("executor-task", TASK).inputs["containerDefinitions"])
+    assert container["image"] == dev.outputs["executorImageUri"]
+
+
+def _copy_program(tmp_path: Path) -> Path:
+    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "__main__.py"):
+        shutil.copy(PROJECT_DIR / name, tmp_path / name)
+    shutil.copytree(PROJECT_DIR / "runtimes", tmp_path / "runtimes", ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path
+
+
+def test_changing_agent_code_rolls_the_runtime_and_nothing_else(tmp_path):
+    project = _copy_program(tmp_path)
+    before = evaluate("dev", project_dir=project)
+    (project / "runtimes" / "agent" / "src" / "deep_insight_agent" / "__init__.py").write_text('"""changed"""\n')
+    after = evaluate("dev", project_dir=project)
+    assert before.error is None
+    assert after.error is None
+
+    changed = {(r.type, r.name) for r in after.resources if r.inputs != before.named(r.name, r.type).inputs}
+    assert changed == {
+        (IMAGE, "agent-image-image"),
+        (RUNTIME, "agent-runtime"),
+        ("aws:bedrock/agentcoreAgentRuntimeEndpoint:AgentcoreAgentRuntimeEndpoint", "agent-endpoint"),
+    }
+    assert after.outputs["agentImageUri"] != before.outputs["agentImageUri"]
+    assert after.outputs["executorImageUri"] == before.outputs["executorImageUri"]
+
+
+def test_an_unchanged_program_declares_the_same_thing_twice(dev, evaluate_stack):
+    again = evaluate_stack("dev")
+    assert [(r.type, r.name, r.inputs) for r in sorted(again.resources, key=lambda r: r.urn)] == [
+        (r.type, r.name, r.inputs) for r in sorted(dev.resources, key=lambda r: r.urn)
+    ]
+    assert again.outputs == dev.outputs
+
+
+def test_prebuilt_images_declare_no_repository_and_no_build(evaluate_stack):
+    evaluation = evaluate_stack("dev", PREBUILT)
+    assert evaluation.error is None
+    assert evaluation.of_type(REPOSITORY) == []
+    assert evaluation.of_type(IMAGE) == []
+    assert evaluation.outputs["agentImageUri"] == PREBUILT[key("images.agentImage")]
+    assert evaluation.outputs["executorImageUri"] == PREBUILT[key("images.executorImage")]
+    policy = json.loads(evaluation.named("executor-execution-policy", "aws:iam/rolePolicy:RolePolicy").inputs["policy"])
+    pull = next(s for s in policy["Statement"] if s["Sid"] == "PullExecutorImage")
+    assert pull["Resource"] == ["arn:aws:ecr:us-east-1:210987654321:repository/shared/executor"]
+
+
+def test_context_digest_follows_content_and_ignores_caches(tmp_path):
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    (tmp_path / "app.py").write_text("print(1)\n")
+    first = context_digest(tmp_path)
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"\0")
+    (tmp_path / ".dockerignore").write_text("notes.txt\n")
+    (tmp_path / "notes.txt").write_text("ignored\n")
+    assert context_digest(tmp_path) != first  # .dockerignore itself is sent to the builder
+    second = context_digest(tmp_path)
+    (tmp_path / "notes.txt").write_text("still ignored\n")
+    assert context_digest(tmp_path) == second
+    (tmp_path / "app.py").write_text("print(2)\n")
+    assert context_digest(tmp_path) != second
+
+
+def test_repository_arn_from_a_prebuilt_uri():
+    uri = f"210987654321.dkr.ecr.eu-west-1.amazonaws.com/team/agent@{DIGEST}"
+    assert repository_arn_from_uri(uri) == "arn:aws:ecr:eu-west-1:210987654321:repository/team/agent"
+    with pytest.raises(ValueError, match="not a digest-pinned ECR image URI"):
+        repository_arn_from_uri("docker.io/library/python:3.12")
+
+
+def test_lifecycle_keeps_the_last_n_images():
+    (rule,) = json.loads(ecr_lifecycle_policy(5))["rules"]
+    assert rule["selection"] == {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 5}
+    assert rule["action"] == {"type": "expire"}
