@@ -27,7 +27,7 @@ from components.security import Group, SecurityArgs, SecurityGroups
 from components.settings import Architecture, ImageBuild, NatStrategy, Settings, read_settings
 from components.zones import select_zone_ids
 
-RUNTIMES = Path(__file__).resolve().parent / "runtimes"
+PROJECT_DIR = Path(__file__).resolve().parent
 
 
 def available_zones(region: str) -> dict[str, str]:
@@ -118,7 +118,7 @@ executor_image = ContainerImage(
         tags=tags,
         retain=retain,
         keep_last=settings.images.keep_last,
-        build_root=RUNTIMES,
+        project_dir=PROJECT_DIR,
         prebuilt_uri=settings.images.executor_image if prebuilt else None,
         partition=partition,
     ),
@@ -131,7 +131,7 @@ agent_image = ContainerImage(
         tags=tags,
         retain=retain,
         keep_last=settings.images.keep_last,
-        build_root=RUNTIMES,
+        project_dir=PROJECT_DIR,
         prebuilt_uri=settings.images.agent_image if prebuilt else None,
         partition=partition,
     ),

@@ -76,7 +76,8 @@ class ImageArgs:
     tags: ResourceTags
     retain: bool
     keep_last: int
-    build_root: Path
+    project_dir: Path
+    """The Pulumi project directory; the build context is ``runtimes/<runtime>`` inside it."""
     prebuilt_uri: str | None = None
     partition: str = "aws"
 
@@ -111,19 +112,16 @@ class ContainerImage(pulumi.ComponentResource):
             policy=ecr_lifecycle_policy(args.keep_last),
             opts=child,
         )
-        context = args.build_root / args.runtime
-        # Same context, same tag: nothing is rebuilt or pushed (tags are immutable in the repository).
-        tag = context_digest(context)[:16]
+        # Relative to the project directory (where the Pulumi CLI runs the program), so the build's
+        # inputs are the same from any checkout; same context, same tag: nothing is rebuilt or pushed.
+        context = f"runtimes/{args.runtime}"
+        tag = context_digest(args.project_dir / context)[:16]
         token = aws.ecr.get_authorization_token_output(
             registry_id=repository.registry_id, opts=pulumi.InvokeOutputOptions(parent=self)
         )
         image = docker.Image(
             f"{name}-image",
-            build={
-                "context": str(context),
-                "dockerfile": str(context / "Dockerfile"),
-                "platform": args.platform,
-            },
+            build={"context": context, "dockerfile": f"{context}/Dockerfile", "platform": args.platform},
             image_name=repository.repository_url.apply(lambda url: f"{url}:{tag}"),
             registry={
                 "server": repository.repository_url,

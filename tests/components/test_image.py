@@ -44,8 +44,8 @@ def test_images_are_built_for_the_right_platform_from_their_own_folder(dev, eval
         image = dev.named(f"{runtime}-image-image", IMAGE)
         build = image.inputs["build"]
         assert build["platform"] == "linux/arm64"
-        assert build["context"] == str(PROJECT_DIR / "runtimes" / runtime)
-        assert build["dockerfile"] == str(PROJECT_DIR / "runtimes" / runtime / "Dockerfile")
+        assert build["context"] == f"runtimes/{runtime}"
+        assert build["dockerfile"] == f"runtimes/{runtime}/Dockerfile"
         tag = context_digest(PROJECT_DIR / "runtimes" / runtime)[:16]
         assert image.inputs["imageName"].endswith(f"deep-insight-dev-{runtime}:{tag}")
         assert image.inputs["registry"]["username"] == "AWS"
