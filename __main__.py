@@ -24,7 +24,7 @@ from components.runtime_contract import (
     target_group_prefix,
 )
 from components.security import Group, SecurityArgs, SecurityGroups
-from components.settings import Architecture, ImageBuild, NatStrategy, Settings, read_settings
+from components.settings import Architecture, NatStrategy, Settings, read_settings
 from components.zones import select_zone_ids
 
 PROJECT_DIR = Path(__file__).resolve().parent
@@ -109,33 +109,31 @@ artifacts = PrivateBucket(
         expire_after_days=settings.artifacts.expire_after_days,
     ),
 )
-prebuilt = settings.images.build is ImageBuild.PREBUILT
-executor_image = ContainerImage(
-    "executor-image",
-    ImageArgs(
-        runtime="executor",
-        platform="linux/arm64" if settings.executor.architecture is Architecture.ARM64 else "linux/amd64",
-        tags=tags,
-        retain=retain,
-        keep_last=settings.images.keep_last,
-        project_dir=PROJECT_DIR,
-        prebuilt_uri=settings.images.executor_image if prebuilt else None,
-        partition=partition,
-    ),
+
+
+def container_image(runtime: str, platform: str, prebuilt_uri: str | None) -> ContainerImage:
+    """``prebuilt_uri`` is set exactly when images.build is prebuilt (settings enforce it)."""
+    return ContainerImage(
+        f"{runtime}-image",
+        ImageArgs(
+            runtime=runtime,
+            platform=platform,
+            tags=tags,
+            retain=retain,
+            keep_last=settings.images.keep_last,
+            project_dir=PROJECT_DIR,
+            prebuilt_uri=prebuilt_uri,
+            partition=partition,
+        ),
+    )
+
+
+executor_image = container_image(
+    "executor",
+    "linux/arm64" if settings.executor.architecture is Architecture.ARM64 else "linux/amd64",
+    settings.images.executor_image,
 )
-agent_image = ContainerImage(
-    "agent-image",
-    ImageArgs(
-        runtime="agent",
-        platform="linux/arm64",  # AgentCore Runtime runs ARM64 containers only
-        tags=tags,
-        retain=retain,
-        keep_last=settings.images.keep_last,
-        project_dir=PROJECT_DIR,
-        prebuilt_uri=settings.images.agent_image if prebuilt else None,
-        partition=partition,
-    ),
-)
+agent_image = container_image("agent", "linux/arm64", settings.images.agent_image)  # AgentCore: ARM64 only
 
 # --- executor cluster and internal ALB ---
 cluster = ExecutorCluster(

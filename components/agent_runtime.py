@@ -7,7 +7,6 @@ security group. Everything the agent needs to know about the stack reaches it as
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -15,6 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.iam import AgentRuntimeGrants, agent_runtime_policy, agentcore_trust
+from components.role import role_with_policy
 from components.settings import ResourceTags
 
 ENDPOINT_NAME = "live"
@@ -56,20 +56,14 @@ class AgentRuntime(pulumi.ComponentResource):
         super().__init__("deep-insight:agent:AgentRuntime", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = args.tags
-        role = aws.iam.Role(
-            f"{name}-role",
+        role, policy = role_with_policy(
+            name,
             description="Deep Insight AgentCore runtime execution role",
-            assume_role_policy=json.dumps(
-                agentcore_trust(partition=args.partition, region=args.region, account_id=args.account_id)
-            ),
-            tags=tags.named("agent-role"),
-            opts=child,
-        )
-        policy = aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=role.id,
-            policy=pulumi.Output.from_input(args.grants).apply(lambda g: json.dumps(agent_runtime_policy(g))),
-            opts=child,
+            trust=agentcore_trust(partition=args.partition, region=args.region, account_id=args.account_id),
+            policy=pulumi.Output.from_input(args.grants).apply(agent_runtime_policy),
+            tags=tags,
+            tag_name="agent-role",
+            parent=self,
         )
         runtime = aws.bedrock.AgentcoreAgentRuntime(
             f"{name}-runtime",

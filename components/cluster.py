@@ -16,6 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.iam import ecs_tasks_trust, executor_execution_policy, executor_task_policy
+from components.role import role_with_policy
 from components.runtime_contract import (
     EXECUTOR_CONTAINER,
     EXECUTOR_PORT,
@@ -146,36 +147,26 @@ class ExecutorCluster(pulumi.ComponentResource):
             opts=child,
         )
 
-        trust = json.dumps(ecs_tasks_trust(partition=args.partition, region=args.region, account_id=args.account_id))
-        execution_role = aws.iam.Role(
-            f"{name}-execution-role",
+        trust = ecs_tasks_trust(partition=args.partition, region=args.region, account_id=args.account_id)
+        execution_role, _ = role_with_policy(
+            f"{name}-execution",
             description="ECS starts the Deep Insight executor: pull its image, write its logs",
-            assume_role_policy=trust,
-            tags=tags.named("executor-execution-role"),
-            opts=child,
-        )
-        aws.iam.RolePolicy(
-            f"{name}-execution-policy",
-            role=execution_role.id,
+            trust=trust,
             policy=pulumi.Output.all(args.repository_arn, log_group.arn).apply(
-                lambda v: json.dumps(executor_execution_policy(repository_arn=v[0], log_group_arn=v[1]))
+                lambda v: executor_execution_policy(repository_arn=v[0], log_group_arn=v[1])
             ),
-            opts=child,
+            tags=tags,
+            tag_name="executor-execution-role",
+            parent=self,
         )
-        task_role = aws.iam.Role(
-            f"{name}-task-role",
+        task_role, _ = role_with_policy(
+            f"{name}-task",
             description="Code running in a Deep Insight executor task: session objects in the artifacts bucket",
-            assume_role_policy=trust,
-            tags=tags.named("executor-task-role"),
-            opts=child,
-        )
-        aws.iam.RolePolicy(
-            f"{name}-task-policy",
-            role=task_role.id,
-            policy=pulumi.Output.from_input(args.bucket_arn).apply(
-                lambda arn: json.dumps(executor_task_policy(bucket_arn=arn))
-            ),
-            opts=child,
+            trust=trust,
+            policy=pulumi.Output.from_input(args.bucket_arn).apply(lambda arn: executor_task_policy(bucket_arn=arn)),
+            tags=tags,
+            tag_name="executor-task-role",
+            parent=self,
         )
 
         containers = pulumi.Output.all(args.image_uri, log_group.name, args.bucket_name).apply(
