@@ -1,41 +1,60 @@
-"""Placeholder server: GET /health answers as SPEC §6 says; every other path says it is not built yet.
-
-It exists so that the image, the task definition and the ALB health checks can be deployed and
-exercised before issue 4 replaces this module with the real executor.
-"""
+"""``deep-insight-executor``: serve the executor API with uvicorn (options also from the environment)."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from deep_insight_executor import logs
+from deep_insight_executor.app import create_app
+from deep_insight_executor.config import ConfigError, ExecutorConfig
+
+GRACEFUL_SHUTDOWN_SECONDS = 10
 
 
-class Handler(BaseHTTPRequestHandler):
-    def _reply(self, status: int, body: dict) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="deep-insight-executor",
+        description="Deep Insight code executor (SPEC §6). Settings come from EXECUTOR_* / SESSION_ID / "
+        "ARTIFACT_BUCKET environment variables; --host and --port override theirs.",
+    )
+    parser.add_argument("--host", help="address to listen on (EXECUTOR_HOST, default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (EXECUTOR_PORT, default 8080)")
+    parser.add_argument("--workdir", help="where session workspaces live (EXECUTOR_WORKDIR)")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    args = parser.parse_args(argv)
+    try:
+        config = ExecutorConfig.from_env().with_overrides(
+            host=args.host, port=args.port, workdir=Path(args.workdir) if args.workdir else None
+        )
+    except ConfigError as error:
+        print(f"deep-insight-executor: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    logs.configure(args.log_level, config.session_id)
 
-    def do_GET(self) -> None:
-        if self.path == "/health":
-            self._reply(200, {"status": "ok", "sessions": 0})
-        else:
-            self._reply(501, {"error": "this executor image is a placeholder; the API arrives with issue 4"})
+    server: uvicorn.Server | None = None
 
-    do_POST = do_PUT = do_DELETE = do_GET
+    def request_exit() -> None:
+        if server is not None:
+            server.should_exit = True
 
-
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="deep-insight-executor")
-    parser.add_argument("--host", default=os.environ.get("EXECUTOR_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("EXECUTOR_PORT", "8080")))
-    args = parser.parse_args()
-    ThreadingHTTPServer((args.host, args.port), Handler).serve_forever()
+    app = create_app(config, request_exit)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=config.host,
+            port=config.port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+            # The ALB's idle timeout is 960 s; keep connections longer so the ALB closes them first.
+            timeout_keep_alive=965,
+        )
+    )
+    server.run()  # SIGTERM/SIGINT: stop accepting, finish or cancel calls, stop workers, exit 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,92 @@
+"""Executor settings from the environment (SPEC §6) and the command line, validated at start-up."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import psutil
+
+SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,255}$")
+MAX_CALL_TIMEOUT_SECONDS = 900.0
+
+
+class ConfigError(ValueError):
+    """A bad setting; the message is one line naming the variable, the value and the fix."""
+
+
+def default_memory_limit_mb() -> int:
+    """80% of the memory this task may use: the cgroup limit when there is one, else the machine's."""
+    total = psutil.virtual_memory().total
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            raw = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if raw.isdigit() and int(raw) < total:
+            total = int(raw)
+    return int(total * 0.8) // (1024 * 1024)
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    token: str | None = None
+    artifact_bucket: str | None = None
+    session_id: str | None = None
+    workdir: Path = Path("/workspace")
+    max_output_bytes: int = 65536
+    memory_limit_mb: int = 2048
+    session_timeout_seconds: float = 3600.0
+    idle_timeout_seconds: float = 1800.0
+    default_call_timeout_seconds: float = 120.0
+    max_upload_bytes: int = 100 * 1024 * 1024
+    max_processes: int = 256
+    max_sessions: int = 16
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ExecutorConfig:
+        env = os.environ if env is None else env
+
+        def number(name: str, default: float, low: float, high: float, kind: type = int) -> float:
+            raw = env.get(name)
+            if raw is None or raw == "":
+                return default
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise ConfigError(f"{name}={raw!r} is not a number; use {kind.__name__} {low}..{high}") from None
+            if not low <= value <= high:
+                raise ConfigError(f"{name}={raw!r} is out of range; use {low}..{high}")
+            return value
+
+        session_id = env.get("SESSION_ID") or None
+        if session_id is not None and not SESSION_ID_PATTERN.match(session_id):
+            raise ConfigError(f"SESSION_ID={session_id!r} is not a session id; use letters, digits, '-', '_', '.'")
+        return cls(
+            host=env.get("EXECUTOR_HOST", cls.host),
+            port=int(number("EXECUTOR_PORT", cls.port, 1, 65535)),
+            token=env.get("EXECUTOR_TOKEN") or None,
+            artifact_bucket=env.get("ARTIFACT_BUCKET") or None,
+            session_id=session_id,
+            workdir=Path(env.get("EXECUTOR_WORKDIR") or cls.workdir),
+            max_output_bytes=int(number("EXECUTOR_MAX_OUTPUT_BYTES", cls.max_output_bytes, 1024, 64 * 1024 * 1024)),
+            memory_limit_mb=int(number("EXECUTOR_MEMORY_LIMIT_MB", default_memory_limit_mb(), 256, 1024 * 1024)),
+            session_timeout_seconds=number(
+                "EXECUTOR_SESSION_TIMEOUT_SECONDS", cls.session_timeout_seconds, 1, 86400, float
+            ),
+            idle_timeout_seconds=number("EXECUTOR_IDLE_TIMEOUT_SECONDS", cls.idle_timeout_seconds, 1, 86400, float),
+            default_call_timeout_seconds=number(
+                "EXECUTOR_CALL_TIMEOUT_SECONDS", cls.default_call_timeout_seconds, 1, MAX_CALL_TIMEOUT_SECONDS, float
+            ),
+            max_upload_bytes=int(number("EXECUTOR_MAX_UPLOAD_BYTES", cls.max_upload_bytes, 1, 10 * 1024**3)),
+            max_processes=int(number("EXECUTOR_MAX_PROCESSES", cls.max_processes, 8, 100000)),
+            max_sessions=int(number("EXECUTOR_MAX_SESSIONS", cls.max_sessions, 1, 1000)),
+        )
+
+    def with_overrides(self, **changes: object) -> ExecutorConfig:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})

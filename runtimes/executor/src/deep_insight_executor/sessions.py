@@ -1,0 +1,160 @@
+"""Sessions: a workspace, a worker, a lock that serializes calls, and the clocks that end them."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deep_insight_executor.config import ExecutorConfig
+from deep_insight_executor.worker import CallResult, Limits, PythonWorker, run_bash
+
+log = logging.getLogger("deep_insight_executor.sessions")
+
+# When the server runs as root (a developer's machine, CI), each session's code runs as its own
+# unprivileged uid: sessions cannot read each other's files or kernels, and the process cap applies
+# (root ignores RLIMIT_NPROC). In the image the server is already the unprivileged uid 10001.
+FIRST_SESSION_UID = 200_000
+
+
+class SessionLimitError(RuntimeError):
+    pass
+
+
+@dataclass
+class Session:
+    id: str
+    workspace: Path
+    private_dir: Path
+    limits: Limits
+    created: float = field(default_factory=time.monotonic)
+    last_used: float = field(default_factory=time.monotonic)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    worker: PythonWorker | None = None
+    font_cache: Path | None = None
+
+    @property
+    def owner(self) -> tuple[int, int] | None:
+        return (self.limits.uid, self.limits.gid) if self.limits.uid is not None else None  # type: ignore[return-value]
+
+    async def execute(self, code: str, language: str, timeout: float) -> CallResult:
+        async with self.lock:
+            self.last_used = time.monotonic()
+            try:
+                if language == "bash":
+                    return await run_bash(
+                        code, workspace=self.workspace, private_dir=self.private_dir, limits=self.limits, timeout=timeout
+                    )
+                if self.worker is None:
+                    self.worker = PythonWorker(self.workspace, self.private_dir, self.limits, self.font_cache)
+                return await self.worker.execute(code, timeout)
+            finally:
+                self.last_used = time.monotonic()
+
+    async def close(self) -> None:
+        if self.worker is not None:
+            await self.worker.stop()
+            self.worker = None
+        shutil.rmtree(self.workspace, ignore_errors=True)
+        shutil.rmtree(self.private_dir, ignore_errors=True)
+
+
+class SessionManager:
+    def __init__(self, config: ExecutorConfig, on_pinned_session_end: Callable[[str], None] | None = None) -> None:
+        self.config = config
+        self.sessions: dict[str, Session] = {}
+        self._uids = itertools.count(FIRST_SESSION_UID)
+        self._on_pinned_session_end = on_pinned_session_end
+        self._creating = asyncio.Lock()
+        self.workspaces = config.workdir / "sessions"
+        self.private_root = config.workdir / ".private"
+        self.font_cache: Path | None = None
+
+    async def warm_font_cache(self) -> None:
+        """Build matplotlib's font list once, in a throwaway process, for every worker to copy."""
+        cache = self.private_root / "font-cache"
+        cache.mkdir(parents=True, exist_ok=True)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            "import matplotlib.font_manager",
+            env={**os.environ, "MPLCONFIGDIR": str(cache), "MPLBACKEND": "Agg"},
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        if await process.wait() == 0 and any(cache.glob("fontlist-*.json")):
+            self.font_cache = cache
+
+    def __len__(self) -> int:
+        return len(self.sessions)
+
+    def _limits(self) -> Limits:
+        uid = next(self._uids) if os.geteuid() == 0 else None
+        return Limits(
+            memory_mb=self.config.memory_limit_mb,
+            max_processes=self.config.max_processes,
+            max_output_bytes=self.config.max_output_bytes,
+            uid=uid,
+            gid=uid,
+        )
+
+    async def get(self, session_id: str, *, create: bool = True) -> Session | None:
+        async with self._creating:
+            session = self.sessions.get(session_id)
+            if session is not None or not create:
+                return session
+            if len(self.sessions) >= self.config.max_sessions:
+                raise SessionLimitError(
+                    f"this executor already serves {len(self.sessions)} sessions (EXECUTOR_MAX_SESSIONS); "
+                    "delete one first"
+                )
+            limits = self._limits()
+            workspace = self.workspaces / session_id
+            private_dir = self.private_root / session_id
+            for folder in (workspace, private_dir):
+                folder.mkdir(parents=True, exist_ok=True)
+                os.chmod(folder, 0o700)
+                if limits.uid is not None:
+                    os.chown(folder, limits.uid, limits.gid or limits.uid)
+            self.private_root.chmod(0o711)
+            session = Session(session_id, workspace, private_dir, limits, font_cache=self.font_cache)
+            self.sessions[session_id] = session
+            log.info("session created", extra={"session": session_id, "event": "session_created"})
+            return session
+
+    async def delete(self, session_id: str, reason: str = "deleted") -> bool:
+        session = self.sessions.pop(session_id, None)
+        if session is None:
+            return False
+        await session.close()
+        log.info(f"session ended: {reason}", extra={"session": session_id, "event": "session_ended"})
+        if self.config.session_id == session_id and self._on_pinned_session_end is not None:
+            self._on_pinned_session_end(reason)
+        return True
+
+    async def expire(self) -> list[str]:
+        """End sessions idle longer than the idle timeout or older than the session timeout."""
+        now = time.monotonic()
+        expired = [
+            (sid, "idle timeout" if now - s.last_used > self.config.idle_timeout_seconds else "session timeout")
+            for sid, s in self.sessions.items()
+            if not s.lock.locked()
+            and (
+                now - s.last_used > self.config.idle_timeout_seconds
+                or now - s.created > self.config.session_timeout_seconds
+            )
+        ]
+        for sid, reason in expired:
+            await self.delete(sid, reason)
+        return [sid for sid, _ in expired]
+
+    async def close_all(self) -> None:
+        for sid in list(self.sessions):
+            await self.delete(sid, "server shutting down")

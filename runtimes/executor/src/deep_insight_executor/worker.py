@@ -1,0 +1,345 @@
+"""Where user code runs: a Jupyter kernel per session (Python) and a shell per call (bash).
+
+The kernel (ipykernel, driven by jupyter_client) is a separate process that keeps variables and
+imports between calls, like a notebook. jupyter_client gives interrupts, restarts and liveness for
+free; this module adds the limits: an address-space cap (a memory bomb fails inside the worker, not
+in the server), a process cap (a fork bomb stops growing), a wall-clock timeout (the worker is killed
+and replaced), output caps, and cleanup of processes user code leaves behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import queue
+import re
+import resource
+import shutil
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+from jupyter_client.manager import AsyncKernelManager
+
+from deep_insight_executor.output import CappedText
+
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+POLL_SECONDS = 0.2
+KERNEL_START_TIMEOUT = 60.0
+
+# Every worker's matplotlib: non-interactive, and Korean-capable when a CJK font is installed (the image
+# installs Noto CJK). A config file instead of code run in the kernel: nothing is imported until used.
+MATPLOTLIBRC = """\
+backend: Agg
+font.family: sans-serif
+font.sans-serif: Noto Sans CJK KR, Noto Sans CJK JP, NanumGothic, Malgun Gothic, DejaVu Sans
+axes.unicode_minus: False
+"""
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_mb: int
+    max_processes: int
+    max_output_bytes: int
+    uid: int | None = None
+    """Run user code as this uid (the server drops to it when it runs as root); None: as the server."""
+    gid: int | None = None
+
+
+@dataclass
+class CallResult:
+    status: str  # ok | error | timeout
+    stdout: str = ""
+    stderr: str = ""
+    error: dict[str, Any] | None = None
+    duration_ms: int = 0
+    truncated: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "stdout": self.stdout,
+            "stderr": self.stderr,
+            "error": self.error,
+            "durationMs": self.duration_ms,
+            "truncated": self.truncated,
+        }
+
+
+def limit_child(limits: Limits) -> Callable[[], None]:
+    """preexec_fn for worker processes: caps first, then drop privileges (caps cannot be raised back)."""
+
+    def apply() -> None:
+        memory = limits.memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if limits.gid is not None:
+            os.setgroups([])
+            os.setgid(limits.gid)
+        if limits.uid is not None:
+            os.setuid(limits.uid)
+
+    return apply
+
+
+def worker_environment(workspace: Path, private_dir: Path) -> dict[str, str]:
+    """A small, explicit environment: no server secrets (EXECUTOR_TOKEN) reach user code."""
+    keep = ("PATH", "LANG", "LC_ALL", "TZ", "AWS_REGION", "AWS_DEFAULT_REGION", "ARTIFACT_BUCKET",
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "ECS_CONTAINER_METADATA_URI_V4", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN")  # fmt: skip
+    env = {k: os.environ[k] for k in keep if k in os.environ}
+    env.setdefault("PATH", os.defpath)
+    env.update(
+        HOME=str(workspace),
+        MPLBACKEND="Agg",
+        MPLCONFIGDIR=str(private_dir / "matplotlib"),
+        IPYTHONDIR=str(private_dir / "ipython"),
+        JUPYTER_RUNTIME_DIR=str(private_dir / "runtime"),
+        PYTHONUNBUFFERED="1",
+        PYTHONDONTWRITEBYTECODE="1",
+        OPENBLAS_NUM_THREADS="1",  # one BLAS thread per worker: predictable memory and no oversubscription
+        OMP_NUM_THREADS="1",
+    )
+    return env
+
+
+def kill_tree(pid: int, *, include_root: bool) -> int:
+    """SIGKILL every descendant of ``pid`` (and ``pid`` itself if asked); returns how many."""
+    try:
+        root = psutil.Process(pid)
+        victims = root.children(recursive=True)
+    except psutil.NoSuchProcess:
+        return 0
+    if include_root:
+        victims.append(root)
+    for process in victims:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    psutil.wait_procs(victims, timeout=3)
+    return len(victims)
+
+
+class _OwnedKernelManager(AsyncKernelManager):
+    """Writes the connection file so that the worker's own uid (and only it) can read it."""
+
+    owner: tuple[int, int] | None = None
+
+    def write_connection_file(self, **kwargs: Any) -> None:  # type: ignore[override]
+        super().write_connection_file(**kwargs)
+        if self.owner is not None:
+            os.chown(self.connection_file, *self.owner)
+
+
+class PythonWorker:
+    """One Jupyter kernel for one session; restarted after a timeout or a crash."""
+
+    def __init__(self, workspace: Path, private_dir: Path, limits: Limits, font_cache: Path | None = None) -> None:
+        self.workspace = workspace
+        self.private_dir = private_dir
+        self.limits = limits
+        self.font_cache = font_cache
+        self._manager: AsyncKernelManager | None = None
+        self._client: Any = None
+        self.restarts = 0
+
+    @property
+    def pid(self) -> int | None:
+        provisioner = getattr(self._manager, "provisioner", None)
+        return getattr(provisioner, "pid", None)
+
+    async def alive(self) -> bool:
+        return self._manager is not None and await self._manager.is_alive()
+
+    async def start(self) -> None:
+        owner = (self.limits.uid, self.limits.gid or self.limits.uid) if self.limits.uid is not None else None
+        for sub in ("matplotlib", "ipython", "runtime"):
+            (self.private_dir / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
+            if owner is not None:
+                os.chown(self.private_dir / sub, *owner)
+        config_dir = self.private_dir / "matplotlib"
+        (config_dir / "matplotlibrc").write_text(MATPLOTLIBRC)
+        if self.font_cache is not None:
+            # matplotlib scans every font on first import (~1 s); a cache built once saves each session that.
+            for cache in self.font_cache.glob("fontlist-*.json"):
+                shutil.copyfile(cache, config_dir / cache.name)
+        if owner is not None:
+            for file in config_dir.iterdir():
+                os.chown(file, *owner)
+        manager = _OwnedKernelManager(
+            kernel_name="python3",
+            transport="ipc",  # unix sockets in the session's private directory, not TCP ports
+            ip=str(self.private_dir / "runtime" / "kernel"),
+        )
+        manager.owner = owner
+        manager.connection_file = str(self.private_dir / "runtime" / f"kernel-{time.monotonic_ns()}.json")
+        await manager.start_kernel(
+            cwd=str(self.workspace),
+            env=worker_environment(self.workspace, self.private_dir),
+            preexec_fn=limit_child(self.limits),
+            extra_arguments=["--HistoryManager.enabled=False", "--IPKernelApp.log_level=ERROR", "--colors=NoColor"],
+        )
+        client = manager.client()
+        client.start_channels()
+        try:
+            await client.wait_for_ready(timeout=KERNEL_START_TIMEOUT)
+        except RuntimeError:
+            client.stop_channels()
+            await manager.shutdown_kernel(now=True)
+            raise
+        self._manager, self._client = manager, client
+
+    async def stop(self) -> None:
+        manager, client = self._manager, self._client
+        self._manager = self._client = None
+        if client is not None:
+            client.stop_channels()
+        if manager is not None:
+            pid = getattr(manager.provisioner, "pid", None)
+            if pid:
+                kill_tree(pid, include_root=False)
+            with contextlib.suppress(Exception):
+                await manager.shutdown_kernel(now=True)
+            with contextlib.suppress(OSError):
+                Path(manager.connection_file).unlink()
+
+    async def execute(self, code: str, timeout: float) -> CallResult:
+        if not await self.alive():
+            await self.stop()
+            await self.start()
+        result = await self._run(code, timeout)
+        if result.status == "timeout":
+            await self.stop()
+            self.restarts += 1
+            await self.start()
+        elif result.error and result.error["type"] == "WorkerCrashed":
+            await self.stop()
+            self.restarts += 1
+        else:
+            pid = self.pid
+            if pid:
+                # Processes user code left running (a fork bomb, a forgotten server) die with the call.
+                kill_tree(pid, include_root=False)
+        return result
+
+    async def _run(self, code: str, timeout: float) -> CallResult:
+        client = self._client
+        started = time.monotonic()
+        deadline = started + timeout
+        stdout = CappedText(self.limits.max_output_bytes)
+        stderr = CappedText(self.limits.max_output_bytes)
+        error: dict[str, Any] | None = None
+        msg_id = client.execute(code, store_history=False, allow_stdin=False, stop_on_error=False)
+        status = "ok"
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                status = "timeout"
+                error = {
+                    "type": "Timeout",
+                    "message": f"the call ran longer than {timeout:g} s; the worker was killed and replaced, "
+                    "so variables and imports of this session are gone",
+                    "traceback": None,
+                }
+                break
+            try:
+                message = await client.get_iopub_msg(timeout=min(POLL_SECONDS, remaining))
+            except queue.Empty:
+                if not await self._manager.is_alive():  # type: ignore[union-attr]
+                    status = "error"
+                    error = {
+                        "type": "WorkerCrashed",
+                        "message": "the worker process died during the call (os._exit, a crash, or out of "
+                        "memory); the next call starts a fresh worker without this session's variables",
+                        "traceback": None,
+                    }
+                    break
+                continue
+            if message["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind, content = message["msg_type"], message["content"]
+            if kind == "stream":
+                (stdout if content["name"] == "stdout" else stderr).write(content["text"])
+            elif kind in ("execute_result", "display_data"):
+                text = content.get("data", {}).get("text/plain")
+                if text is not None and kind == "execute_result":
+                    stdout.write(text + "\n")
+            elif kind == "error":
+                status = "error"
+                error = {
+                    "type": content["ename"],
+                    "message": content["evalue"],
+                    "traceback": ANSI.sub("", "\n".join(content["traceback"])),
+                }
+            elif kind == "status" and content["execution_state"] == "idle":
+                break
+        crashed = error is not None and error["type"] == "WorkerCrashed"
+        if status != "timeout" and not crashed:
+            with contextlib.suppress(queue.Empty):  # the execute_reply, so the shell channel stays in step
+                await client.get_shell_msg(timeout=1)
+        return CallResult(
+            status=status,
+            stdout=stdout.text(),
+            stderr=stderr.text(),
+            error=error,
+            duration_ms=int((time.monotonic() - started) * 1000),
+            truncated=stdout.truncated or stderr.truncated,
+        )
+
+
+async def run_bash(command: str, *, workspace: Path, private_dir: Path, limits: Limits, timeout: float) -> CallResult:
+    """One shell command in the workspace, with the worker's limits; its whole process group dies after."""
+    started = time.monotonic()
+    stdout = CappedText(limits.max_output_bytes)
+    stderr = CappedText(limits.max_output_bytes)
+    process = await asyncio.create_subprocess_exec(
+        "/bin/bash",
+        "-c",
+        command,
+        cwd=workspace,
+        env=worker_environment(workspace, private_dir),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=limit_child(limits),
+    )
+
+    async def pump(stream: asyncio.StreamReader, sink: CappedText) -> None:
+        while chunk := await stream.read(65536):
+            sink.write(chunk)
+
+    assert process.stdout is not None and process.stderr is not None
+    pumps = asyncio.gather(pump(process.stdout, stdout), pump(process.stderr, stderr))
+    status, error = "ok", None
+    try:
+        await asyncio.wait_for(asyncio.shield(process.wait()), timeout)
+    except TimeoutError:
+        status = "timeout"
+        error = {"type": "Timeout", "message": f"the command ran longer than {timeout:g} s and was killed", "traceback": None}
+    finally:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        kill_tree(process.pid, include_root=True)
+        await process.wait()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(pumps, 5)
+    if status == "ok" and process.returncode != 0:
+        status = "error"
+        error = {"type": "ExitCode", "message": f"the command exited with status {process.returncode}", "traceback": None}
+    return CallResult(
+        status=status,
+        stdout=stdout.text(),
+        stderr=stderr.text(),
+        error=error,
+        duration_ms=int((time.monotonic() - started) * 1000),
+        truncated=stdout.truncated or stderr.truncated,
+    )
+
