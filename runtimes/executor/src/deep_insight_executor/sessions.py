@@ -156,5 +156,4 @@ class SessionManager:
         return [sid for sid, _ in expired]
 
     async def close_all(self) -> None:
-        for sid in list(self.sessions):
-            await self.delete(sid, "server shutting down")
+        await asyncio.gather(*(self.delete(sid, "server shutting down") for sid in list(self.sessions)))

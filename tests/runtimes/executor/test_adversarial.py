@@ -1,0 +1,264 @@
+"""Hostile and broken input against a real server with real worker processes. After each attack the
+server must still answer /health and the session must take its next call."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from tests.runtimes.executor.conftest import TOKEN, assert_alive, run
+
+# Python run in the session: how many live (not zombie) processes its uid has.
+COUNT_MY_PROCESSES = """
+import os
+def live(pid):
+    try:
+        return os.stat(f'/proc/{pid}').st_uid == os.getuid() and open(f'/proc/{pid}/stat').read().split()[2] != 'Z'
+    except OSError:
+        return False
+print(sum(1 for p in os.listdir('/proc') if p.isdigit() and live(p)))
+"""
+
+
+def test_infinite_loop_times_out_and_the_worker_is_replaced(executor):
+    with executor.client() as client:
+        run(client, "loop", "kept = 1")
+        result = run(client, "loop", "while True:\n    pass", timeoutSeconds=1.5)
+        assert result["status"] == "timeout"
+        assert result["error"]["type"] == "Timeout"
+        assert "replaced" in result["error"]["message"]
+        assert 1400 <= result["durationMs"] < 5000
+        assert run(client, "loop", "print(kept)")["error"]["type"] == "NameError"  # says so: state is gone
+        assert_alive(client, "loop")
+
+
+def test_bash_timeout_kills_the_whole_process_group(executor):
+    with executor.client() as client:
+        result = run(client, "sleepy", "sleep 300 & sleep 300; echo never", language="bash", timeoutSeconds=1)
+        assert result["status"] == "timeout"
+        assert "never" not in result["stdout"]
+        assert run(client, "sleepy", COUNT_MY_PROCESSES)["stdout"] == "1\n"  # only the kernel: both sleeps are gone
+        assert_alive(client, "sleepy")
+
+
+def test_output_flood_keeps_head_and_tail(executor):
+    with executor.client() as client:
+        result = run(client, "flood", "for i in range(200000):\n    print(f'line {i:06d} ' + 'x' * 40)")
+        assert result["status"] == "ok"
+        assert result["truncated"] is True
+        assert result["stdout"].startswith("line 000000 ")
+        assert result["stdout"].rstrip().endswith("line 199999 " + "x" * 40)
+        assert "bytes of output truncated" in result["stdout"]
+        assert len(result["stdout"].encode()) < 65536 + 200
+        endless = run(client, "flood", "while True:\n    print('y' * 1000)", timeoutSeconds=2)
+        assert endless["status"] == "timeout"
+        assert endless["truncated"] is True
+        assert_alive(client, "flood")
+
+
+def test_memory_bomb_fails_in_the_worker(executor):
+    with executor.client() as client:
+        result = run(client, "memory", "hog = bytearray(8 * 1024**3)")
+        assert result["status"] == "error"
+        assert result["error"]["type"] in ("MemoryError", "WorkerCrashed")
+        growing = run(client, "memory", "chunks = []\nwhile True:\n    chunks.append(bytearray(64 * 1024**2))")
+        assert growing["status"] == "error"
+        assert growing["error"]["type"] in ("MemoryError", "WorkerCrashed")
+        assert_alive(client, "memory")
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import os\nos._exit(3)",
+        "import ctypes\nctypes.string_at(0)",  # a segfault
+        "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)",
+    ],
+    ids=["os._exit", "segfault", "sigkill"],
+)
+def test_a_dying_worker_is_reported_and_replaced(executor, code):
+    with executor.client() as client:
+        run(client, "crash", "before = 1")
+        result = run(client, "crash", code)
+        assert result["status"] == "error"
+        assert result["error"]["type"] == "WorkerCrashed"
+        assert run(client, "crash", "print(before)")["error"]["type"] == "NameError"
+        assert_alive(client, "crash")
+
+
+def test_fork_bomb_is_capped_and_cleaned_up(executor):
+    bomb = (
+        "import os, time\n"
+        "children = 0\n"
+        "try:\n"
+        "    while True:\n"
+        "        if os.fork() == 0:\n"
+        "            time.sleep(60)\n"
+        "            os._exit(0)\n"
+        "        children += 1\n"
+        "except OSError as error:\n"
+        "    print(children, type(error).__name__)\n"
+    )
+    with executor.client() as client:
+        result = run(client, "forks", bomb, timeoutSeconds=30)
+        assert result["status"] == "ok", result
+        children, error = result["stdout"].split()
+        assert error == "BlockingIOError"
+        assert int(children) < 64  # EXECUTOR_MAX_PROCESSES in the test server
+        # The call is over: nothing it started is still running.
+        assert run(client, "forks", COUNT_MY_PROCESSES)["stdout"] == "1\n"  # only the kernel itself
+        assert_alive(client, "forks")
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["../escape.txt", "a/../../escape.txt", "%2E%2E/escape.txt", "/etc/passwd", "%2Fetc%2Fpasswd"],
+)
+def test_paths_cannot_leave_the_workspace(executor, path):
+    with executor.client() as client:
+        put = client.put(f"/v1/sessions/paths/files/{path}", content=b"x")
+        got = client.get(f"/v1/sessions/paths/files/{path}")
+        assert put.status_code in (400, 404), put.text
+        assert got.status_code in (400, 404), got.text
+        assert not (executor.workdir / "sessions" / "escape.txt").exists()
+        assert_alive(client, "paths")
+
+
+def test_symlinks_made_by_user_code_do_not_lead_out(executor):
+    with executor.client() as client:
+        run(client, "links", "import os\nos.symlink('/etc/passwd', 'passwd')\nos.symlink('/etc', 'etc')")
+        assert client.get("/v1/sessions/links/files/passwd").status_code == 400
+        assert client.get("/v1/sessions/links/files/etc/hostname").status_code == 400
+        assert client.put("/v1/sessions/links/files/etc/evil", content=b"x").status_code == 400
+        listing = client.get("/v1/sessions/links/files").json()["files"]
+        assert listing == []
+        assert_alive(client, "links")
+
+
+def test_oversized_upload_is_refused(start_executor):
+    small = start_executor(EXECUTOR_MAX_UPLOAD_BYTES="1000")
+    with small.client() as client:
+        response = client.put("/v1/sessions/big/files/big.bin", content=b"x" * 1001)
+        assert response.status_code == 413
+        chunked = client.put("/v1/sessions/big/files/big.bin", content=iter([b"x" * 600, b"x" * 600]))
+        assert chunked.status_code == 413
+        assert client.get("/v1/sessions/big/files").json() == {"files": []}
+        assert client.put("/v1/sessions/big/files/ok.bin", content=b"x" * 1000).status_code == 201
+        assert_alive(client, "big")
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        (b"{not json", 400, None),
+        (b"[1, 2]", 400, None),
+        (b"{}", 422, "code"),
+        (b'{"code": 5}', 422, "code"),
+        (b'{"code": "1", "language": "ruby"}', 422, "language"),
+        (b'{"code": "1", "timeoutSeconds": "10"}', 422, "timeoutSeconds"),
+        (b'{"code": "1", "timeoutSeconds": 901}', 422, "timeoutSeconds"),
+        (b'{"code": "1", "timeoutSeconds": -1}', 422, "timeoutSeconds"),
+        (b'{"code": "1", "timeoutSeconds": true}', 422, "timeoutSeconds"),
+    ],
+)
+def test_malformed_requests_get_json_errors(executor, body, status, field):
+    with executor.client() as client:
+        response = client.post("/v1/sessions/malformed/execute", content=body)
+        assert response.status_code == status
+        assert response.json()["error"]
+        if field:
+            assert [f["field"] for f in response.json()["fields"]] == [field]
+        assert_alive(client, "malformed")
+
+
+def test_sync_body_is_validated(executor):
+    with executor.client() as client:
+        response = client.post("/v1/sessions/s/sync", json={"direction": "sideways", "s3Uri": "s3://b/p/"})
+        assert response.status_code == 422
+        assert client.post("/v1/sessions/s/sync", json={"direction": "upload"}).status_code == 422
+
+
+@pytest.mark.parametrize("token", [None, "wrong", TOKEN + "x", ""])
+def test_missing_or_wrong_token_is_401(executor, token):
+    with executor.client(token=token) as client:
+        for response in (
+            client.post("/v1/sessions/t/execute", json={"code": "1"}),
+            client.get("/v1/sessions/t/files"),
+            client.delete("/v1/sessions/t"),
+        ):
+            assert response.status_code == 401
+        assert client.get("/health").status_code == 200
+    with executor.client(token=None) as client:
+        assert client.post("/v1/sessions/t/execute", json={"code": "1"}, headers={"Authorization": f"Basic {TOKEN}"}).status_code == 401
+
+
+def test_pinned_executor_refuses_other_sessions(start_executor):
+    pinned = start_executor(SESSION_ID="the-one-session")
+    with pinned.client() as client:
+        assert run(client, "the-one-session", "print(1)")["stdout"] == "1\n"
+        for response in (
+            client.post("/v1/sessions/another/execute", json={"code": "1"}),
+            client.get("/v1/sessions/another/files"),
+            client.put("/v1/sessions/another/files/x", content=b"x"),
+            client.delete("/v1/sessions/another"),
+        ):
+            assert response.status_code == 403
+        assert_alive(client, "the-one-session")
+    pinned.stop()
+
+
+def test_two_sessions_see_neither_variables_nor_files(executor):
+    with executor.client() as client:
+        run(client, "alice", "secret = 'alice-only'\nopen('diary.txt', 'w').write('private')")
+        assert run(client, "bob", "print(secret)")["error"]["type"] == "NameError"
+        assert client.get("/v1/sessions/bob/files/diary.txt").status_code == 404
+        snoop = run(client, "bob", "import glob, os\nprint(sorted(glob.glob('../*/diary.txt')))\nprint(open(os.path.abspath('../alice/diary.txt')).read())")
+        assert snoop["status"] == "error"
+        assert snoop["stdout"] == "[]\n"
+        assert snoop["error"]["type"] == "PermissionError"
+        shell = run(client, "bob", "cat ../alice/diary.txt", language="bash")
+        assert shell["status"] == "error"
+        assert "Permission denied" in shell["stderr"]
+
+
+def test_calls_to_one_session_are_serialized(executor):
+    code = "import time\nfor i in range(5):\n    print(f'{tag}-{i}')\n    time.sleep(0.05)"
+    results: dict[str, dict] = {}
+
+    def call(tag: str) -> None:
+        with executor.client() as client:
+            results[tag] = run(client, "serial", f"tag = '{tag}'\n{code}")
+
+    threads = [threading.Thread(target=call, args=(tag,)) for tag in ("a", "b", "c")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for tag, result in results.items():
+        assert result["stdout"] == "".join(f"{tag}-{i}\n" for i in range(5)), results
+    spans = sorted(r["durationMs"] for r in results.values())
+    assert all(s >= 250 for s in spans)
+
+
+def test_different_sessions_run_in_parallel(executor):
+    durations: list[float] = []
+
+    def call(sid: str) -> None:
+        import time
+
+        with executor.client() as client:
+            run(client, sid, "1")  # warm the worker
+            started = time.monotonic()
+            run(client, sid, "import time; time.sleep(1)")
+            durations.append(time.monotonic() - started)
+
+    import time
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=call, args=(f"par-{i}",)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert max(durations) < 2.5
