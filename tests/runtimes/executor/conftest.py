@@ -3,7 +3,6 @@ with its console script on 127.0.0.1, talked to over HTTP. Servers stop by thems
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import socket

@@ -4,6 +4,7 @@ server must still answer /health and the session must take its next call."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -190,7 +191,12 @@ def test_missing_or_wrong_token_is_401(executor, token):
             assert response.status_code == 401
         assert client.get("/health").status_code == 200
     with executor.client(token=None) as client:
-        assert client.post("/v1/sessions/t/execute", json={"code": "1"}, headers={"Authorization": f"Basic {TOKEN}"}).status_code == 401
+        assert (
+            client.post(
+                "/v1/sessions/t/execute", json={"code": "1"}, headers={"Authorization": f"Basic {TOKEN}"}
+            ).status_code
+            == 401
+        )
 
 
 def test_pinned_executor_refuses_other_sessions(start_executor):
@@ -213,7 +219,11 @@ def test_two_sessions_see_neither_variables_nor_files(executor):
         run(client, "alice", "secret = 'alice-only'\nopen('diary.txt', 'w').write('private')")
         assert run(client, "bob", "print(secret)")["error"]["type"] == "NameError"
         assert client.get("/v1/sessions/bob/files/diary.txt").status_code == 404
-        snoop = run(client, "bob", "import glob, os\nprint(sorted(glob.glob('../*/diary.txt')))\nprint(open(os.path.abspath('../alice/diary.txt')).read())")
+        snoop = run(
+            client,
+            "bob",
+            "import glob, os\nprint(sorted(glob.glob('../*/diary.txt')))\nprint(open(os.path.abspath('../alice/diary.txt')).read())",
+        )
         assert snoop["status"] == "error"
         assert snoop["stdout"] == "[]\n"
         assert snoop["error"]["type"] == "PermissionError"
@@ -245,17 +255,12 @@ def test_different_sessions_run_in_parallel(executor):
     durations: list[float] = []
 
     def call(sid: str) -> None:
-        import time
-
         with executor.client() as client:
             run(client, sid, "1")  # warm the worker
             started = time.monotonic()
             run(client, sid, "import time; time.sleep(1)")
             durations.append(time.monotonic() - started)
 
-    import time
-
-    started = time.monotonic()
     threads = [threading.Thread(target=call, args=(f"par-{i}",)) for i in range(3)]
     for thread in threads:
         thread.start()

@@ -40,7 +40,11 @@ def test_errors_carry_type_message_and_traceback(executor):
 
 def test_workspace_is_the_working_directory_and_matplotlib_is_headless(executor):
     with executor.client() as client:
-        result = run(client, "cwd", "import os, matplotlib\nprint(os.getcwd().endswith('/cwd'), matplotlib.get_backend().lower())")
+        result = run(
+            client,
+            "cwd",
+            "import os, matplotlib\nprint(os.getcwd().endswith('/cwd'), matplotlib.get_backend().lower())",
+        )
         assert result["stdout"] == "True agg\n"
 
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import uvicorn
@@ -13,6 +17,25 @@ from deep_insight_executor.app import create_app
 from deep_insight_executor.config import ConfigError, ExecutorConfig
 
 GRACEFUL_SHUTDOWN_SECONDS = 10
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, except that SIGTERM/SIGINT end in exit status 0 after the graceful shutdown.
+
+    (uvicorn re-raises the captured signal once it has shut down, so the process would die of it:
+    ECS would record exit 143 for every normal stop.)
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.handle_exit, sig, None)
+        try:
+            yield
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -35,14 +58,14 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2) from None
     logs.configure(args.log_level, config.session_id)
 
-    server: uvicorn.Server | None = None
+    server: _Server | None = None
 
     def request_exit() -> None:
         if server is not None:
             server.should_exit = True
 
     app = create_app(config, request_exit)
-    server = uvicorn.Server(
+    server = _Server(
         uvicorn.Config(
             app,
             host=config.host,

@@ -47,7 +47,7 @@ class ExecutorState:
         self.started = time.monotonic()
         self._request_exit = request_exit
         self.sessions = SessionManager(config, on_pinned_session_end=self.finish)
-        self.s3 = S3Sync(config.artifact_bucket)
+        self.s3 = S3Sync(config.artifact_bucket, page_size=config.s3_page_size)
 
     def finish(self, reason: str) -> None:
         """The pinned session is over: answer 503 to health checks and let the process exit."""
@@ -141,9 +141,9 @@ def _field_errors(body: dict[str, Any], spec: dict[str, tuple[type | tuple[type,
                 errors.append({"field": name, "problem": "required"})
             continue
         value = body[name]
-        if isinstance(value, bool) and bool not in (kinds if isinstance(kinds, tuple) else (kinds,)):
-            errors.append({"field": name, "problem": "wrong type"})
-        elif not isinstance(value, kinds):
+        if (
+            isinstance(value, bool) and bool not in (kinds if isinstance(kinds, tuple) else (kinds,))
+        ) or not isinstance(value, kinds):
             errors.append({"field": name, "problem": "wrong type"})
     return errors
 
@@ -155,7 +155,9 @@ async def execute(request: Request) -> Response:
     body = await _json_body(request)
     if isinstance(body, JSONResponse):
         return body
-    errors = _field_errors(body, {"code": (str, True), "language": (str, False), "timeoutSeconds": ((int, float), False)})
+    errors = _field_errors(
+        body, {"code": (str, True), "language": (str, False), "timeoutSeconds": ((int, float), False)}
+    )
     language = body.get("language", "python")
     if not errors and language not in ("python", "bash"):
         errors.append({"field": "language", "problem": "must be python or bash"})
@@ -216,7 +218,9 @@ async def put_file(request: Request) -> Response:
         for folder in [target, *[p for p in target.parents if session.workspace in p.parents]]:
             with contextlib.suppress(OSError):
                 os.chown(folder, *session.owner)
-    return JSONResponse({"path": target.relative_to(session.workspace.resolve()).as_posix(), "bytes": written}, status_code=201)
+    return JSONResponse(
+        {"path": target.relative_to(session.workspace.resolve()).as_posix(), "bytes": written}, status_code=201
+    )
 
 
 async def list_files(request: Request) -> Response:
@@ -280,7 +284,9 @@ async def sync(request: Request) -> Response:
     try:
         async with session.lock:
             if body["direction"] == "download":
-                result = await asyncio.to_thread(state.s3.download, body["s3Uri"], session.workspace, path, session.owner)
+                result = await asyncio.to_thread(
+                    state.s3.download, body["s3Uri"], session.workspace, path, session.owner
+                )
             else:
                 result = await asyncio.to_thread(state.s3.upload, body["s3Uri"], session.workspace, path)
     except SyncError as error:
@@ -318,9 +324,14 @@ def create_app(config: ExecutorConfig, request_exit: Callable[[], None] | None =
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         config.workdir.mkdir(parents=True, exist_ok=True)
 
+        # Check often enough that no timeout is overshot by more than a quarter of itself.
+        interval = max(
+            0.25, min(EXPIRY_INTERVAL_SECONDS, config.idle_timeout_seconds / 4, config.session_timeout_seconds / 4)
+        )
+
         async def expire_forever() -> None:
             while True:
-                await asyncio.sleep(EXPIRY_INTERVAL_SECONDS)
+                await asyncio.sleep(interval)
                 await state.sessions.expire()
                 pinned_unused = config.session_id is not None and config.session_id not in state.sessions.sessions
                 if pinned_unused and time.monotonic() - state.started > config.session_timeout_seconds:

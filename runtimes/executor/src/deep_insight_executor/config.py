@@ -47,6 +47,7 @@ class ExecutorConfig:
     max_upload_bytes: int = 100 * 1024 * 1024
     max_processes: int = 256
     max_sessions: int = 16
+    s3_page_size: int = 1000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ExecutorConfig:
@@ -86,6 +87,7 @@ class ExecutorConfig:
             max_upload_bytes=int(number("EXECUTOR_MAX_UPLOAD_BYTES", cls.max_upload_bytes, 1, 10 * 1024**3)),
             max_processes=int(number("EXECUTOR_MAX_PROCESSES", cls.max_processes, 8, 100000)),
             max_sessions=int(number("EXECUTOR_MAX_SESSIONS", cls.max_sessions, 1, 1000)),
+            s3_page_size=int(number("EXECUTOR_S3_PAGE_SIZE", cls.s3_page_size, 1, 1000)),
         )
 
     def with_overrides(self, **changes: object) -> ExecutorConfig:

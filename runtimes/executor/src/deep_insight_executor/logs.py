@@ -9,17 +9,20 @@ import sys
 import time
 
 current_session: contextvars.ContextVar[str | None] = contextvars.ContextVar("session", default=None)
-pinned_session: str | None = None
 
 
 class JsonFormatter(logging.Formatter):
+    def __init__(self, pinned_session: str | None = None) -> None:
+        super().__init__()
+        self.pinned_session = pinned_session
+
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
-            "sessionId": getattr(record, "session", None) or current_session.get() or pinned_session,
+            "sessionId": getattr(record, "session", None) or current_session.get() or self.pinned_session,
         }
         for key in ("method", "path", "status", "durationMs", "event"):
             if hasattr(record, key):
@@ -30,10 +33,8 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure(level: str = "INFO", session_id: str | None = None) -> None:
-    global pinned_session
-    pinned_session = session_id
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(JsonFormatter(session_id))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,10 @@ from botocore.config import Config
 from deep_insight_executor.paths import PathError, resolve_inside
 
 # botocore's own retry policy: exponential backoff with jitter and a client-side rate limiter.
-S3_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8}, connect_timeout=5, read_timeout=60)
+S3_CONFIG = Config(
+    retries={"mode": "adaptive", "max_attempts": 8}, connect_timeout=5, read_timeout=60, max_pool_connections=16
+)
+TRANSFER_THREADS = 8
 
 
 class SyncError(ValueError):
@@ -47,9 +51,10 @@ def parse_s3_uri(uri: str, allowed_bucket: str | None) -> tuple[str, str]:
 
 
 class S3Sync:
-    def __init__(self, bucket: str | None, client: Any = None) -> None:
+    def __init__(self, bucket: str | None, client: Any = None, page_size: int = 1000) -> None:
         self.bucket = bucket
         self._client = client
+        self.page_size = page_size
 
     @property
     def client(self) -> Any:
@@ -61,7 +66,10 @@ class S3Sync:
         bucket, prefix = parse_s3_uri(uri, self.bucket)
         target = path.strip("/") if path.strip("/") not in ("", ".") else "."
         planned: list[tuple[str, Path, int]] = []
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": self.page_size}
+        )
+        for page in pages:
             for item in page.get("Contents", []):
                 relative = item["Key"][len(prefix) :]
                 if not relative or relative.endswith("/"):
@@ -71,11 +79,23 @@ class S3Sync:
                 except PathError as error:
                     raise SyncError(f"object {item['Key']!r} would land outside the workspace: {error}") from None
                 planned.append((item["Key"], destination, item["Size"]))
-        for key, destination, _ in planned:
+        for _, destination, _ in planned:
             destination.parent.mkdir(parents=True, exist_ok=True)
+
+        def fetch(item: tuple[str, Path, int]) -> None:
+            key, destination, _ = item
             self.client.download_file(bucket, key, str(destination))
             if owner is not None:
                 os.chown(destination, *owner)
+
+        with ThreadPoolExecutor(TRANSFER_THREADS) as pool:
+            list(pool.map(fetch, planned))
+        if owner is not None:
+            for folder in {d.parent for _, d, _ in planned}:
+                for parent in [folder, *folder.parents]:
+                    if parent == workspace or workspace not in parent.parents:
+                        break
+                    os.chown(parent, *owner)
         return SyncResult(files=len(planned), bytes=sum(size for *_, size in planned))
 
     def upload(self, uri: str, workspace: Path, path: str) -> SyncResult:
@@ -92,9 +112,13 @@ class S3Sync:
                     if file.is_symlink() or not file.is_file():
                         continue  # a symlink could point anywhere; only regular files leave the workspace
                     files.append((file, prefix + file.relative_to(source).as_posix()))
-        total = 0
-        for file, key in files:
+
+        def send(item: tuple[Path, str]) -> int:
+            file, key = item
             content_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
             self.client.upload_file(str(file), bucket, key, ExtraArgs={"ContentType": content_type})
-            total += file.stat().st_size
+            return file.stat().st_size
+
+        with ThreadPoolExecutor(TRANSFER_THREADS) as pool:
+            total = sum(pool.map(send, files))
         return SyncResult(files=len(files), bytes=total)

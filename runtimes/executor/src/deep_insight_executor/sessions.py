@@ -21,7 +21,10 @@ log = logging.getLogger("deep_insight_executor.sessions")
 # When the server runs as root (a developer's machine, CI), each session's code runs as its own
 # unprivileged uid: sessions cannot read each other's files or kernels, and the process cap applies
 # (root ignores RLIMIT_NPROC). In the image the server is already the unprivileged uid 10001.
+# Each server takes its own block of uids, so servers side by side (tests, a developer's machine) never
+# share one: processes left by a session (zombies count) can't eat into another's process cap.
 FIRST_SESSION_UID = 200_000
+UIDS_PER_SERVER = 1000
 
 
 class SessionLimitError(RuntimeError):
@@ -50,11 +53,27 @@ class Session:
             try:
                 if language == "bash":
                     return await run_bash(
-                        code, workspace=self.workspace, private_dir=self.private_dir, limits=self.limits, timeout=timeout
+                        code,
+                        workspace=self.workspace,
+                        private_dir=self.private_dir,
+                        limits=self.limits,
+                        timeout=timeout,
                     )
                 if self.worker is None:
                     self.worker = PythonWorker(self.workspace, self.private_dir, self.limits, self.font_cache)
-                return await self.worker.execute(code, timeout)
+                try:
+                    return await self.worker.execute(code, timeout)
+                except (RuntimeError, OSError) as error:  # the worker could not be started
+                    log.exception("worker failed to start", extra={"session": self.id})
+                    await self.worker.stop()
+                    return CallResult(
+                        status="error",
+                        error={
+                            "type": "WorkerUnavailable",
+                            "message": f"no worker could be started for this session ({error}); try again",
+                            "traceback": None,
+                        },
+                    )
             finally:
                 self.last_used = time.monotonic()
 
@@ -70,7 +89,7 @@ class SessionManager:
     def __init__(self, config: ExecutorConfig, on_pinned_session_end: Callable[[str], None] | None = None) -> None:
         self.config = config
         self.sessions: dict[str, Session] = {}
-        self._uids = itertools.count(FIRST_SESSION_UID)
+        self._uids = itertools.count(FIRST_SESSION_UID + (os.getpid() % 100_000) * UIDS_PER_SERVER)
         self._on_pinned_session_end = on_pinned_session_end
         self._creating = asyncio.Lock()
         self.workspaces = config.workdir / "sessions"

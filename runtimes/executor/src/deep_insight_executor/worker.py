@@ -19,7 +19,7 @@ import shutil
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -316,14 +316,19 @@ async def run_bash(command: str, *, workspace: Path, private_dir: Path, limits: 
         while chunk := await stream.read(65536):
             sink.write(chunk)
 
-    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout is not None
+    assert process.stderr is not None
     pumps = asyncio.gather(pump(process.stdout, stdout), pump(process.stderr, stderr))
     status, error = "ok", None
     try:
         await asyncio.wait_for(asyncio.shield(process.wait()), timeout)
     except TimeoutError:
         status = "timeout"
-        error = {"type": "Timeout", "message": f"the command ran longer than {timeout:g} s and was killed", "traceback": None}
+        error = {
+            "type": "Timeout",
+            "message": f"the command ran longer than {timeout:g} s and was killed",
+            "traceback": None,
+        }
     finally:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
@@ -333,7 +338,11 @@ async def run_bash(command: str, *, workspace: Path, private_dir: Path, limits: 
             await asyncio.wait_for(pumps, 5)
     if status == "ok" and process.returncode != 0:
         status = "error"
-        error = {"type": "ExitCode", "message": f"the command exited with status {process.returncode}", "traceback": None}
+        error = {
+            "type": "ExitCode",
+            "message": f"the command exited with status {process.returncode}",
+            "traceback": None,
+        }
     return CallResult(
         status=status,
         stdout=stdout.text(),
@@ -342,4 +351,3 @@ async def run_bash(command: str, *, workspace: Path, private_dir: Path, limits: 
         duration_ms=int((time.monotonic() - started) * 1000),
         truncated=stdout.truncated or stderr.truncated,
     )
-
