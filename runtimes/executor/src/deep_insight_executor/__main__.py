@@ -71,6 +71,8 @@ def main(argv: list[str] | None = None) -> None:
             host=config.host,
             port=config.port,
             log_config=None,
+            # The stock asyncio loop: uvloop's subprocess handling left a timed-out shell command hanging.
+            loop="asyncio",
             access_log=False,
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
             # The ALB's idle timeout is 960 s; keep connections longer so the ALB closes them first.

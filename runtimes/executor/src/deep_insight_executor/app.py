@@ -18,10 +18,10 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deep_insight_executor import logs
 from deep_insight_executor.config import MAX_CALL_TIMEOUT_SECONDS, SESSION_ID_PATTERN, ExecutorConfig
@@ -63,38 +63,58 @@ def _state(request: Request) -> ExecutorState:
     return request.app.state.executor
 
 
-class AuthAndLogging(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        started = time.monotonic()
-        session = request.path_params.get("sid") or _session_from_path(request.url.path)
-        token_scope = logs.current_session.set(session)
-        try:
-            response = await self._guarded(request, call_next)
-        finally:
-            logs.current_session.reset(token_scope)
-        if request.url.path != "/health":
-            log.info(
-                f"{request.method} {request.url.path} {response.status_code}",
-                extra={
-                    "session": session,
-                    "method": request.method,
-                    "path": request.url.path,
-                    "status": response.status_code,
-                    "durationMs": int((time.monotonic() - started) * 1000),
-                },
-            )
-        return response
+class AuthAndLogging:
+    """Pure ASGI middleware (no per-request task or body buffering): bearer check on /v1/*, one JSON
+    log line per request carrying its session id."""
 
-    async def _guarded(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        if not request.url.path.startswith("/v1/"):
-            return await call_next(request)
-        config = _state(request).config
-        if config.token is not None:
-            header = request.headers.get("authorization", "")
-            scheme, _, given = header.partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), config.token.encode()):
-                return problem(401, "missing or wrong bearer token", hint="send Authorization: Bearer <EXECUTOR_TOKEN>")
-        return await call_next(request)
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        session = _session_from_path(path)
+        started = time.monotonic()
+        status = 500
+        token = logs.current_session.set(session)
+
+        async def send_and_remember(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            if path.startswith("/v1/") and not self._authorized(scope):
+                response = problem(
+                    401, "missing or wrong bearer token", hint="send Authorization: Bearer <EXECUTOR_TOKEN>"
+                )
+                await response(scope, receive, send_and_remember)
+            else:
+                await self.app(scope, receive, send_and_remember)
+        finally:
+            logs.current_session.reset(token)
+            if path != "/health":
+                log.info(
+                    f"{scope['method']} {path} {status}",
+                    extra={
+                        "session": session,
+                        "method": scope["method"],
+                        "path": path,
+                        "status": status,
+                        "durationMs": int((time.monotonic() - started) * 1000),
+                    },
+                )
+
+    def _authorized(self, scope: Scope) -> bool:
+        expected = scope["app"].state.executor.config.token
+        if expected is None:
+            return True
+        header = dict(scope["headers"]).get(b"authorization", b"")
+        scheme, _, given = header.partition(b" ")
+        return scheme.lower() == b"bearer" and hmac.compare_digest(given, expected.encode())
 
 
 def _session_from_path(path: str) -> str | None:
@@ -338,7 +358,12 @@ def create_app(config: ExecutorConfig, request_exit: Callable[[], None] | None =
                     state.finish("session timeout before any call")
 
         expiry = asyncio.create_task(expire_forever())
-        font_cache = asyncio.create_task(state.sessions.warm_font_cache())
+
+        async def warm_up() -> None:
+            await state.sessions.warm_font_cache()
+            state.sessions.start_spare()
+
+        font_cache = asyncio.create_task(warm_up())
         log.info("executor ready", extra={"event": "ready"})
         try:
             yield

@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import logging
 import os
+import secrets
 import shutil
 import sys
 import time
@@ -29,6 +30,35 @@ UIDS_PER_SERVER = 1000
 
 class SessionLimitError(RuntimeError):
     pass
+
+
+def usable_by_others(path: Path) -> bool:
+    """Whether a uid other than ours can reach and execute ``path`` (every folder on the way o+x)."""
+    real = Path(os.path.realpath(path))
+    try:
+        if not real.stat().st_mode & 0o001:
+            return False
+        return all(folder.stat().st_mode & 0o001 for folder in real.parents)
+    except OSError:
+        return False
+
+
+def can_drop_privileges() -> bool:
+    """Root, and an interpreter and standard library that an unprivileged uid can use."""
+    if os.geteuid() != 0:
+        return False
+    stdlib = Path(os.__file__).parent
+    return usable_by_others(Path(sys.executable)) and usable_by_others(stdlib)
+
+
+@dataclass
+class Slot:
+    """A workspace, a private folder and a uid, with (for a spare) an already started worker."""
+
+    workspace: Path
+    private_dir: Path
+    limits: Limits
+    worker: PythonWorker | None = None
 
 
 @dataclass
@@ -95,6 +125,16 @@ class SessionManager:
         self.workspaces = config.workdir / "sessions"
         self.private_root = config.workdir / ".private"
         self.font_cache: Path | None = None
+        self._spare: asyncio.Task[Slot] | None = None
+        self.closing = False
+        self.drop_privileges = can_drop_privileges()
+        if os.geteuid() == 0 and not self.drop_privileges:
+            log.warning(
+                "running as root with an interpreter other users cannot run (%s): user code runs as root, "
+                "so sessions are not isolated from each other and the process cap is not enforced; run as an "
+                "unprivileged user, or from an interpreter outside /root",
+                sys.executable,
+            )
 
     async def warm_font_cache(self) -> None:
         """Build matplotlib's font list once, in a throwaway process, for every worker to copy."""
@@ -115,7 +155,7 @@ class SessionManager:
         return len(self.sessions)
 
     def _limits(self) -> Limits:
-        uid = next(self._uids) if os.geteuid() == 0 else None
+        uid = next(self._uids) if self.drop_privileges else None
         return Limits(
             memory_mb=self.config.memory_limit_mb,
             max_processes=self.config.max_processes,
@@ -123,6 +163,44 @@ class SessionManager:
             uid=uid,
             gid=uid,
         )
+
+    def _new_slot(self) -> Slot:
+        limits = self._limits()
+        name = f"w-{secrets.token_hex(8)}"  # not the session id: a slot is prepared before its session exists
+        workspace, private_dir = self.workspaces / name, self.private_root / name
+        for folder in (workspace, private_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+            os.chmod(folder, 0o700)
+            if limits.uid is not None:
+                os.chown(folder, limits.uid, limits.gid or limits.uid)
+        self.private_root.chmod(0o711)
+        return Slot(workspace, private_dir, limits)
+
+    async def _prepare_spare(self) -> Slot:
+        slot = self._new_slot()
+        slot.worker = PythonWorker(slot.workspace, slot.private_dir, slot.limits, self.font_cache)
+        await slot.worker.start()
+        return slot
+
+    def start_spare(self) -> None:
+        """Start a worker ahead of the next new session, so its first call finds a ready kernel."""
+        if self._spare is not None or self.closing:
+            return
+        if len(self.sessions) >= self.config.max_sessions:
+            return
+        if self.config.session_id is not None and self.config.session_id in self.sessions:
+            return  # a pinned executor serves one session: nothing will ever use another worker
+        self._spare = asyncio.create_task(self._prepare_spare())
+
+    async def _take_spare(self) -> Slot | None:
+        spare, self._spare = self._spare, None
+        if spare is None:
+            return None
+        try:
+            return await spare
+        except Exception:  # a spare that failed to start is only a missed head start
+            log.exception("spare worker failed to start")
+            return None
 
     async def get(self, session_id: str, *, create: bool = True) -> Session | None:
         async with self._creating:
@@ -134,19 +212,19 @@ class SessionManager:
                     f"this executor already serves {len(self.sessions)} sessions (EXECUTOR_MAX_SESSIONS); "
                     "delete one first"
                 )
-            limits = self._limits()
-            workspace = self.workspaces / session_id
-            private_dir = self.private_root / session_id
-            for folder in (workspace, private_dir):
-                folder.mkdir(parents=True, exist_ok=True)
-                os.chmod(folder, 0o700)
-                if limits.uid is not None:
-                    os.chown(folder, limits.uid, limits.gid or limits.uid)
-            self.private_root.chmod(0o711)
-            session = Session(session_id, workspace, private_dir, limits, font_cache=self.font_cache)
+            slot = await self._take_spare() or self._new_slot()
+            session = Session(
+                session_id,
+                slot.workspace,
+                slot.private_dir,
+                slot.limits,
+                font_cache=self.font_cache,
+                worker=slot.worker,
+            )
             self.sessions[session_id] = session
             log.info("session created", extra={"session": session_id, "event": "session_created"})
-            return session
+        self.start_spare()
+        return session
 
     async def delete(self, session_id: str, reason: str = "deleted") -> bool:
         session = self.sessions.pop(session_id, None)
@@ -175,4 +253,8 @@ class SessionManager:
         return [sid for sid, _ in expired]
 
     async def close_all(self) -> None:
+        self.closing = True
+        spare = await self._take_spare()
+        if spare is not None:
+            await Session("spare", spare.workspace, spare.private_dir, spare.limits, worker=spare.worker).close()
         await asyncio.gather(*(self.delete(sid, "server shutting down") for sid in list(self.sessions)))

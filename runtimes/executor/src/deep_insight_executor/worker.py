@@ -111,11 +111,31 @@ def worker_environment(workspace: Path, private_dir: Path) -> dict[str, str]:
     return env
 
 
+def _has_children(pid: int) -> bool:
+    """Cheap check through /proc/<pid>/task/*/children (no scan of every process), when available."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return True  # cannot tell: let psutil look
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as listing:
+                if listing.read().strip():
+                    return True
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return True
+    return False
+
+
 def kill_tree(pid: int, *, include_root: bool) -> int:
     """SIGKILL every descendant of ``pid`` (and ``pid`` itself if asked); returns how many."""
+    if not include_root and not _has_children(pid):
+        return 0
     try:
         root = psutil.Process(pid)
-        victims = root.children(recursive=True)
+        victims = [child for child in root.children(recursive=True) if child.status() != psutil.STATUS_ZOMBIE]
     except psutil.NoSuchProcess:
         return 0
     if include_root:
