@@ -103,7 +103,9 @@ def test_fork_bomb_is_capped_and_cleaned_up(executor):
     )
     with executor.client() as client:
         if run(client, "forks", "import os; print(os.getuid())")["stdout"] == "0\n":
-            pytest.fail("workers run as root here (no interpreter other uids can run), so RLIMIT_NPROC cannot hold a fork bomb")
+            pytest.fail(
+                "workers run as root here (no interpreter other uids can run), so RLIMIT_NPROC cannot hold a fork bomb"
+            )
         result = run(client, "forks", bomb, timeoutSeconds=30)
         assert result["status"] == "ok", result
         children, error = result["stdout"].split()
