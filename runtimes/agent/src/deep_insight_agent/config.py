@@ -1,0 +1,102 @@
+"""The agent's configuration: only the environment the Pulumi program sets (SPEC §7)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Env(StrEnum):
+    """One name each, shared with the program (components/runtime_contract.py; a test compares them)."""
+
+    AWS_REGION = "AWS_REGION"
+    STACK = "DEEP_INSIGHT_STACK"
+    MODEL_ID = "DEEP_INSIGHT_MODEL_ID"
+    ARTIFACT_BUCKET = "DEEP_INSIGHT_ARTIFACT_BUCKET"
+    CLUSTER_ARN = "DEEP_INSIGHT_CLUSTER_ARN"
+    TASK_DEFINITION_ARN = "DEEP_INSIGHT_TASK_DEFINITION_ARN"
+    EXECUTOR_CONTAINER = "DEEP_INSIGHT_EXECUTOR_CONTAINER"
+    SUBNET_IDS = "DEEP_INSIGHT_SUBNET_IDS"
+    EXECUTOR_SECURITY_GROUP_ID = "DEEP_INSIGHT_EXECUTOR_SECURITY_GROUP_ID"
+    VPC_ID = "DEEP_INSIGHT_VPC_ID"
+    LISTENER_ARN = "DEEP_INSIGHT_LISTENER_ARN"
+    ALB_DNS = "DEEP_INSIGHT_ALB_DNS"
+    MAX_SESSIONS = "DEEP_INSIGHT_MAX_SESSIONS"
+    SESSION_TARGET_GROUP = "DEEP_INSIGHT_SESSION_TARGET_GROUP"
+    EXECUTOR_SESSION_TIMEOUT_SECONDS = "DEEP_INSIGHT_EXECUTOR_SESSION_TIMEOUT_SECONDS"
+
+
+class ConfigError(ValueError):
+    """Missing or bad environment; the message names every variable concerned, on one line."""
+
+
+@dataclass(frozen=True)
+class TargetGroupTemplate:
+    name_prefix: str
+    port: int
+    protocol: str
+    target_type: str
+    health_check_path: str
+    health_check_interval_seconds: int
+    health_check_timeout_seconds: int
+    healthy_threshold_count: int
+    unhealthy_threshold_count: int
+    matcher: str
+    deregistration_delay_seconds: int
+
+
+@dataclass(frozen=True)
+class EcsSettings:
+    """Everything the ECS/ALB executor backend needs to know about the stack."""
+
+    region: str
+    stack: str
+    cluster_arn: str
+    task_definition_arn: str
+    container: str
+    subnet_ids: tuple[str, ...]
+    security_group_id: str
+    vpc_id: str
+    listener_arn: str
+    alb_dns: str
+    max_sessions: int
+    target_group: TargetGroupTemplate
+    executor_session_timeout_seconds: int
+    artifact_bucket: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> EcsSettings:
+        env = os.environ if env is None else env
+        missing = [name.value for name in Env if name is not Env.MODEL_ID and not env.get(name.value)]
+        if missing:
+            raise ConfigError(f"missing environment: {', '.join(missing)} (the Pulumi program sets them)")
+        try:
+            template = TargetGroupTemplate(**json.loads(env[Env.SESSION_TARGET_GROUP]))
+        except (ValueError, TypeError) as error:
+            raise ConfigError(f"{Env.SESSION_TARGET_GROUP.value} is not the template JSON: {error}") from None
+        try:
+            max_sessions = int(env[Env.MAX_SESSIONS])
+            timeout = int(env[Env.EXECUTOR_SESSION_TIMEOUT_SECONDS])
+        except ValueError:
+            raise ConfigError(
+                f"{Env.MAX_SESSIONS.value} and {Env.EXECUTOR_SESSION_TIMEOUT_SECONDS.value} must be whole numbers"
+            ) from None
+        return cls(
+            region=env[Env.AWS_REGION],
+            stack=env[Env.STACK],
+            cluster_arn=env[Env.CLUSTER_ARN],
+            task_definition_arn=env[Env.TASK_DEFINITION_ARN],
+            container=env[Env.EXECUTOR_CONTAINER],
+            subnet_ids=tuple(s.strip() for s in env[Env.SUBNET_IDS].split(",") if s.strip()),
+            security_group_id=env[Env.EXECUTOR_SECURITY_GROUP_ID],
+            vpc_id=env[Env.VPC_ID],
+            listener_arn=env[Env.LISTENER_ARN],
+            alb_dns=env[Env.ALB_DNS],
+            max_sessions=max_sessions,
+            target_group=template,
+            executor_session_timeout_seconds=timeout,
+            artifact_bucket=env[Env.ARTIFACT_BUCKET],
+        )

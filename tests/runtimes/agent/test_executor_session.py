@@ -1,0 +1,393 @@
+"""The ECS/ALB executor backend and the reaper against a real moto server on 127.0.0.1 (ECS, ELBv2, EC2)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from deep_insight_agent.config import ConfigError, EcsSettings, Env, TargetGroupTemplate
+from deep_insight_agent.executor_session import (
+    SESSION_HEADER,
+    CapacityError,
+    CleanupError,
+    EcsExecutorSession,
+    ExecutorStartError,
+    reap,
+    target_group_name,
+)
+from moto.server import ThreadedMotoServer
+
+from components.iam import AgentRuntimeGrants, agent_runtime_policy
+from components.runtime_contract import AgentEnv, SessionTargetGroupTemplate
+
+SESSION = "session-0123456789abcdef0123456789abcdef"  # AgentCore session ids are 33-256 characters
+GRANTS = AgentRuntimeGrants(
+    partition="aws", region="us-east-1", account_id="123456789012", stack="test", runtime_name="deep_insight_test",
+    model_id="us.anthropic.claude-sonnet-4-5-20250929-v1:0", repository_arn="arn:aws:ecr:us-east-1:123456789012:repository/a",
+    cluster_arn="arn:aws:ecs:us-east-1:123456789012:cluster/c", task_family="f", executor_role_arns=("r1", "r2"),
+    listener_arn="arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/a/1/2", target_group_prefix="di-test-",
+    bucket_arn="arn:aws:s3:::b",
+)  # fmt: skip
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    # Keep tasks RUNNING while a test looks at them (moto otherwise moves them on at every describe).
+    request = urllib.request.Request(
+        f"{url}/moto-api/state-manager/set-transition",
+        data=json.dumps({"model_name": "ecs::task", "transition": {"progression": "manual", "times": 100000}}).encode(),
+        method="POST",
+    )
+    urllib.request.urlopen(request, timeout=10).read()
+    yield url
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def clients(endpoint):
+    kwargs = {
+        "endpoint_url": endpoint,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "t",
+        "aws_secret_access_key": "t",
+    }
+    return {name: boto3.client(name, **kwargs) for name in ("ec2", "ecs", "elbv2")}
+
+
+@pytest.fixture(scope="module")
+def stack(clients) -> EcsSettings:
+    """A deployed stack as the Pulumi program leaves it, reduced to what the backend touches."""
+    ec2, ecs, elbv2 = clients["ec2"], clients["ecs"], clients["elbv2"]
+    vpc = ec2.create_vpc(CidrBlock="10.100.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"]["SubnetId"]
+        for cidr, zone in (("10.100.0.0/18", "us-east-1b"), ("10.100.64.0/18", "us-east-1c"))
+    ]
+    group = ec2.create_security_group(GroupName="executor", Description="executor", VpcId=vpc)["GroupId"]
+    cluster = ecs.create_cluster(clusterName="deep-insight-test")["cluster"]["clusterArn"]
+    task_definition = ecs.register_task_definition(
+        family="deep-insight-test-executor",
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="1024",
+        memory="2048",
+        containerDefinitions=[
+            {"name": "executor", "image": "executor", "memory": 2048, "portMappings": [{"containerPort": 8080}]}
+        ],
+    )["taskDefinition"]["taskDefinitionArn"]
+    alb = elbv2.create_load_balancer(
+        Name="alb", Subnets=subnets, SecurityGroups=[group], Scheme="internal", Type="application"
+    )
+    listener = elbv2.create_listener(
+        LoadBalancerArn=alb["LoadBalancers"][0]["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[
+            {
+                "Type": "fixed-response",
+                "FixedResponseConfig": {"StatusCode": "404", "ContentType": "application/json", "MessageBody": "{}"},
+            }
+        ],
+    )["Listeners"][0]["ListenerArn"]
+    template = json.loads(SessionTargetGroupTemplate(name_prefix="di-test-").to_json())
+    return EcsSettings(
+        region="us-east-1",
+        stack="test",
+        cluster_arn=cluster,
+        task_definition_arn=task_definition,
+        container="executor",
+        subnet_ids=tuple(subnets),
+        security_group_id=group,
+        vpc_id=vpc,
+        listener_arn=listener,
+        alb_dns=alb["LoadBalancers"][0]["DNSName"],
+        max_sessions=5,
+        target_group=TargetGroupTemplate(**template),
+        executor_session_timeout_seconds=3600,
+        artifact_bucket="bucket",
+    )
+
+
+def leftovers(clients, stack: EcsSettings) -> dict[str, list]:
+    elbv2, ecs = clients["elbv2"], clients["ecs"]
+    rules = [r["RuleArn"] for r in elbv2.describe_rules(ListenerArn=stack.listener_arn)["Rules"] if not r["IsDefault"]]
+    groups = [g["TargetGroupName"] for g in elbv2.describe_target_groups()["TargetGroups"]]
+    running = ecs.list_tasks(cluster=stack.cluster_arn, desiredStatus="RUNNING")["taskArns"]
+    return {"rules": rules, "target_groups": groups, "tasks": running}
+
+
+NOTHING = {"rules": [], "target_groups": [], "tasks": []}
+
+
+def session(clients, stack, sid=SESSION, **kwargs) -> EcsExecutorSession:
+    return EcsExecutorSession(stack, sid, ecs=clients["ecs"], elbv2=clients["elbv2"], **kwargs)
+
+
+def test_a_session_starts_routes_and_cleans_up(clients, stack):
+    backend = session(clients, stack)
+
+    async def job() -> None:
+        async with backend as executor:
+            assert executor.base_url == f"http://{stack.alb_dns}"
+            assert executor.headers[SESSION_HEADER] == SESSION
+            assert executor.headers["Authorization"].startswith("Bearer ")
+            ecs, elbv2 = clients["ecs"], clients["elbv2"]
+            (task,) = ecs.describe_tasks(cluster=stack.cluster_arn, tasks=[backend.task_arn], include=["TAGS"])["tasks"]
+            tags = {t["key"]: t["value"] for t in task["tags"]}
+            assert tags["deep-insight:stack"] == "test"
+            assert tags["deep-insight:session"] == SESSION
+            assert tags["deep-insight:created"].endswith("Z")
+            environment = {e["name"]: e["value"] for e in task["overrides"]["containerOverrides"][0]["environment"]}
+            assert environment["SESSION_ID"] == SESSION
+            assert environment["EXECUTOR_TOKEN"] == executor.headers["Authorization"].removeprefix("Bearer ")
+            (group,) = elbv2.describe_target_groups(TargetGroupArns=[backend.target_group_arn])["TargetGroups"]
+            assert group["TargetGroupName"] == target_group_name("di-test-", SESSION)
+            assert len(group["TargetGroupName"]) <= 32
+            assert (group["TargetType"], group["Port"], group["HealthCheckPath"]) == ("ip", 8080, "/health")
+            assert (group["HealthCheckIntervalSeconds"], group["HealthyThresholdCount"]) == (5, 2)
+            attributes = elbv2.describe_target_group_attributes(TargetGroupArn=backend.target_group_arn)["Attributes"]
+            assert {"Key": "deregistration_delay.timeout_seconds", "Value": "5"} in attributes
+            (rule,) = [r for r in elbv2.describe_rules(ListenerArn=stack.listener_arn)["Rules"] if not r["IsDefault"]]
+            assert rule["Conditions"][0]["HttpHeaderConfig"] == {"HttpHeaderName": SESSION_HEADER, "Values": [SESSION]}
+            assert rule["Actions"][0]["TargetGroupArn"] == backend.target_group_arn
+
+    asyncio.run(job())
+    assert backend.calls == [
+        "elasticloadbalancing:DescribeRules",
+        "ecs:RunTask",
+        "ecs:DescribeTasks",
+        "elasticloadbalancing:CreateTargetGroup",
+        "elasticloadbalancing:ModifyTargetGroupAttributes",
+        "elasticloadbalancing:RegisterTargets",
+        "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:CreateRule",
+        "elasticloadbalancing:DescribeTargetHealth",
+        "elasticloadbalancing:DeleteRule",
+        "elasticloadbalancing:DeleteTargetGroup",
+        "ecs:StopTask",
+    ]
+    # Every call is one the runtime's execution role grants (components/iam.py).
+    granted = {a for s in agent_runtime_policy(GRANTS)["Statement"] for a in s["Action"]}
+    assert set(backend.calls) <= granted
+    assert leftovers(clients, stack) == NOTHING
+
+
+def test_an_exception_in_the_job_still_cleans_up(clients, stack):
+    async def job() -> None:
+        async with session(clients, stack):
+            raise RuntimeError("the model gave up")
+
+    with pytest.raises(RuntimeError, match="the model gave up"):
+        asyncio.run(job())
+    assert leftovers(clients, stack) == NOTHING
+
+
+def test_a_cancelled_job_still_cleans_up(clients, stack):
+    async def job() -> None:
+        async with session(clients, stack):
+            await asyncio.sleep(3600)
+
+    async def cancel_it() -> None:
+        task = asyncio.create_task(job())
+        await asyncio.sleep(1.0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cancel_it())
+    assert leftovers(clients, stack) == NOTHING
+
+
+class FailingElb:
+    """The real client, except that the named operations fail once."""
+
+    def __init__(self, real, *failing: str) -> None:
+        self._real = real
+        self._failing = set(failing)
+        self.meta = real.meta
+
+    def __getattr__(self, name: str):
+        attribute = getattr(self._real, name)
+        if name in self._failing:
+            self._failing.discard(name)
+
+            def fail(**kwargs):
+                raise ClientError({"Error": {"Code": "Throttling", "Message": "injected"}}, name)
+
+            return fail
+        return attribute
+
+
+def test_a_failing_cleanup_step_skips_none_of_the_others(clients, stack):
+    async def upload_fails(executor) -> None:
+        raise OSError("artifact upload failed")
+
+    backend = EcsExecutorSession(
+        stack,
+        SESSION,
+        ecs=clients["ecs"],
+        elbv2=FailingElb(clients["elbv2"], "delete_rule"),
+        before_cleanup=upload_fails,
+    )
+
+    async def job() -> None:
+        async with backend:
+            pass
+
+    with pytest.raises(CleanupError) as failed:
+        asyncio.run(job())
+    assert "artifacts: artifact upload failed" in str(failed.value)
+    assert "rule: " in str(failed.value)
+    # The target group is still referenced by the rule, so AWS refuses its deletion too; the task,
+    # whose step comes last, is stopped all the same.
+    assert "target group: " in str(failed.value)
+    left = leftovers(clients, stack)
+    assert left["tasks"] == []
+    assert (len(left["rules"]), len(left["target_groups"])) == (1, 1)
+    # Both are found by their tags and removed by the reaper, rule first.
+    reaped = reap(stack, ecs=clients["ecs"], elbv2=clients["elbv2"], older_than=timedelta(seconds=-60))
+    assert reaped.rules == left["rules"]
+    assert len(reaped.target_groups) == 1
+    assert leftovers(clients, stack) == NOTHING
+
+
+def test_priority_collision_is_retried(clients, stack):
+    real = clients["elbv2"]
+    stolen: list[str] = []
+
+    class Racing(FailingElb):
+        def __getattr__(self, name: str):
+            attribute = getattr(self._real, name)
+            if name != "create_rule" or stolen:
+                return attribute
+
+            def race(**kwargs):
+                # Another session takes the same priority a moment before this one.
+                other = real.create_target_group(
+                    Name="di-test-other", Protocol="HTTP", Port=8080, VpcId=stack.vpc_id, TargetType="ip"
+                )
+                rule = real.create_rule(
+                    ListenerArn=kwargs["ListenerArn"],
+                    Priority=kwargs["Priority"],
+                    Conditions=[
+                        {
+                            "Field": "http-header",
+                            "HttpHeaderConfig": {"HttpHeaderName": SESSION_HEADER, "Values": ["other"]},
+                        }
+                    ],
+                    Actions=[{"Type": "forward", "TargetGroupArn": other["TargetGroups"][0]["TargetGroupArn"]}],
+                )
+                stolen.extend([rule["Rules"][0]["RuleArn"], other["TargetGroups"][0]["TargetGroupArn"]])
+                return attribute(**kwargs)
+
+            return race
+
+    backend = EcsExecutorSession(stack, SESSION, ecs=clients["ecs"], elbv2=Racing(real))
+
+    async def job() -> None:
+        async with backend:
+            assert backend.calls.count("elasticloadbalancing:CreateRule") == 2
+
+    asyncio.run(job())
+    real.delete_rule(RuleArn=stolen[0])
+    real.delete_target_group(TargetGroupArn=stolen[1])
+    assert leftovers(clients, stack) == NOTHING
+
+
+def test_sessions_beyond_max_sessions_are_refused(clients, stack):
+    small = replace(stack, max_sessions=1)
+
+    async def two() -> None:
+        async with session(clients, small, "first-session-0123456789abcdef0123"):
+            second = session(clients, small, "second-session-0123456789abcdef012")
+            with pytest.raises(CapacityError, match=r"executor\.maxSessions = 1"):
+                async with second:
+                    pass
+            assert second.calls == ["elasticloadbalancing:DescribeRules"]  # nothing started
+
+    asyncio.run(two())
+    assert leftovers(clients, stack) == NOTHING
+
+
+def test_a_task_that_never_runs_ends_in_a_clear_error_and_no_leftovers(clients, stack):
+    backend = session(
+        clients, replace(stack, task_definition_arn="arn:aws:ecs:us-east-1:123456789012:task-definition/missing:1")
+    )
+
+    async def job() -> None:
+        async with backend:
+            pass
+
+    with pytest.raises((ExecutorStartError, ClientError)):
+        asyncio.run(job())
+    assert leftovers(clients, stack) == NOTHING
+
+
+def test_reaper_removes_only_old_orphans_of_this_stack(clients, stack):
+    ecs, elbv2 = clients["ecs"], clients["elbv2"]
+
+    def orphan(stack_name: str, sid: str, created: str) -> None:
+        tags = {"deep-insight:stack": stack_name, "deep-insight:session": sid, "deep-insight:created": created}
+        group = elbv2.create_target_group(
+            Name=target_group_name("di-test-", sid), Protocol="HTTP", Port=8080, VpcId=stack.vpc_id, TargetType="ip",
+            Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+        )["TargetGroups"][0]["TargetGroupArn"]  # fmt: skip
+        taken = {r["Priority"] for r in elbv2.describe_rules(ListenerArn=stack.listener_arn)["Rules"]}
+        priority = next(p for p in range(1, 100) if str(p) not in taken)
+        elbv2.create_rule(
+            ListenerArn=stack.listener_arn, Priority=priority,
+            Conditions=[{"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": SESSION_HEADER, "Values": [sid]}}],
+            Actions=[{"Type": "forward", "TargetGroupArn": group}],
+            Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+        )  # fmt: skip
+        ecs.run_task(
+            cluster=stack.cluster_arn, taskDefinition=stack.task_definition_arn, launchType="FARGATE",
+            networkConfiguration={"awsvpcConfiguration": {"subnets": list(stack.subnet_ids), "securityGroups": [stack.security_group_id]}},
+            tags=[{"key": k, "value": v} for k, v in tags.items()],
+        )  # fmt: skip
+
+    orphan("test", "old-session", "2026-01-01T00:00:00Z")
+    orphan("test", "fresh-session", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    orphan("other-stack", "their-session", "2026-01-01T00:00:00Z")
+    reaped = reap(stack, ecs=ecs, elbv2=elbv2, older_than=timedelta(minutes=30))
+    assert (len(reaped.rules), len(reaped.target_groups), len(reaped.tasks)) == (1, 1, 1)
+    left = leftovers(clients, stack)
+    assert len(left["rules"]) == 2
+    assert len(left["tasks"]) == 2
+    assert target_group_name("di-test-", "old-session") not in left["target_groups"]
+    # Clean the survivors so later tests start from nothing.
+    reap(stack, ecs=ecs, elbv2=elbv2, older_than=timedelta(days=-1))
+    reap(replace(stack, stack="other-stack"), ecs=ecs, elbv2=elbv2, older_than=timedelta(minutes=30))
+    assert leftovers(clients, stack) == NOTHING
+
+
+def test_environment_names_are_the_programs():
+    assert {e.value for e in Env} == {e.value for e in AgentEnv}
+
+
+def test_missing_environment_is_named_in_one_line():
+    with pytest.raises(ConfigError) as missing:
+        EcsSettings.from_env({"AWS_REGION": "us-east-1"})
+    message = str(missing.value)
+    assert "\n" not in message
+    assert "DEEP_INSIGHT_CLUSTER_ARN" in message
+    assert "DEEP_INSIGHT_LISTENER_ARN" in message
