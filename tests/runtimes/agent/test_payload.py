@@ -1,0 +1,54 @@
+"""Invocation payload validation (SPEC §7): one clear line per mistake."""
+
+from __future__ import annotations
+
+import pytest
+from deep_insight_agent.payload import Invocation, PayloadError, parse_invocation, parse_session_id
+
+BUCKET = "deep-insight-dev-artifacts-abc"
+
+
+def test_a_full_payload():
+    payload = {
+        "prompt": " 카테고리별 매출을 분석해줘 ",
+        "data": [f"s3://{BUCKET}/sessions/x/input/sales.csv"],
+        "language": "en",
+    }
+    assert parse_invocation(payload, artifact_bucket=BUCKET) == Invocation(
+        prompt="카테고리별 매출을 분석해줘", data=(f"s3://{BUCKET}/sessions/x/input/sales.csv",), language="en"
+    )
+
+
+def test_language_follows_the_question_when_absent():
+    assert parse_invocation({"prompt": "매출 총액은?"}, artifact_bucket=None).language == "ko"
+    assert parse_invocation({"prompt": "Total sales?"}, artifact_bucket=None).language == "en"
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ("just text", "must be a JSON object"),
+        ({}, "prompt is required"),
+        ({"prompt": "   "}, "prompt is required"),
+        ({"prompt": 42}, "prompt is required"),
+        ({"prompt": "x" * 20001}, "keep it under 20000"),
+        ({"prompt": "q", "data": "s3://b/k"}, "data must be a list"),
+        ({"prompt": "q", "data": ["https://example.com/a.csv"]}, "is not an s3://bucket/key URI"),
+        ({"prompt": "q", "data": ["s3://other-bucket/a.csv"]}, "outside the artifacts bucket"),
+        ({"prompt": "q", "data": [f"s3://{BUCKET}/k"] * 21}, "at most 20"),
+        ({"prompt": "q", "language": "fr"}, "use ko or en"),
+        ({"prompt": "q", "lang": "ko"}, "unknown field(s) lang"),
+    ],
+)
+def test_each_mistake_is_named(payload, message):
+    with pytest.raises(PayloadError) as caught:
+        parse_invocation(payload, artifact_bucket=BUCKET)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("session_id", [None, "", "short", "x" * 32, "x" * 257])
+def test_session_ids_are_33_to_256_characters(session_id):
+    with pytest.raises(PayloadError, match="33-256"):
+        parse_session_id(session_id)
+    assert parse_session_id("x" * 33) == "x" * 33
