@@ -1,0 +1,42 @@
+"""The AgentCore contract (SPEC §7) on the bedrock-agentcore SDK: ``POST /invocations`` streams the
+events of one job; ``GET /ping`` says ``HealthyBusy`` (with ``time_of_last_update``) while a job runs,
+so AgentCore does not reap a busy session."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from bedrock_agentcore.runtime import BedrockAgentCoreApp
+
+from deep_insight_agent.events import guarded, make_event
+from deep_insight_agent.payload import Invocation, PayloadError, parse_invocation, parse_session_id
+
+log = logging.getLogger("deep_insight_agent.app")
+
+# A job: the invocation and its session id in, SPEC §7 events out (ending in complete or error).
+Job = Callable[[Invocation, str], AsyncIterator[dict[str, Any]]]
+
+
+def create_app(job: Job, *, artifact_bucket: str | None, keepalive_after: float = 15.0) -> BedrockAgentCoreApp:
+    app = BedrockAgentCoreApp()
+
+    @app.entrypoint
+    async def invocations(payload: Any, context: Any) -> AsyncIterator[dict[str, Any]]:
+        raw_session = getattr(context, "session_id", None)
+        session_id = raw_session or "unknown-session"
+        try:
+            session_id = parse_session_id(raw_session)
+            invocation = parse_invocation(payload, artifact_bucket=artifact_bucket)
+        except PayloadError as error:
+            yield make_event("error", session_id, message=str(error), retryable=False)
+            return
+        task = app.add_async_task("job", {"sessionId": session_id})  # /ping: HealthyBusy until it ends
+        try:
+            async for event in guarded(job(invocation, session_id), session_id, keepalive_after=keepalive_after):
+                yield event
+        finally:
+            app.complete_async_task(task)
+
+    return app
