@@ -27,7 +27,7 @@ from deep_insight_executor import logs
 from deep_insight_executor.config import MAX_CALL_TIMEOUT_SECONDS, SESSION_ID_PATTERN, ExecutorConfig
 from deep_insight_executor.paths import PathError, resolve_inside
 from deep_insight_executor.s3sync import S3Sync, SyncError
-from deep_insight_executor.sessions import SessionLimitError, SessionManager
+from deep_insight_executor.sessions import Session, SessionLimitError, SessionManager
 
 log = logging.getLogger("deep_insight_executor.http")
 EXPIRY_INTERVAL_SECONDS = 5.0
@@ -134,6 +134,16 @@ def _session_id(request: Request) -> str | JSONResponse:
     return sid
 
 
+async def _open_session(request: Request, sid: str) -> Session | JSONResponse:
+    """The session, created on first use; 429 when the executor already serves its maximum."""
+    try:
+        session = await _state(request).sessions.get(sid)
+    except SessionLimitError as error:
+        return problem(429, str(error))
+    assert session is not None
+    return session
+
+
 async def health(request: Request) -> JSONResponse:
     state = _state(request)
     if state.finished or state.shutting_down:
@@ -187,11 +197,9 @@ async def execute(request: Request) -> Response:
         errors.append({"field": "timeoutSeconds", "problem": f"must be > 0 and <= {MAX_CALL_TIMEOUT_SECONDS:g}"})
     if errors:
         return problem(422, "invalid request body", fields=errors)
-    try:
-        session = await _state(request).sessions.get(sid)
-    except SessionLimitError as error:
-        return problem(429, str(error))
-    assert session is not None
+    session = await _open_session(request, sid)
+    if isinstance(session, JSONResponse):
+        return session
     result = await session.execute(body["code"], language, float(timeout))
     return JSONResponse(result.to_json())
 
@@ -205,11 +213,9 @@ async def put_file(request: Request) -> Response:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         return problem(413, f"upload larger than {limit} bytes (EXECUTOR_MAX_UPLOAD_BYTES)")
-    try:
-        session = await state.sessions.get(sid)
-    except SessionLimitError as error:
-        return problem(429, str(error))
-    assert session is not None
+    session = await _open_session(request, sid)
+    if isinstance(session, JSONResponse):
+        return session
     try:
         target = resolve_inside(session.workspace, request.path_params["path"])
     except PathError as error:
@@ -295,11 +301,9 @@ async def sync(request: Request) -> Response:
     if errors:
         return problem(422, "invalid request body", fields=errors)
     state = _state(request)
-    try:
-        session = await state.sessions.get(sid)
-    except SessionLimitError as error:
-        return problem(429, str(error))
-    assert session is not None
+    session = await _open_session(request, sid)
+    if isinstance(session, JSONResponse):
+        return session
     path = body.get("path", "")
     try:
         async with session.lock:

@@ -61,6 +61,20 @@ class CallResult:
     duration_ms: int = 0
     truncated: bool = False
 
+    @classmethod
+    def of(
+        cls, status: str, stdout: CappedText, stderr: CappedText, error: dict[str, Any] | None, started: float
+    ) -> CallResult:
+        """The answer to a call that started at ``started`` (time.monotonic) and captured these streams."""
+        return cls(
+            status=status,
+            stdout=stdout.text(),
+            stderr=stderr.text(),
+            error=error,
+            duration_ms=int((time.monotonic() - started) * 1000),
+            truncated=stdout.truncated or stderr.truncated,
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "status": self.status,
@@ -304,14 +318,7 @@ class PythonWorker:
         if status != "timeout" and not crashed:
             with contextlib.suppress(queue.Empty):  # the execute_reply, so the shell channel stays in step
                 await client.get_shell_msg(timeout=1)
-        return CallResult(
-            status=status,
-            stdout=stdout.text(),
-            stderr=stderr.text(),
-            error=error,
-            duration_ms=int((time.monotonic() - started) * 1000),
-            truncated=stdout.truncated or stderr.truncated,
-        )
+        return CallResult.of(status, stdout, stderr, error, started)
 
 
 async def run_bash(command: str, *, workspace: Path, private_dir: Path, limits: Limits, timeout: float) -> CallResult:
@@ -363,11 +370,4 @@ async def run_bash(command: str, *, workspace: Path, private_dir: Path, limits: 
             "message": f"the command exited with status {process.returncode}",
             "traceback": None,
         }
-    return CallResult(
-        status=status,
-        stdout=stdout.text(),
-        stderr=stderr.text(),
-        error=error,
-        duration_ms=int((time.monotonic() - started) * 1000),
-        truncated=stdout.truncated or stderr.truncated,
-    )
+    return CallResult.of(status, stdout, stderr, error, started)
