@@ -9,6 +9,7 @@ inputs and options, the stack outputs, and any warning or configuration error.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import importlib
 import inspect
@@ -351,6 +352,17 @@ class _WarningLog(logging.Handler):
         self._sink.append(record.getMessage())
 
 
+def _ensure_event_loop() -> None:
+    """Pulumi's runtime runs on the thread's current event loop; code that ran ``asyncio.run`` before
+    (a test, a CLI command) leaves none behind."""
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None or loop.is_closed():
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+
 def _program_path(project_dir: Path) -> str:
     # The Pulumi CLI runs the program with its directory on sys.path (for `import components`).
     if str(project_dir) not in sys.path:
@@ -371,6 +383,7 @@ def evaluate(
     A configuration error is returned in ``Evaluation.error`` (the text the CLI would print); any other
     exception propagates.
     """
+    _ensure_event_loop()
     raw = dict(config) if config is not None else load_stack_config(stack, project_dir)
     for k, v in (overrides or {}).items():
         if v is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from ops.evaluate import ConfigFileError, evaluate, load_stack_config
@@ -45,3 +47,12 @@ def test_warnings_from_the_program_and_the_engine_are_recorded(tmp_path):
     assert evaluation.outputs == {"answer": 42}
     assert "engine warning" in evaluation.warnings
     assert any(w.startswith("UserWarning: python warning") for w in evaluation.warnings)
+
+
+def test_evaluation_works_after_asyncio_run_left_no_event_loop():
+
+    async def nothing() -> None:
+        return None
+
+    asyncio.run(nothing())  # leaves the main thread without a current event loop
+    assert evaluate("dev").error is None
