@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
-from tests.runtimes.executor.conftest import Executor, StartExecutor, _free_port, run
+from tests.runtimes.executor.conftest import Executor, StartExecutor, run
 
 BUCKET = "deep-insight-test-artifacts"
 OTHER = "someone-elses-bucket"
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,168 @@
+"""Shared by the runtimes' tests. A real executor: installed from its own dependency list into a fresh virtual environment, started
+with its console script on 127.0.0.1, talked to over HTTP. Servers stop by themselves at teardown."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from moto.server import ThreadedMotoServer
+
+REPO = Path(__file__).resolve().parents[2]
+EXECUTOR_PROJECT = REPO / "runtimes" / "executor"
+DATA = REPO.parent / "shared" / "data" / "fresh-food-sales.csv"
+TOKEN = "test-token-0123456789abcdef"
+
+
+def _base_python() -> str:
+    # Workers run as their own uid when the server is root (as here): the interpreter must be one
+    # that other users can run, i.e. not one under /root (pyenv). Debian's python3.11 is.
+    for candidate in ("/usr/bin/python3.11", "/usr/bin/python3"):
+        if Path(candidate).exists():
+            return candidate
+    return sys.executable
+
+
+@pytest.fixture(scope="session")
+def shared_tmp() -> Iterator[Path]:
+    """A temporary folder other uids can traverse (pytest's own tmp folders are private to root)."""
+    folder = Path(tempfile.mkdtemp(prefix="deep-insight-executor-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def executor_venv(shared_tmp: Path) -> Path:
+    """A fresh venv with only the executor's own dependencies (what the image installs)."""
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.fail("uv is not on PATH; install it with `pip install uv` (the README's prerequisites)")
+    venv = shared_tmp / "venv"
+    subprocess.run([uv, "venv", "--quiet", "--python", _base_python(), str(venv)], check=True)
+    subprocess.run(
+        [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), str(EXECUTOR_PROJECT)],
+        check=True,
+    )
+    return venv
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Executor:
+    url: str
+    process: subprocess.Popen
+    workdir: Path
+    log: Path
+    token: str | None
+    log_handle: Any = None
+
+    def client(self, token: str | None = "default", timeout: float = 60) -> httpx.Client:
+        token = self.token if token == "default" else token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+    def stop(self, timeout: float = 30) -> int:
+        try:
+            if self.process.poll() is None:
+                self.process.send_signal(signal.SIGTERM)
+                try:
+                    return self.process.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait()
+                    return -9
+            return self.process.returncode
+        finally:
+            if self.log_handle is not None and not self.log_handle.closed:
+                self.log_handle.close()
+
+
+StartExecutor = Callable[..., Executor]
+
+
+@pytest.fixture(scope="session")
+def start_executor(executor_venv: Path, shared_tmp: Path) -> Iterator[StartExecutor]:
+    started: list[Executor] = []
+
+    def start(token: str | None = TOKEN, **env: str) -> Executor:
+        workdir = Path(tempfile.mkdtemp(prefix="work-", dir=shared_tmp))
+        workdir.chmod(0o755)
+        port = _free_port()
+        log = workdir.parent / f"{workdir.name}.log"
+        environment = {
+            "PATH": f"{executor_venv / 'bin'}:/usr/bin:/bin",
+            "EXECUTOR_MEMORY_LIMIT_MB": "1536",
+            "EXECUTOR_MAX_PROCESSES": "64",
+            **({"EXECUTOR_TOKEN": token} if token else {}),
+            **env,
+        }
+        handle = log.open("wb")
+        process = subprocess.Popen(
+            [str(executor_venv / "bin" / "deep-insight-executor"), "--host", "127.0.0.1", "--port", str(port),
+             "--workdir", str(workdir)],
+            env=environment,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        executor = Executor(f"http://127.0.0.1:{port}", process, workdir, log, token, handle)
+        started.append(executor)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"executor exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{executor.url}/health", timeout=1).status_code == 200:
+                    return executor
+            except httpx.TransportError:
+                time.sleep(0.1)
+        pytest.fail(f"executor did not answer /health within 30 s:\n{log.read_text()[-3000:]}")
+
+    yield start
+    for executor in started:
+        executor.stop()
+
+
+@pytest.fixture(scope="module")
+def executor(start_executor: StartExecutor) -> Executor:
+    return start_executor()
+
+
+def run(client: httpx.Client, sid: str, code: str, **extra) -> dict:
+    response = client.post(f"/v1/sessions/{sid}/execute", json={"code": code, **extra})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def assert_alive(client: httpx.Client, sid: str) -> None:
+    """The server still answers /health, and the session takes the next call."""
+    assert client.get("/health").status_code == 200
+    result = run(client, sid, "print('still here')")
+    assert result["status"] == "ok", result
+    assert result["stdout"] == "still here\n"
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    """moto's S3 (and everything else) as a real server on 127.0.0.1."""
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
