@@ -1,0 +1,98 @@
+"""The agent's executor client and artifact handling, against a real local executor and moto's S3."""
+
+from __future__ import annotations
+
+import asyncio
+
+import boto3
+import pytest
+from deep_insight_agent.artifacts import artifacts_uri, fetch_inputs, publish_artifacts
+from deep_insight_agent.executor_client import ExecutorClient, ExecutorError
+from deep_insight_agent.executor_session import LocalExecutorSession
+
+from tests.runtimes.conftest import DATA, TOKEN
+
+BUCKET = "agent-test-artifacts"
+SID = "agent-session-0123456789abcdef0123456789"
+
+
+@pytest.fixture(scope="module")
+def s3(s3_endpoint):
+    client = boto3.client(
+        "s3", endpoint_url=s3_endpoint, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
+    )
+    client.create_bucket(Bucket=BUCKET)
+    return client
+
+
+@pytest.fixture(scope="module")
+def executor_with_s3(start_executor, s3_endpoint, s3):
+    return start_executor(
+        ARTIFACT_BUCKET=BUCKET, AWS_ENDPOINT_URL=s3_endpoint, AWS_ACCESS_KEY_ID="t", AWS_SECRET_ACCESS_KEY="t",
+        AWS_REGION="us-east-1",
+    )  # fmt: skip
+
+
+async def with_client(executor, action, sid=SID, token=TOKEN):
+    async with LocalExecutorSession(executor.url, sid, token) as session, ExecutorClient(session) as client:
+        return await action(client)
+
+
+def test_execute_files_and_errors_through_the_client(executor):
+    async def action(client: ExecutorClient):
+        assert (await client.execute("x = 2\nprint(x * 21)"))["stdout"] == "42\n"
+        assert (await client.execute("echo $((6*7))", language="bash"))["stdout"] == "42\n"
+        await client.put_file("data/a.txt", "한글".encode())
+        assert await client.get_file("data/a.txt") == "한글".encode()
+        assert [f["path"] for f in await client.list_files()] == ["data/a.txt"]
+        with pytest.raises(ExecutorError) as missing:
+            await client.get_file("data/none.txt")
+        assert missing.value.status == 404
+        await client.end()
+        assert await client.list_files() == []
+
+    asyncio.run(with_client(executor, action))
+
+
+def test_a_wrong_token_is_an_executor_error(executor):
+    async def action(client: ExecutorClient):
+        with pytest.raises(ExecutorError) as refused:
+            await client.execute("1")
+        assert refused.value.status == 401
+
+    asyncio.run(with_client(executor, action, token="wrong"))
+
+
+def test_inputs_in_and_artifacts_out(executor_with_s3, s3):
+    s3.put_object(Bucket=BUCKET, Key=f"sessions/{SID}/input/fresh-food-sales.csv", Body=DATA.read_bytes())
+
+    async def action(client: ExecutorClient):
+        arrived = await fetch_inputs(client, (f"s3://{BUCKET}/sessions/{SID}/input/fresh-food-sales.csv",))
+        assert arrived == 1
+        total = await client.execute(
+            "import os, pandas as pd\n"
+            "os.makedirs('artifacts', exist_ok=True)\n"
+            "total = int(pd.read_csv('data/fresh-food-sales.csv')['금액'].sum())\n"
+            "open('artifacts/all_results.txt', 'w').write(f'총 금액: {total:,}\\n')\n"
+            "print(total)"
+        )
+        assert total["stdout"] == "157685452\n"
+        return await publish_artifacts(client, session_id=SID, bucket=BUCKET)
+
+    described = asyncio.run(with_client(executor_with_s3, action))
+    size = len("총 금액: 157,685,452\n".encode())
+    assert described == [
+        {"name": "all_results.txt", "s3Uri": f"{artifacts_uri(BUCKET, SID)}all_results.txt", "bytes": size}
+    ]
+    body = s3.get_object(Bucket=BUCKET, Key=f"sessions/{SID}/artifacts/all_results.txt")["Body"].read().decode()
+    assert body == "총 금액: 157,685,452\n"
+
+
+def test_without_a_bucket_artifacts_stay_in_the_workspace(executor):
+    async def action(client: ExecutorClient):
+        await client.put_file("artifacts/chart.png", b"\x89PNG")
+        await client.put_file("scratch.txt", b"not an artifact")
+        return await publish_artifacts(client, session_id="local-" + "x" * 30, bucket=None)
+
+    described = asyncio.run(with_client(executor, action, sid="local-" + "x" * 30))
+    assert described == [{"name": "chart.png", "s3Uri": None, "bytes": 4}]
