@@ -1,0 +1,86 @@
+"""PDF reports: Korean renders (embedded font, extractable text), citations only in one of the two."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+import pandas as pd
+import pytest
+from deep_insight_agent.report import Citation, Report, ReportFontError, Section, find_font, render
+from pypdf import PdfReader
+
+from tests.runtimes.conftest import DATA
+
+matplotlib.use("Agg")
+
+
+def chart_png(totals: pd.Series) -> bytes:
+    from matplotlib import font_manager
+    from matplotlib import pyplot as plt
+
+    font_manager.fontManager.addfont(str(find_font()))  # the chart's Korean labels need the same font
+    name = font_manager.FontProperties(fname=str(find_font())).get_name()
+    plt.rcParams["font.family"] = [name]
+    figure, axis = plt.subplots(figsize=(5, 3))
+    totals.plot.bar(ax=axis)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def report() -> Report:
+    sales = pd.read_csv(DATA)
+    totals = sales.groupby("카테고리")["금액"].sum().sort_values(ascending=False)
+    lines = tuple(f"{category}: {int(amount):,}원" for category, amount in totals.items())
+    return Report(
+        title="신선식품 매출 분석",
+        sections=(
+            Section("요약", (f"총 매출은 {int(sales['금액'].sum()):,}원입니다 [1].",)),
+            Section("카테고리별 매출", lines, chart=chart_png(totals)),
+        ),
+        citations=(Citation(1, "calc-total-sales", "157,685,452", "sum of 금액 over 2,726 rows"),),
+    )
+
+
+def text_of(pdf: bytes) -> str:
+    reader = PdfReader(io.BytesIO(pdf))
+    return "\n".join(page.extract_text() for page in reader.pages)
+
+
+def test_korean_text_and_the_total_are_in_both_reports(report):
+    categories = pd.read_csv(DATA)["카테고리"].unique()
+    for with_citations in (True, False):
+        pdf = render(report, with_citations=with_citations)
+        assert pdf.startswith(b"%PDF")
+        text = text_of(pdf)
+        assert "157,685,452" in text
+        assert "신선식품 매출 분석" in text
+        for category in categories:
+            assert category in text
+
+
+def test_citations_appear_only_in_the_cited_report(report):
+    cited = text_of(render(report, with_citations=True))
+    plain = text_of(render(report, with_citations=False))
+    assert "[1]" in cited
+    assert "calc-total-sales" in cited
+    assert "[1]" not in plain
+    assert "calc-total-sales" not in plain
+
+
+def test_the_font_is_embedded(report):
+    reader = PdfReader(io.BytesIO(render(report, with_citations=False)))
+    fonts = [font.get_object() for page in reader.pages for font in page["/Resources"]["/Font"].values()]
+    descendants = [f["/DescendantFonts"][0].get_object() for f in fonts if "/DescendantFonts" in f]
+    assert descendants
+    assert all("/FontFile2" in d["/FontDescriptor"].get_object() for d in descendants)
+
+
+def test_a_missing_font_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("DEEP_INSIGHT_REPORT_FONT", str(tmp_path / "absent.ttf"))
+    monkeypatch.setattr("deep_insight_agent.report.FONT_CANDIDATES", ())
+    with pytest.raises(ReportFontError, match="fonts-nanum"):
+        find_font()
