@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import io
 
-import matplotlib
 import pandas as pd
 import pytest
 from deep_insight_agent.report import Citation, Report, ReportFontError, Section, find_font, render
+from matplotlib import font_manager
+from matplotlib import pyplot as plt
 from pypdf import PdfReader
 
 from tests.runtimes.conftest import DATA
 
-matplotlib.use("Agg")
-
 
 def chart_png(totals: pd.Series) -> bytes:
-    from matplotlib import font_manager
-    from matplotlib import pyplot as plt
-
     font_manager.fontManager.addfont(str(find_font()))  # the chart's Korean labels need the same font
     name = font_manager.FontProperties(fname=str(find_font())).get_name()
     plt.rcParams["font.family"] = [name]
