@@ -1,0 +1,185 @@
+"""The job: planner -> coder -> validator -> reporter (SPEC §1), each a strands agent whose code runs in
+the session's executor, streamed as SPEC §7 events, ending with the PDFs and the artifacts in S3."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from strands import Agent, tool
+from strands.models.model import Model
+
+from deep_insight_agent.artifacts import ARTIFACT_FOLDER, EXPECTED_ARTIFACTS, fetch_inputs, publish_artifacts
+from deep_insight_agent.events import make_event
+from deep_insight_agent.executor_client import ExecutorClient
+from deep_insight_agent.executor_session import ExecutorSession
+from deep_insight_agent.payload import Invocation
+from deep_insight_agent.report import Citation, Report, Section, render
+
+AGENTS = ("planner", "coder", "validator", "reporter")
+LANGUAGE_NAMES = {"ko": "Korean", "en": "English"}
+TOOL_RESULT_LIMIT = 8000  # characters of executor output handed back to the model
+
+
+def system_prompt(agent: str, language: str) -> str:
+    text = resources.files("deep_insight_agent").joinpath(f"prompts/{agent}.md").read_text(encoding="utf-8")
+    return text.replace("{language_name}", LANGUAGE_NAMES[language])
+
+
+@dataclass
+class WorkflowDeps:
+    model_for: Callable[[str], Model]
+    """The model of each agent (Bedrock in AWS; a scripted model in tests)."""
+    open_executor: Callable[[str], AbstractAsyncContextManager[ExecutorSession]]
+    """The session's executor: ECS/ALB in AWS, a local URL in development."""
+    artifact_bucket: str | None
+
+
+def _summary(result: dict[str, Any]) -> str:
+    parts = [f"status: {result['status']}"]
+    if result.get("stdout"):
+        parts.append(f"stdout:\n{result['stdout']}")
+    if result.get("stderr"):
+        parts.append(f"stderr:\n{result['stderr']}")
+    if result.get("error"):
+        error = result["error"]
+        parts.append(f"error: {error['type']}: {error['message']}\n{error.get('traceback') or ''}")
+    return "\n".join(parts)[:TOOL_RESULT_LIMIT]
+
+
+def executor_tools(executor: ExecutorClient, report_holder: dict[str, Any]) -> dict[str, list[Any]]:
+    @tool
+    async def python(code: str) -> str:
+        """Run Python in the session's notebook-like worker (variables persist; inputs are in data/).
+
+        Args:
+            code: Python source to run.
+        """
+        return _summary(await executor.execute(code))
+
+    @tool
+    async def bash(command: str) -> str:
+        """Run a shell command in the session's workspace.
+
+        Args:
+            command: the command line.
+        """
+        return _summary(await executor.execute(command, language="bash"))
+
+    @tool
+    def write_report(title: str, sections: list[dict[str, Any]]) -> str:
+        """Write the final report.
+
+        Args:
+            title: the report's title.
+            sections: a list of {"heading": str, "paragraphs": [str], "chart": "artifacts/<file>.png" or null}.
+        """
+        report_holder["title"] = title
+        report_holder["sections"] = sections
+        return f"report with {len(sections)} sections recorded"
+
+    return {"planner": [], "coder": [python, bash], "validator": [python], "reporter": [write_report]}
+
+
+async def _run_agent(
+    name: str, agent: Agent, task: str, *, session_id: str, usage: dict[str, int], texts: list[str]
+) -> AsyncIterator[dict[str, Any]]:
+    tool_names: dict[str, str] = {}
+    async for event in agent.stream_async(task):
+        if event.get("data"):
+            texts.append(event["data"])
+            yield make_event("text", session_id, agent=name, text=event["data"])
+        elif "message" in event:
+            for block in event["message"].get("content", []):
+                if "toolUse" in block:
+                    use = block["toolUse"]
+                    tool_names[use["toolUseId"]] = use["name"]
+                    yield make_event("tool", session_id, agent=name, tool=use["name"], input=use.get("input"))
+                elif "toolResult" in block:
+                    result = block["toolResult"]
+                    yield make_event(
+                        "tool_result",
+                        session_id,
+                        agent=name,
+                        tool=tool_names.get(result["toolUseId"], "unknown"),
+                        status=result.get("status", "success"),
+                    )
+        elif "result" in event:
+            accumulated = event["result"].metrics.accumulated_usage
+            usage["inputTokens"] += accumulated.get("inputTokens", 0)
+            usage["outputTokens"] += accumulated.get("outputTokens", 0)
+
+
+async def _load_json(executor: ExecutorClient, path: str) -> Any:
+    with contextlib.suppress(Exception):
+        return json.loads(await executor.get_file(path))
+    return None
+
+
+async def _write_reports(executor: ExecutorClient, holder: dict[str, Any]) -> None:
+    citations = []
+    for item in await _load_json(executor, f"{ARTIFACT_FOLDER}/citations.json") or []:
+        citations.append(
+            Citation(int(item["number"]), str(item["calculationId"]), str(item["value"]), str(item["derivation"]))
+        )
+    sections = []
+    for section in holder.get("sections", []):
+        chart = None
+        if section.get("chart"):
+            with contextlib.suppress(Exception):
+                chart = await executor.get_file(section["chart"])
+        sections.append(Section(str(section["heading"]), tuple(map(str, section.get("paragraphs", []))), chart))
+    report = Report(str(holder.get("title", "Deep Insight report")), tuple(sections), tuple(citations))
+    await executor.put_file(f"{ARTIFACT_FOLDER}/final_report_with_citations.pdf", render(report, with_citations=True))
+    await executor.put_file(f"{ARTIFACT_FOLDER}/final_report.pdf", render(report, with_citations=False))
+
+
+async def run_job(invocation: Invocation, session_id: str, deps: WorkflowDeps) -> AsyncIterator[dict[str, Any]]:
+    started = time.monotonic()
+    usage = {"inputTokens": 0, "outputTokens": 0}
+    yield make_event("status", session_id, phase="executor starting")
+    async with deps.open_executor(session_id) as session, ExecutorClient(session) as executor:
+        yield make_event("status", session_id, phase="executor ready")
+        if invocation.data:
+            files = await fetch_inputs(executor, invocation.data)
+            yield make_event("status", session_id, phase=f"{files} input file(s) in data/")
+        await executor.execute(f"import os\nos.makedirs({ARTIFACT_FOLDER!r}, exist_ok=True)")
+        holder: dict[str, Any] = {}
+        tools = executor_tools(executor, holder)
+        notes = [f"Question: {invocation.prompt}", f"Input files: {', '.join(invocation.data) or 'none'}"]
+        for name in AGENTS:
+            yield make_event("agent", session_id, agent=name, state="started")
+            agent = Agent(
+                model=deps.model_for(name),
+                tools=tools[name],
+                system_prompt=system_prompt(name, invocation.language),
+                callback_handler=None,
+            )
+            texts: list[str] = []
+            async for event in _run_agent(
+                name, agent, "\n\n".join(notes), session_id=session_id, usage=usage, texts=texts
+            ):
+                yield event
+            notes.append(f"{name} said:\n{''.join(texts)}")
+            yield make_event("agent", session_id, agent=name, state="finished")
+        yield make_event("status", session_id, phase="rendering reports")
+        await _write_reports(executor, holder)
+        artifacts = await publish_artifacts(executor, session_id=session_id, bucket=deps.artifact_bucket)
+        for artifact in artifacts:
+            yield make_event("artifact", session_id, **artifact)
+        missing = [name for name in EXPECTED_ARTIFACTS if name not in {a["name"] for a in artifacts}]
+        if missing:
+            yield make_event("status", session_id, phase=f"missing artifacts: {', '.join(missing)}")
+    yield make_event(
+        "complete",
+        session_id,
+        artifacts=artifacts,
+        durationSeconds=round(time.monotonic() - started, 3),
+        usage=usage,
+    )

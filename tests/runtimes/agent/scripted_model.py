@@ -1,0 +1,58 @@
+"""A strands ``Model`` that replays prepared turns: it replaces only the LLM in workflow tests."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from strands.models.model import Model
+
+
+class ScriptedModel(Model):
+    """Each turn is {"text": str} and/or {"tools": [{"name", "input"}]}; turns are used in order."""
+
+    def __init__(self, turns: list[dict[str, Any]]) -> None:
+        self.turns = list(turns)
+        self.config: dict[str, Any] = {}
+        self.requests: list[list[dict[str, Any]]] = []
+
+    def update_config(self, **model_config: Any) -> None:
+        self.config.update(model_config)
+
+    def get_config(self) -> dict[str, Any]:
+        return self.config
+
+    async def structured_output(self, output_model, prompt, system_prompt=None, **kwargs):  # type: ignore[override]
+        raise AssertionError("the workflow does not ask for structured output")
+        yield  # pragma: no cover
+
+    async def stream(self, messages, tool_specs=None, system_prompt=None, **kwargs) -> AsyncIterator[dict]:  # type: ignore[override]
+        self.requests.append(messages)
+        if not self.turns:
+            raise AssertionError("the script has no turn left")
+        turn = self.turns.pop(0)
+        yield {"messageStart": {"role": "assistant"}}
+        if turn.get("text"):
+            yield {"contentBlockStart": {"start": {}}}
+            text = turn["text"]
+            for start in range(0, len(text), 40):
+                yield {"contentBlockDelta": {"delta": {"text": text[start : start + 40]}}}
+            yield {"contentBlockStop": {}}
+        for index, call in enumerate(turn.get("tools", [])):
+            yield {
+                "contentBlockStart": {
+                    "start": {"toolUse": {"toolUseId": f"call-{id(turn)}-{index}", "name": call["name"]}}
+                }
+            }
+            yield {
+                "contentBlockDelta": {"delta": {"toolUse": {"input": json.dumps(call["input"], ensure_ascii=False)}}}
+            }
+            yield {"contentBlockStop": {}}
+        yield {"messageStop": {"stopReason": "tool_use" if turn.get("tools") else "end_turn"}}
+        yield {
+            "metadata": {
+                "usage": {"inputTokens": 100, "outputTokens": 20, "totalTokens": 120},
+                "metrics": {"latencyMs": 1},
+            }
+        }

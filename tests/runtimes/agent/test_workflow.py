@@ -1,0 +1,163 @@
+"""The whole job end to end with scripted models (only the LLM is replaced) against a real local
+executor on the reference CSV: events per SPEC §7, citations that reference real calculations, and
+two PDFs that carry the total and the Korean category names."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from contextlib import asynccontextmanager
+
+import boto3
+import pandas as pd
+import pytest
+from deep_insight_agent.events import validate_stream
+from deep_insight_agent.executor_session import LocalExecutorSession
+from deep_insight_agent.payload import Invocation
+from deep_insight_agent.workflow import WorkflowDeps, run_job
+from pypdf import PdfReader
+
+from tests.runtimes.agent.scripted_model import ScriptedModel
+from tests.runtimes.conftest import DATA, TOKEN
+
+BUCKET = "workflow-artifacts"
+SID = "workflow-session-0123456789abcdef01234"
+
+CODER = """
+import json, pandas as pd, matplotlib.pyplot as plt
+sales = pd.read_csv('data/fresh-food-sales.csv')
+total = int(sales['금액'].sum())
+by_category = sales.groupby('카테고리')['금액'].sum().sort_values(ascending=False)
+metadata = [{"id": "calc-total-sales", "description": "sum of 금액", "value": total, "code": "sales['금액'].sum()"}]
+metadata += [{"id": f"calc-category-{i}", "description": f"{c} 금액", "value": int(v), "code": "groupby"}
+             for i, (c, v) in enumerate(by_category.items())]
+json.dump(metadata, open('artifacts/calculation_metadata.json', 'w'), ensure_ascii=False)
+open('artifacts/all_results.txt', 'w').write('\\n'.join(f"{m['id']}: {m['value']}" for m in metadata))
+by_category.plot.bar().get_figure().savefig('artifacts/sales_by_category.png')
+print(total)
+"""
+
+VALIDATOR = """
+import json, pandas as pd
+metadata = {m['id']: m for m in json.load(open('artifacts/calculation_metadata.json'))}
+check = int(pd.read_csv('data/fresh-food-sales.csv')['금액'].sum())
+assert check == metadata['calc-total-sales']['value']
+json.dump([{"number": 1, "calculationId": "calc-total-sales", "value": f"{check:,}",
+            "derivation": "sum of 금액 over all rows, recomputed"}],
+          open('artifacts/citations.json', 'w'), ensure_ascii=False)
+print('verified', check)
+"""
+
+
+def scripts(categories: list[str]) -> dict[str, list[dict]]:
+    return {
+        "planner": [{"text": "1. 총 매출 계산 2. 카테고리별 매출 3. 차트"}],
+        "coder": [
+            {"tools": [{"name": "python", "input": {"code": CODER}}]},
+            {"text": "총 매출 157,685,452원을 계산했습니다."},
+        ],
+        "validator": [{"tools": [{"name": "python", "input": {"code": VALIDATOR}}]}, {"text": "검증 완료."}],
+        "reporter": [
+            {
+                "tools": [
+                    {
+                        "name": "write_report",
+                        "input": {
+                            "title": "신선식품 매출 분석",
+                            "sections": [
+                                {
+                                    "heading": "요약",
+                                    "paragraphs": ["총 매출은 157,685,452원입니다 [1]."],
+                                    "chart": None,
+                                },
+                                {
+                                    "heading": "카테고리",
+                                    "paragraphs": [", ".join(categories)],
+                                    "chart": "artifacts/sales_by_category.png",
+                                },
+                            ],
+                        },
+                    }
+                ]
+            },
+            {"text": "보고서를 작성했습니다."},
+        ],
+    }
+
+
+@pytest.fixture(scope="module")
+def s3(s3_endpoint):
+    client = boto3.client(
+        "s3", endpoint_url=s3_endpoint, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
+    )
+    client.create_bucket(Bucket=BUCKET)
+    client.put_object(Bucket=BUCKET, Key=f"sessions/{SID}/input/fresh-food-sales.csv", Body=DATA.read_bytes())
+    return client
+
+
+@pytest.fixture(scope="module")
+def executor_with_s3(start_executor, s3_endpoint, s3):
+    return start_executor(
+        ARTIFACT_BUCKET=BUCKET,
+        AWS_ENDPOINT_URL=s3_endpoint,
+        AWS_ACCESS_KEY_ID="t",
+        AWS_SECRET_ACCESS_KEY="t",
+        AWS_REGION="us-east-1",
+    )
+
+
+def test_a_job_runs_end_to_end(executor_with_s3, s3):
+    categories = list(pd.read_csv(DATA)["카테고리"].unique())
+    models = {name: ScriptedModel(turns) for name, turns in scripts(categories).items()}
+
+    @asynccontextmanager
+    async def open_executor(session_id: str):
+        async with LocalExecutorSession(executor_with_s3.url, session_id, TOKEN) as session:
+            yield session
+
+    deps = WorkflowDeps(model_for=models.__getitem__, open_executor=open_executor, artifact_bucket=BUCKET)
+    invocation = Invocation(
+        prompt="카테고리별 매출을 분석해줘",
+        data=(f"s3://{BUCKET}/sessions/{SID}/input/fresh-food-sales.csv",),
+        language="ko",
+    )
+
+    async def collect() -> list[dict]:
+        return [event async for event in run_job(invocation, SID, deps)]
+
+    events = asyncio.run(collect())
+    assert validate_stream(events) == []
+    kinds = [e["type"] for e in events]
+    assert kinds[-1] == "complete"
+    assert [e["agent"] for e in events if e["type"] == "agent" and e["state"] == "started"] == [
+        "planner",
+        "coder",
+        "validator",
+        "reporter",
+    ]
+    assert [e["tool"] for e in events if e["type"] == "tool"] == ["python", "python", "write_report"]
+    assert all(e["status"] == "success" for e in events if e["type"] == "tool_result")
+    complete = events[-1]
+    assert complete["usage"] == {"inputTokens": 100 * 7, "outputTokens": 20 * 7}
+    names = {a["name"] for a in complete["artifacts"]}
+    assert names >= {"all_results.txt", "calculation_metadata.json", "citations.json", "final_report.pdf",
+                     "final_report_with_citations.pdf", "sales_by_category.png"}  # fmt: skip
+    assert not any(e["type"] == "status" and e["phase"].startswith("missing") for e in events)
+
+    def fetch(name: str) -> bytes:
+        return s3.get_object(Bucket=BUCKET, Key=f"sessions/{SID}/artifacts/{name}")["Body"].read()
+
+    metadata = {m["id"] for m in json.loads(fetch("calculation_metadata.json"))}
+    citations = json.loads(fetch("citations.json"))
+    assert citations
+    assert all(c["calculationId"] in metadata for c in citations)
+    for name in ("final_report.pdf", "final_report_with_citations.pdf"):
+        text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(fetch(name))).pages)
+        assert "157,685,452" in text
+        assert all(category in text for category in categories)
+    assert "[1]" in "".join(
+        p.extract_text() for p in PdfReader(io.BytesIO(fetch("final_report_with_citations.pdf"))).pages
+    )
+    # The coder's model saw the planner's plan in its task.
+    assert "planner said" in json.dumps(models["coder"].requests[0], ensure_ascii=False)
