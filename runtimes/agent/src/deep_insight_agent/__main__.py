@@ -1,44 +1,88 @@
-"""Placeholder server: GET /ping answers as AgentCore expects; /invocations says it is not built yet.
+"""``deep-insight-agent``: the AgentCore container's server (0.0.0.0:8080, /ping, /invocations).
 
-It exists so that the image and the AgentCore runtime can be deployed before issue 5 replaces this
-module with the real agent (bedrock-agentcore SDK app).
+In AWS every setting comes from the environment the Pulumi program sets (SPEC §7). For development,
+``--local-executor URL`` uses an executor started by hand; then only AWS_REGION and
+DEEP_INSIGHT_MODEL_ID are required, and without DEEP_INSIGHT_ARTIFACT_BUCKET the artifacts stay in the
+executor's workspace.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator
+from datetime import timedelta
 
-STARTED = int(time.time())
+import boto3
+import uvicorn
+from botocore.config import Config
+from strands.models.bedrock import BedrockModel
 
+from deep_insight_agent.app import create_app
+from deep_insight_agent.config import ConfigError, EcsSettings, Env
+from deep_insight_agent.executor_session import EcsExecutorSession, ExecutorSession, LocalExecutorSession, reap
+from deep_insight_agent.workflow import WorkflowDeps, run_job
 
-class Handler(BaseHTTPRequestHandler):
-    def _reply(self, status: int, body: dict) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self) -> None:
-        if self.path == "/ping":
-            self._reply(200, {"status": "Healthy", "time_of_last_update": STARTED})
-        else:
-            self._reply(404, {"error": "not found"})
-
-    def do_POST(self) -> None:
-        self._reply(501, {"error": "this agent image is a placeholder; the workflow arrives with issue 5"})
+# Model throttling: botocore's adaptive retry mode (exponential backoff with jitter plus a client-side
+# rate limiter). A stream silent for 5 minutes ends in a read timeout instead of hanging.
+BEDROCK_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 10}, read_timeout=300, connect_timeout=10)
+ORPHAN_AGE = timedelta(minutes=30)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="deep-insight-agent")
-    parser.add_argument("--host", default="0.0.0.0")  # AgentCore requires 0.0.0.0:8080
+def build_deps(local_executor: str | None, executor_token: str | None) -> WorkflowDeps:
+    missing = [name for name in (Env.AWS_REGION, Env.MODEL_ID) if not os.environ.get(name)]
+    if missing:
+        raise ConfigError(f"missing environment: {', '.join(missing)}")
+    region, model_id = os.environ[Env.AWS_REGION], os.environ[Env.MODEL_ID]
+
+    def model_for(agent: str) -> BedrockModel:
+        return BedrockModel(model_id=model_id, region_name=region, boto_client_config=BEDROCK_CONFIG)
+
+    if local_executor:
+
+        @contextlib.asynccontextmanager
+        async def open_local(session_id: str) -> AsyncIterator[ExecutorSession]:
+            async with LocalExecutorSession(local_executor, session_id, executor_token) as session:
+                yield session
+
+        return WorkflowDeps(model_for, open_local, os.environ.get(Env.ARTIFACT_BUCKET) or None)
+
+    settings = EcsSettings.from_env()
+    ecs, elbv2 = boto3.client("ecs", region_name=region), boto3.client("elbv2", region_name=region)
+
+    @contextlib.asynccontextmanager
+    async def open_ecs(session_id: str) -> AsyncIterator[ExecutorSession]:
+        # Each session start sweeps what crashed runtimes left behind (older than ORPHAN_AGE).
+        reap(settings, ecs=ecs, elbv2=elbv2, older_than=ORPHAN_AGE, keep={session_id})
+        async with EcsExecutorSession(settings, session_id, ecs=ecs, elbv2=elbv2) as session:
+            yield session
+
+    return WorkflowDeps(model_for, open_ecs, settings.artifact_bucket)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="deep-insight-agent", description=__doc__)
+    parser.add_argument("--host", default="0.0.0.0", help="address to listen on (AgentCore needs 0.0.0.0)")
     parser.add_argument("--port", type=int, default=8080)
-    args = parser.parse_args()
-    ThreadingHTTPServer((args.host, args.port), Handler).serve_forever()
+    parser.add_argument("--local-executor", metavar="URL", help="use an executor started by hand at URL")
+    parser.add_argument("--executor-token", help="bearer token of that executor (default: EXECUTOR_TOKEN)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format='{"level": "%(levelname)s", "message": "%(message)s"}')
+    try:
+        deps = build_deps(args.local_executor, args.executor_token or os.environ.get("EXECUTOR_TOKEN"))
+    except ConfigError as error:
+        print(f"deep-insight-agent: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+    async def job(invocation, session_id):  # type: ignore[no-untyped-def]
+        async for event in run_job(invocation, session_id, deps):
+            yield event
+
+    app = create_app(job, artifact_bucket=deps.artifact_bucket)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_keep_alive=75)
 
 
 if __name__ == "__main__":
