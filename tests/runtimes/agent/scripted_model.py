@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 from strands.models.model import Model
+from strands.types.exceptions import ModelThrottledException
 
 
 class ScriptedModel(Model):
@@ -56,3 +58,34 @@ class ScriptedModel(Model):
                 "metrics": {"latencyMs": 1},
             }
         }
+
+
+class ThrottledOnce(ScriptedModel):
+    """Bedrock says 'slow down' on the first request, then answers from the script."""
+
+    def __init__(self, turns: list[dict[str, Any]]) -> None:
+        super().__init__(turns)
+        self.throttled = False
+
+    async def stream(self, messages, tool_specs=None, system_prompt=None, **kwargs) -> AsyncIterator[dict]:  # type: ignore[override]
+        if not self.throttled:
+            self.throttled = True
+            raise ModelThrottledException("ThrottlingException: Too many requests")
+        async for event in super().stream(messages, tool_specs, system_prompt, **kwargs):
+            yield event
+
+
+class SilentOnce(ScriptedModel):
+    """The first request's stream says nothing at all for ``silence`` seconds."""
+
+    def __init__(self, turns: list[dict[str, Any]], silence: float) -> None:
+        super().__init__(turns)
+        self.silence = silence
+        self.silent = False
+
+    async def stream(self, messages, tool_specs=None, system_prompt=None, **kwargs) -> AsyncIterator[dict]:  # type: ignore[override]
+        if not self.silent:
+            self.silent = True
+            await asyncio.sleep(self.silence)
+        async for event in super().stream(messages, tool_specs, system_prompt, **kwargs):
+            yield event

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import time
 from contextlib import asynccontextmanager
 
 import boto3
@@ -18,7 +19,7 @@ from deep_insight_agent.payload import Invocation
 from deep_insight_agent.workflow import WorkflowDeps, run_job
 from pypdf import PdfReader
 
-from tests.runtimes.agent.scripted_model import ScriptedModel
+from tests.runtimes.agent.scripted_model import ScriptedModel, SilentOnce, ThrottledOnce
 from tests.runtimes.conftest import DATA, TOKEN
 
 BUCKET = "workflow-artifacts"
@@ -107,16 +108,15 @@ def executor_with_s3(start_executor, s3_endpoint, s3):
     )
 
 
-def test_a_job_runs_end_to_end(executor_with_s3, s3):
-    categories = list(pd.read_csv(DATA)["카테고리"].unique())
-    models = {name: ScriptedModel(turns) for name, turns in scripts(categories).items()}
-
+def run_workflow(executor, models, **deps_options) -> list[dict]:
     @asynccontextmanager
     async def open_executor(session_id: str):
-        async with LocalExecutorSession(executor_with_s3.url, session_id, TOKEN) as session:
+        async with LocalExecutorSession(executor.url, session_id, TOKEN) as session:
             yield session
 
-    deps = WorkflowDeps(model_for=models.__getitem__, open_executor=open_executor, artifact_bucket=BUCKET)
+    deps = WorkflowDeps(
+        model_for=models.__getitem__, open_executor=open_executor, artifact_bucket=BUCKET, **deps_options
+    )
     invocation = Invocation(
         prompt="카테고리별 매출을 분석해줘",
         data=(f"s3://{BUCKET}/sessions/{SID}/input/fresh-food-sales.csv",),
@@ -126,7 +126,32 @@ def test_a_job_runs_end_to_end(executor_with_s3, s3):
     async def collect() -> list[dict]:
         return [event async for event in run_job(invocation, SID, deps)]
 
-    events = asyncio.run(collect())
+    return asyncio.run(collect())
+
+
+def test_throttling_and_a_silent_stream_are_retried_to_a_finished_job(executor_with_s3):
+    categories = list(pd.read_csv(DATA)["카테고리"].unique())
+    turns = scripts(categories)
+    models = {
+        "planner": ThrottledOnce(turns["planner"]),
+        "coder": SilentOnce(turns["coder"], silence=30),
+        "validator": ScriptedModel(turns["validator"]),
+        "reporter": ScriptedModel(turns["reporter"]),
+    }
+    started = time.monotonic()
+    events = run_workflow(executor_with_s3, models, stall_seconds=0.5, retry_base_delay=0.05)
+    assert time.monotonic() - started < 25  # the 30 s silence was cut off, not waited out
+    assert validate_stream(events) == []
+    assert events[-1]["type"] == "complete"
+    phases = [e["phase"] for e in events if e["type"] == "status"]
+    assert any(p.startswith("model throttled; retrying in") for p in phases)
+    assert "model stream silent for 0.5 s; cancelled and retrying" in phases
+
+
+def test_a_job_runs_end_to_end(executor_with_s3, s3):
+    categories = list(pd.read_csv(DATA)["카테고리"].unique())
+    models = {name: ScriptedModel(turns) for name, turns in scripts(categories).items()}
+    events = run_workflow(executor_with_s3, models)
     assert validate_stream(events) == []
     kinds = [e["type"] for e in events]
     assert kinds[-1] == "complete"

@@ -3,6 +3,7 @@ the session's executor, streamed as SPEC §7 events, ending with the PDFs and th
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import time
@@ -21,6 +22,7 @@ from deep_insight_agent.executor_client import ExecutorClient
 from deep_insight_agent.executor_session import ExecutorSession
 from deep_insight_agent.payload import Invocation
 from deep_insight_agent.report import Citation, Report, Section, render
+from deep_insight_agent.resilience import STALL_SECONDS, ResilientModel
 
 AGENTS = ("planner", "coder", "validator", "reporter")
 LANGUAGE_NAMES = {"ko": "Korean", "en": "English"}
@@ -39,6 +41,8 @@ class WorkflowDeps:
     open_executor: Callable[[str], AbstractAsyncContextManager[ExecutorSession]]
     """The session's executor: ECS/ALB in AWS, a local URL in development."""
     artifact_bucket: str | None
+    stall_seconds: float = STALL_SECONDS
+    retry_base_delay: float = 2.0
 
 
 def _summary(result: dict[str, Any]) -> str:
@@ -88,32 +92,65 @@ def executor_tools(executor: ExecutorClient, report_holder: dict[str, Any]) -> d
 
 
 async def _run_agent(
-    name: str, agent: Agent, task: str, *, session_id: str, usage: dict[str, int], texts: list[str]
+    name: str,
+    agent: Agent,
+    task: str,
+    *,
+    session_id: str,
+    usage: dict[str, int],
+    texts: list[str],
+    notices: asyncio.Queue,
 ) -> AsyncIterator[dict[str, Any]]:
+    """The agent's stream as SPEC §7 events, merged with the model wrapper's notices (retries)."""
     tool_names: dict[str, str] = {}
-    async for event in agent.stream_async(task):
-        if event.get("data"):
-            texts.append(event["data"])
-            yield make_event("text", session_id, agent=name, text=event["data"])
-        elif "message" in event:
-            for block in event["message"].get("content", []):
-                if "toolUse" in block:
-                    use = block["toolUse"]
-                    tool_names[use["toolUseId"]] = use["name"]
-                    yield make_event("tool", session_id, agent=name, tool=use["name"], input=use.get("input"))
-                elif "toolResult" in block:
-                    result = block["toolResult"]
-                    yield make_event(
-                        "tool_result",
-                        session_id,
-                        agent=name,
-                        tool=tool_names.get(result["toolUseId"], "unknown"),
-                        status=result.get("status", "success"),
-                    )
-        elif "result" in event:
-            accumulated = event["result"].metrics.accumulated_usage
-            usage["inputTokens"] += accumulated.get("inputTokens", 0)
-            usage["outputTokens"] += accumulated.get("outputTokens", 0)
+    done = object()
+
+    async def pump() -> None:
+        try:
+            async for event in agent.stream_async(task):
+                await notices.put(("agent", event))
+            await notices.put(("done", done))
+        except Exception as error:
+            await notices.put(("failed", error))
+
+    runner = asyncio.create_task(pump())
+    try:
+        while True:
+            kind, event = await notices.get()
+            if kind == "notice":
+                yield make_event("status", session_id, phase=event)
+                continue
+            if kind == "failed":
+                raise event
+            if kind == "done":
+                return
+            if event.get("data"):
+                texts.append(event["data"])
+                yield make_event("text", session_id, agent=name, text=event["data"])
+            elif "message" in event:
+                for block in event["message"].get("content", []):
+                    if "toolUse" in block:
+                        use = block["toolUse"]
+                        tool_names[use["toolUseId"]] = use["name"]
+                        yield make_event("tool", session_id, agent=name, tool=use["name"], input=use.get("input"))
+                    elif "toolResult" in block:
+                        result = block["toolResult"]
+                        yield make_event(
+                            "tool_result",
+                            session_id,
+                            agent=name,
+                            tool=tool_names.get(result["toolUseId"], "unknown"),
+                            status=result.get("status", "success"),
+                        )
+            elif "result" in event:
+                accumulated = event["result"].metrics.accumulated_usage
+                usage["inputTokens"] += accumulated.get("inputTokens", 0)
+                usage["outputTokens"] += accumulated.get("outputTokens", 0)
+    finally:
+        if not runner.done():
+            runner.cancel()
+            with contextlib.suppress(BaseException):
+                await runner
 
 
 async def _load_json(executor: ExecutorClient, path: str) -> Any:
@@ -155,15 +192,22 @@ async def run_job(invocation: Invocation, session_id: str, deps: WorkflowDeps) -
         notes = [f"Question: {invocation.prompt}", f"Input files: {', '.join(invocation.data) or 'none'}"]
         for name in AGENTS:
             yield make_event("agent", session_id, agent=name, state="started")
+            notices: asyncio.Queue = asyncio.Queue()
+            model = ResilientModel(
+                deps.model_for(name),
+                notify=lambda message, queue=notices: queue.put_nowait(("notice", message)),
+                stall_seconds=deps.stall_seconds,
+                base_delay=deps.retry_base_delay,
+            )
             agent = Agent(
-                model=deps.model_for(name),
+                model=model,
                 tools=tools[name],
                 system_prompt=system_prompt(name, invocation.language),
                 callback_handler=None,
             )
             texts: list[str] = []
             async for event in _run_agent(
-                name, agent, "\n\n".join(notes), session_id=session_id, usage=usage, texts=texts
+                name, agent, "\n\n".join(notes), session_id=session_id, usage=usage, texts=texts, notices=notices
             ):
                 yield event
             notes.append(f"{name} said:\n{''.join(texts)}")
