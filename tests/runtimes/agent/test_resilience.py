@@ -6,9 +6,8 @@ import asyncio
 
 import pytest
 from deep_insight_agent.resilience import ModelStalledError, ResilientModel
+from deep_insight_agent.scripted import ScriptedModel
 from strands.types.exceptions import ModelThrottledException
-
-from tests.runtimes.agent.scripted_model import ScriptedModel
 
 
 class FailsMidAnswer(ScriptedModel):

@@ -16,10 +16,10 @@ import pytest
 from deep_insight_agent.events import validate_stream
 from deep_insight_agent.executor_session import LocalExecutorSession
 from deep_insight_agent.payload import Invocation
+from deep_insight_agent.scripted import ScriptedModel, SilentOnce, ThrottledOnce
 from deep_insight_agent.workflow import WorkflowDeps, run_job
 from pypdf import PdfReader
 
-from tests.runtimes.agent.scripted_model import ScriptedModel, SilentOnce, ThrottledOnce
 from tests.runtimes.conftest import DATA, TOKEN
 
 BUCKET = "workflow-artifacts"

@@ -8,6 +8,7 @@ stays extractable. The font is found in the image (Debian's fonts-nanum) or name
 from __future__ import annotations
 
 import io
+import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/nanum/NanumBarunGothic.ttf",
 )
 CITATION_MARK = re.compile(r"\s?\[\d+\]")
+# fontTools reports every table it leaves out of the embedded subset; none of them matter for a report.
+logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
 
 
 class ReportFontError(RuntimeError):

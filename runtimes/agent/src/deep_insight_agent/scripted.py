@@ -1,4 +1,5 @@
-"""A strands ``Model`` that replays prepared turns: it replaces only the LLM in workflow tests."""
+"""Strands ``Model``s that replay prepared turns: they replace only the LLM, in tests and in
+``bench/agent_bench.py`` (and let a developer run the whole workflow without Bedrock)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,204 @@
+"""Agent runtime benchmark: prints figures (not a test).
+
+1. Runtime overhead per job: the reference job (four agents, scripted models: no LLM time) against a
+   locally started executor; the time the runtime adds = job wall time − time spent running the
+   job's code in the executor. Target ≤ 1 s.
+2. Control-plane work per executor session against moto (ECS, ELBv2, EC2 on 127.0.0.1): AWS calls and
+   wall time to start a session (task, target group, rule, health) and to clean it up.
+
+    uv run python bench/agent_bench.py [--jobs 3] [--sessions 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import boto3
+import httpx
+import pandas as pd
+from deep_insight_agent.config import EcsSettings, TargetGroupTemplate
+from deep_insight_agent.executor_client import ExecutorClient
+from deep_insight_agent.executor_session import EcsExecutorSession, LocalExecutorSession
+from deep_insight_agent.payload import Invocation
+from deep_insight_agent.scripted import ScriptedModel
+from deep_insight_agent.workflow import WorkflowDeps, run_job
+from moto.server import ThreadedMotoServer
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO.parent / "shared" / "data" / "fresh-food-sales.csv"
+sys.path.insert(0, str(REPO))
+from components.runtime_contract import SessionTargetGroupTemplate  # noqa: E402
+from tests.runtimes.agent.test_workflow import scripts  # noqa: E402  (the reference job's scripted turns)
+
+TOKEN = "bench-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_executor(workdir: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [shutil.which("deep-insight-executor") or "deep-insight-executor", "--port", str(port), "--workdir", str(workdir),
+         "--log-level", "WARNING"],
+        env={**os.environ, "EXECUTOR_TOKEN": TOKEN},
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                time.sleep(3)  # let the spare kernel start, as it would between jobs
+                return process, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    sys.exit("agent_bench: the executor did not start")
+
+
+async def one_job(url: str, session_id: str, code_ms: list[float]) -> float:
+    categories = list(pd.read_csv(DATA)["카테고리"].unique())
+    models = {name: ScriptedModel(turns) for name, turns in scripts(categories).items()}
+
+    @asynccontextmanager
+    async def open_executor(sid: str):
+        async with LocalExecutorSession(url, sid, TOKEN) as session, ExecutorClient(session) as client:
+            await client.put_file("data/fresh-food-sales.csv", DATA.read_bytes())
+        async with LocalExecutorSession(url, sid, TOKEN) as session:
+            yield session
+
+    original = ExecutorClient.execute
+
+    async def timed(self, code, **kwargs):  # type: ignore[no-untyped-def]
+        result = await original(self, code, **kwargs)
+        code_ms.append(result["durationMs"])
+        return result
+
+    ExecutorClient.execute = timed  # type: ignore[method-assign]
+    try:
+        deps = WorkflowDeps(model_for=models.__getitem__, open_executor=open_executor, artifact_bucket=None)
+        started = time.perf_counter()
+        events = [e async for e in run_job(Invocation("카테고리별 매출을 분석해줘", (), "ko"), session_id, deps)]
+        elapsed = time.perf_counter() - started
+    finally:
+        ExecutorClient.execute = original  # type: ignore[method-assign]
+    if events[-1]["type"] != "complete":
+        sys.exit(f"agent_bench: the job failed: {events[-1]}")
+    return elapsed
+
+
+def control_plane(sessions: int) -> tuple[list[int], list[float], list[float]]:
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        request = urllib.request.Request(
+            f"{url}/moto-api/state-manager/set-transition",
+            data=json.dumps(
+                {"model_name": "ecs::task", "transition": {"progression": "manual", "times": 100000}}
+            ).encode(),
+            method="POST",
+        )
+        urllib.request.urlopen(request, timeout=10).read()
+        kwargs = {
+            "endpoint_url": url,
+            "region_name": "us-east-1",
+            "aws_access_key_id": "t",
+            "aws_secret_access_key": "t",
+        }
+        ec2, ecs, elbv2 = (boto3.client(n, **kwargs) for n in ("ec2", "ecs", "elbv2"))
+        vpc = ec2.create_vpc(CidrBlock="10.100.0.0/16")["Vpc"]["VpcId"]
+        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+        subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=c, AvailabilityZone=z)["Subnet"]["SubnetId"]
+                   for c, z in (("10.100.0.0/18", "us-east-1b"), ("10.100.64.0/18", "us-east-1c"))]  # fmt: skip
+        group = ec2.create_security_group(GroupName="x", Description="x", VpcId=vpc)["GroupId"]
+        cluster = ecs.create_cluster(clusterName="bench")["cluster"]["clusterArn"]
+        task = ecs.register_task_definition(
+            family="bench-executor", networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="1024", memory="2048",
+            containerDefinitions=[{"name": "executor", "image": "x", "memory": 2048}],
+        )["taskDefinition"]["taskDefinitionArn"]  # fmt: skip
+        alb = elbv2.create_load_balancer(Name="alb", Subnets=subnets, SecurityGroups=[group], Scheme="internal")
+        listener = elbv2.create_listener(
+            LoadBalancerArn=alb["LoadBalancers"][0]["LoadBalancerArn"], Protocol="HTTP", Port=80,
+            DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
+        )["Listeners"][0]["ListenerArn"]  # fmt: skip
+        settings = EcsSettings(
+            region="us-east-1", stack="bench", cluster_arn=cluster, task_definition_arn=task, container="executor",
+            subnet_ids=tuple(subnets), security_group_id=group, vpc_id=vpc, listener_arn=listener,
+            alb_dns=alb["LoadBalancers"][0]["DNSName"], max_sessions=20,
+            target_group=TargetGroupTemplate(**json.loads(SessionTargetGroupTemplate(name_prefix="di-bench-").to_json())),
+            executor_session_timeout_seconds=3600, artifact_bucket="b",
+        )  # fmt: skip
+        calls, starts, cleanups = [], [], []
+        for i in range(sessions):
+            backend = EcsExecutorSession(settings, f"bench-session-{i:04d}-0123456789abcdef012", ecs=ecs, elbv2=elbv2)
+
+            async def measure(backend: EcsExecutorSession = backend) -> tuple[float, float]:
+                t0 = time.perf_counter()
+                await backend.__aenter__()
+                t1 = time.perf_counter()
+                await backend.__aexit__(None, None, None)
+                return t1 - t0, time.perf_counter() - t1
+
+            start, cleanup = asyncio.run(measure())
+            calls.append(len(backend.calls))
+            starts.append(start)
+            cleanups.append(cleanup)
+        return calls, starts, cleanups
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, default=3)
+    parser.add_argument("--sessions", type=int, default=5)
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="agent-bench-"))
+    workdir.chmod(0o755)
+    executor, url = start_executor(workdir)
+    rows = []
+    try:
+        totals, overheads = [], []
+        for i in range(args.jobs):
+            code_ms: list[float] = []
+            total = asyncio.run(one_job(url, f"bench-job-{i:03d}-0123456789abcdef0123456", code_ms))
+            totals.append(total)
+            overheads.append(total - sum(code_ms) / 1000)
+            time.sleep(3)  # the next job's spare kernel
+        rows.append(("job wall time (reference job, scripted models)", statistics.median(totals), "s", ""))
+        rows.append(("runtime overhead per job (wall − code in executor)", statistics.median(overheads), "s", "<= 1"))
+    finally:
+        executor.send_signal(signal.SIGTERM)
+        executor.wait(60)
+        shutil.rmtree(workdir, ignore_errors=True)
+    calls, starts, cleanups = control_plane(args.sessions)
+    rows.append(("AWS calls per executor session (start + cleanup)", statistics.median(calls), "calls", ""))
+    rows.append(("session start, control plane only (moto)", statistics.median(starts) * 1000, "ms", ""))
+    rows.append(("session cleanup, control plane only (moto)", statistics.median(cleanups) * 1000, "ms", ""))
+    print(f"agent benchmark, {os.cpu_count()} cores, {args.jobs} jobs, {args.sessions} sessions")
+    print(f"{'measure':<54} {'value':>9}  {'unit':<6} target")
+    for name, value, unit, target in rows:
+        print(f"{name:<54} {value:>9.2f}  {unit:<6} {target}")
+
+
+if __name__ == "__main__":
+    main()
