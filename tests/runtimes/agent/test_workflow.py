@@ -108,7 +108,7 @@ def executor_with_s3(start_executor, s3_endpoint, s3):
     )
 
 
-def run_workflow(executor, models, **deps_options) -> list[dict]:
+def run_workflow(executor, models, session_id: str = SID, **deps_options) -> list[dict]:
     @asynccontextmanager
     async def open_executor(session_id: str):
         async with LocalExecutorSession(executor.url, session_id, TOKEN) as session:
@@ -124,7 +124,7 @@ def run_workflow(executor, models, **deps_options) -> list[dict]:
     )
 
     async def collect() -> list[dict]:
-        return [event async for event in run_job(invocation, SID, deps)]
+        return [event async for event in run_job(invocation, session_id, deps)]
 
     return asyncio.run(collect())
 
@@ -186,3 +186,36 @@ def test_a_job_runs_end_to_end(executor_with_s3, s3):
     )
     # The coder's model saw the planner's plan in its task.
     assert "planner said" in json.dumps(models["coder"].requests[0], ensure_ascii=False)
+
+
+def test_two_concurrent_jobs_stay_apart(executor_with_s3, s3):
+    categories = list(pd.read_csv(DATA)["카테고리"].unique())
+    sessions = ("concurrent-a-0123456789abcdef0123456789", "concurrent-b-0123456789abcdef0123456789")
+
+    @asynccontextmanager
+    async def open_executor(session_id: str):
+        async with LocalExecutorSession(executor_with_s3.url, session_id, TOKEN) as session:
+            yield session
+
+    async def job(session_id: str) -> list[dict]:
+        models = {name: ScriptedModel(turns) for name, turns in scripts(categories).items()}
+        deps = WorkflowDeps(model_for=models.__getitem__, open_executor=open_executor, artifact_bucket=BUCKET)
+        invocation = Invocation(
+            prompt="매출", data=(f"s3://{BUCKET}/sessions/{SID}/input/fresh-food-sales.csv",), language="ko"
+        )
+        return [event async for event in run_job(invocation, session_id, deps)]
+
+    async def both() -> list[list[dict]]:
+        return list(await asyncio.gather(*(job(sid) for sid in sessions)))
+
+    for session_id, events in zip(sessions, asyncio.run(both()), strict=True):
+        assert validate_stream(events) == []
+        assert {e["sessionId"] for e in events} == {session_id}
+        assert events[-1]["type"] == "complete"
+        uris = [a["s3Uri"] for a in events[-1]["artifacts"]]
+        assert uris
+        assert all(f"/sessions/{session_id}/artifacts/" in uri for uri in uris)
+        keys = [
+            o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"sessions/{session_id}/artifacts/")["Contents"]
+        ]
+        assert len(keys) == len(uris)

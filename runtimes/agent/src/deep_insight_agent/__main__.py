@@ -18,6 +18,7 @@ from datetime import timedelta
 
 import boto3
 import uvicorn
+from bedrock_agentcore.runtime.app import RequestContextFormatter
 from botocore.config import Config
 from strands.models.bedrock import BedrockModel
 
@@ -70,7 +71,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--local-executor", metavar="URL", help="use an executor started by hand at URL")
     parser.add_argument("--executor-token", help="bearer token of that executor (default: EXECUTOR_TOKEN)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format='{"level": "%(levelname)s", "message": "%(message)s"}')
+    # JSON lines carrying the AgentCore session id of the request (the SDK's own formatter).
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(RequestContextFormatter())
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     try:
         deps = build_deps(args.local_executor, args.executor_token or os.environ.get("EXECUTOR_TOKEN"))
     except ConfigError as error:
