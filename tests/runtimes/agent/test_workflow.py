@@ -219,3 +219,23 @@ def test_two_concurrent_jobs_stay_apart(executor_with_s3, s3):
             o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"sessions/{session_id}/artifacts/")["Contents"]
         ]
         assert len(keys) == len(uris)
+
+
+def test_a_failed_job_still_uploads_what_it_produced(executor_with_s3, s3):
+    categories = list(pd.read_csv(DATA)["카테고리"].unique())
+    turns = scripts(categories)
+    session_id = "failing-job-0123456789abcdef0123456789"
+    models = {
+        "planner": ScriptedModel(turns["planner"]),
+        "coder": ScriptedModel(turns["coder"]),
+        "validator": ScriptedModel([]),  # the model has nothing to say: the job fails here
+        "reporter": ScriptedModel(turns["reporter"]),
+    }
+    with pytest.raises(AssertionError, match="no turn left"):
+        run_workflow(executor_with_s3, models, session_id=session_id)
+    keys = {
+        o["Key"].rsplit("/", 1)[-1]
+        for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"sessions/{session_id}/artifacts/")["Contents"]
+    }
+    assert {"all_results.txt", "calculation_metadata.json", "sales_by_category.png"} <= keys
+    assert "final_report.pdf" not in keys

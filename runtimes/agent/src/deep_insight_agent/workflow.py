@@ -188,38 +188,48 @@ async def run_job(invocation: Invocation, session_id: str, deps: WorkflowDeps) -
             yield make_event("status", session_id, phase=f"{files} input file(s) in data/")
         await executor.execute(f"import os\nos.makedirs({ARTIFACT_FOLDER!r}, exist_ok=True)")
         holder: dict[str, Any] = {}
-        tools = executor_tools(executor, holder)
-        notes = [f"Question: {invocation.prompt}", f"Input files: {', '.join(invocation.data) or 'none'}"]
-        for name in AGENTS:
-            yield make_event("agent", session_id, agent=name, state="started")
-            notices: asyncio.Queue = asyncio.Queue()
-            model = ResilientModel(
-                deps.model_for(name),
-                notify=lambda message, queue=notices: queue.put_nowait(("notice", message)),
-                stall_seconds=deps.stall_seconds,
-                base_delay=deps.retry_base_delay,
-            )
-            agent = Agent(
-                model=model,
-                tools=tools[name],
-                system_prompt=system_prompt(name, invocation.language),
-                callback_handler=None,
-            )
-            texts: list[str] = []
-            async for event in _run_agent(
-                name, agent, "\n\n".join(notes), session_id=session_id, usage=usage, texts=texts, notices=notices
-            ):
-                yield event
-            notes.append(f"{name} said:\n{''.join(texts)}")
-            yield make_event("agent", session_id, agent=name, state="finished")
-        yield make_event("status", session_id, phase="rendering reports")
-        await _write_reports(executor, holder)
-        artifacts = await publish_artifacts(executor, session_id=session_id, bucket=deps.artifact_bucket)
-        for artifact in artifacts:
-            yield make_event("artifact", session_id, **artifact)
-        missing = [name for name in EXPECTED_ARTIFACTS if name not in {a["name"] for a in artifacts}]
-        if missing:
-            yield make_event("status", session_id, phase=f"missing artifacts: {', '.join(missing)}")
+        artifacts: list[dict[str, Any]] | None = None
+        try:
+            tools = executor_tools(executor, holder)
+            notes = [f"Question: {invocation.prompt}", f"Input files: {', '.join(invocation.data) or 'none'}"]
+            for name in AGENTS:
+                yield make_event("agent", session_id, agent=name, state="started")
+                notices: asyncio.Queue = asyncio.Queue()
+                model = ResilientModel(
+                    deps.model_for(name),
+                    notify=lambda message, queue=notices: queue.put_nowait(("notice", message)),
+                    stall_seconds=deps.stall_seconds,
+                    base_delay=deps.retry_base_delay,
+                )
+                agent = Agent(
+                    model=model,
+                    tools=tools[name],
+                    system_prompt=system_prompt(name, invocation.language),
+                    callback_handler=None,
+                )
+                texts: list[str] = []
+                async for event in _run_agent(
+                    name, agent, "\n\n".join(notes), session_id=session_id, usage=usage, texts=texts, notices=notices
+                ):
+                    yield event
+                notes.append(f"{name} said:\n{''.join(texts)}")
+                yield make_event("agent", session_id, agent=name, state="finished")
+            yield make_event("status", session_id, phase="rendering reports")
+            await _write_reports(executor, holder)
+            artifacts = await publish_artifacts(executor, session_id=session_id, bucket=deps.artifact_bucket)
+            for artifact in artifacts:
+                yield make_event("artifact", session_id, **artifact)
+            missing = [name for name in EXPECTED_ARTIFACTS if name not in {a["name"] for a in artifacts}]
+            if missing:
+                yield make_event("status", session_id, phase=f"missing artifacts: {', '.join(missing)}")
+        finally:
+            if artifacts is None:
+                # The job failed or was cancelled: what it produced so far still reaches S3.
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(
+                        publish_artifacts(executor, session_id=session_id, bucket=deps.artifact_bucket)
+                    )
+    assert artifacts is not None  # set when the job got this far
     yield make_event(
         "complete",
         session_id,
