@@ -66,3 +66,12 @@ def test_missing_settings_stop_with_one_line(agent_venv):
     )
     assert result.returncode == 2
     assert result.stderr.strip() == "deep-insight-agent: missing environment: AWS_REGION, DEEP_INSIGHT_MODEL_ID"
+
+
+def test_the_installed_package_carries_its_prompts(agent_venv):
+    result = subprocess.run(
+        [str(agent_venv / "bin" / "python"), "-c",
+         "from deep_insight_agent.workflow import AGENTS, system_prompt; print(all('Korean' in system_prompt(a, 'ko') for a in AGENTS))"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert result.stdout.strip() == "True"

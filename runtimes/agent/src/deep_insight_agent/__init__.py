@@ -1,1 +1,1 @@
-"""Deep Insight agent runtime (placeholder until issue 5: serves only the AgentCore ping)."""
+"""Deep Insight agent runtime for Amazon Bedrock AgentCore (SPEC §7)."""

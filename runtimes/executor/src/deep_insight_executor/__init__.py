@@ -1,1 +1,1 @@
-"""Deep Insight code executor (placeholder until issue 4: serves only the health check)."""
+"""Deep Insight code executor: runs the agents' Python and shell for one job session (SPEC §6)."""
