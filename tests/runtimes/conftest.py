@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import httpx
 import pytest
 from moto.server import ThreadedMotoServer
@@ -43,19 +44,29 @@ def shared_tmp() -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def executor_venv(shared_tmp: Path) -> Path:
-    """A fresh venv with only the executor's own dependencies (what the image installs)."""
+def fresh_venv(folder: Path, project: Path, python: str | None = None) -> Path:
+    """A new virtual environment holding only ``project`` and its own dependency list."""
     uv = shutil.which("uv")
     if uv is None:
         pytest.fail("uv is not on PATH; install it with `pip install uv` (the README's prerequisites)")
-    venv = shared_tmp / "venv"
-    subprocess.run([uv, "venv", "--quiet", "--python", _base_python(), str(venv)], check=True)
+    subprocess.run([uv, "venv", "--quiet", *(["--python", python] if python else []), str(folder)], check=True)
     subprocess.run(
-        [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), str(EXECUTOR_PROJECT)],
-        check=True,
+        [uv, "pip", "install", "--quiet", "--python", str(folder / "bin" / "python"), str(project)], check=True
     )
-    return venv
+    return folder
+
+
+def s3_client(endpoint: str):
+    """A boto3 S3 client for moto's server."""
+    return boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
+    )
+
+
+@pytest.fixture(scope="session")
+def executor_venv(shared_tmp: Path) -> Path:
+    """A fresh venv with only the executor's own dependencies (what the image installs)."""
+    return fresh_venv(shared_tmp / "venv", EXECUTOR_PROJECT, _base_python())
 
 
 def _free_port() -> int:

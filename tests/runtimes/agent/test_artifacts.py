@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-import boto3
 import pytest
 from deep_insight_agent.artifacts import artifacts_uri, fetch_inputs, publish_artifacts
 from deep_insight_agent.executor_client import ExecutorClient, ExecutorError
 from deep_insight_agent.executor_session import LocalExecutorSession
 
-from tests.runtimes.conftest import DATA, TOKEN
+from tests.runtimes.conftest import DATA, TOKEN, s3_client
 
 BUCKET = "agent-test-artifacts"
 SID = "agent-session-0123456789abcdef0123456789"
@@ -18,9 +17,7 @@ SID = "agent-session-0123456789abcdef0123456789"
 
 @pytest.fixture(scope="module")
 def s3(s3_endpoint):
-    client = boto3.client(
-        "s3", endpoint_url=s3_endpoint, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
-    )
+    client = s3_client(s3_endpoint)
     client.create_bucket(Bucket=BUCKET)
     return client
 

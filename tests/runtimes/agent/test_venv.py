@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -10,21 +9,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.runtimes.conftest import REPO, _free_port
+from tests.runtimes.conftest import REPO, _free_port, fresh_venv
 
 
 @pytest.fixture(scope="module")
 def agent_venv(shared_tmp: Path) -> Path:
-    uv = shutil.which("uv")
-    if uv is None:
-        pytest.fail("uv is not on PATH; install it with `pip install uv`")
-    venv = shared_tmp / "agent-venv"
-    subprocess.run([uv, "venv", "--quiet", str(venv)], check=True)
-    subprocess.run(
-        [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), str(REPO / "runtimes" / "agent")],
-        check=True,
-    )
-    return venv
+    return fresh_venv(shared_tmp / "agent-venv", REPO / "runtimes" / "agent")
 
 
 def test_the_app_starts_from_its_own_dependencies(agent_venv):

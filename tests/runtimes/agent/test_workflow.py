@@ -10,7 +10,6 @@ import json
 import time
 from contextlib import asynccontextmanager
 
-import boto3
 import pandas as pd
 import pytest
 from deep_insight_agent.events import validate_stream
@@ -20,7 +19,7 @@ from deep_insight_agent.scripted import ScriptedModel, SilentOnce, ThrottledOnce
 from deep_insight_agent.workflow import WorkflowDeps, run_job
 from pypdf import PdfReader
 
-from tests.runtimes.conftest import DATA, TOKEN
+from tests.runtimes.conftest import DATA, TOKEN, s3_client
 
 BUCKET = "workflow-artifacts"
 SID = "workflow-session-0123456789abcdef01234"
@@ -89,9 +88,7 @@ def scripts(categories: list[str]) -> dict[str, list[dict]]:
 
 @pytest.fixture(scope="module")
 def s3(s3_endpoint):
-    client = boto3.client(
-        "s3", endpoint_url=s3_endpoint, region_name="us-east-1", aws_access_key_id="t", aws_secret_access_key="t"
-    )
+    client = s3_client(s3_endpoint)
     client.create_bucket(Bucket=BUCKET)
     client.put_object(Bucket=BUCKET, Key=f"sessions/{SID}/input/fresh-food-sales.csv", Body=DATA.read_bytes())
     return client

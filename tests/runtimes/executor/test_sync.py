@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-import boto3
 import pytest
 
+from tests.runtimes.conftest import s3_client
 from tests.runtimes.executor.conftest import Executor, StartExecutor, run
 
 BUCKET = "deep-insight-test-artifacts"
@@ -15,9 +15,7 @@ OTHER = "someone-elses-bucket"
 
 @pytest.fixture(scope="module")
 def s3(s3_endpoint):
-    client = boto3.client(
-        "s3", endpoint_url=s3_endpoint, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
-    )
+    client = s3_client(s3_endpoint)
     for bucket in (BUCKET, OTHER):
         client.create_bucket(Bucket=bucket)
     return client

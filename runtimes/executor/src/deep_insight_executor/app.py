@@ -178,13 +178,22 @@ def _field_errors(body: dict[str, Any], spec: dict[str, tuple[type | tuple[type,
     return errors
 
 
-async def execute(request: Request) -> Response:
+async def _session_and_body(request: Request) -> tuple[str, dict[str, Any]] | JSONResponse:
+    """The checked session id and the JSON object body of a call, or the error answer."""
     sid = _session_id(request)
     if isinstance(sid, JSONResponse):
         return sid
     body = await _json_body(request)
     if isinstance(body, JSONResponse):
         return body
+    return sid, body
+
+
+async def execute(request: Request) -> Response:
+    checked = await _session_and_body(request)
+    if isinstance(checked, JSONResponse):
+        return checked
+    sid, body = checked
     errors = _field_errors(
         body, {"code": (str, True), "language": (str, False), "timeoutSeconds": ((int, float), False)}
     )
@@ -289,12 +298,10 @@ async def get_file(request: Request) -> Response:
 
 
 async def sync(request: Request) -> Response:
-    sid = _session_id(request)
-    if isinstance(sid, JSONResponse):
-        return sid
-    body = await _json_body(request)
-    if isinstance(body, JSONResponse):
-        return body
+    checked = await _session_and_body(request)
+    if isinstance(checked, JSONResponse):
+        return checked
+    sid, body = checked
     errors = _field_errors(body, {"direction": (str, True), "s3Uri": (str, True), "path": (str, False)})
     if not errors and body["direction"] not in ("download", "upload"):
         errors.append({"field": "direction", "problem": "must be download or upload"})
