@@ -20,6 +20,7 @@ from deep_insight_agent.executor_session import (
     CleanupError,
     EcsExecutorSession,
     ExecutorStartError,
+    orphan_age,
     reap,
     target_group_name,
 )
@@ -378,6 +379,14 @@ def test_reaper_removes_only_old_orphans_of_this_stack(clients, stack):
     reap(stack, ecs=ecs, elbv2=elbv2, older_than=timedelta(days=-1))
     reap(replace(stack, stack="other-stack"), ecs=ecs, elbv2=elbv2, older_than=timedelta(minutes=30))
     assert leftovers(clients, stack) == NOTHING
+
+
+def test_a_live_session_is_never_old_enough_to_reap(stack):
+    # A session may run as long as its executor's timeout; only what outlives that is an orphan.
+    for timeout in (300, 3600, 28800):
+        settings = replace(stack, executor_session_timeout_seconds=timeout)
+        assert orphan_age(settings) > timedelta(seconds=timeout)
+        assert orphan_age(settings) <= timedelta(seconds=timeout, minutes=15)
 
 
 def test_environment_names_are_the_programs():

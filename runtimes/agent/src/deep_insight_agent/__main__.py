@@ -14,7 +14,6 @@ import logging
 import os
 import sys
 from collections.abc import AsyncIterator
-from datetime import timedelta
 
 import boto3
 import uvicorn
@@ -24,13 +23,18 @@ from strands.models.bedrock import BedrockModel
 
 from deep_insight_agent.app import create_app
 from deep_insight_agent.config import ConfigError, EcsSettings, Env
-from deep_insight_agent.executor_session import EcsExecutorSession, ExecutorSession, LocalExecutorSession, reap
+from deep_insight_agent.executor_session import (
+    EcsExecutorSession,
+    ExecutorSession,
+    LocalExecutorSession,
+    orphan_age,
+    reap,
+)
 from deep_insight_agent.workflow import WorkflowDeps, run_job
 
 # Model throttling: botocore's adaptive retry mode (exponential backoff with jitter plus a client-side
 # rate limiter). A stream silent for 5 minutes ends in a read timeout instead of hanging.
 BEDROCK_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 10}, read_timeout=300, connect_timeout=10)
-ORPHAN_AGE = timedelta(minutes=30)
 
 
 def build_deps(local_executor: str | None, executor_token: str | None) -> WorkflowDeps:
@@ -56,8 +60,8 @@ def build_deps(local_executor: str | None, executor_token: str | None) -> Workfl
 
     @contextlib.asynccontextmanager
     async def open_ecs(session_id: str) -> AsyncIterator[ExecutorSession]:
-        # Each session start sweeps what crashed runtimes left behind (older than ORPHAN_AGE).
-        reap(settings, ecs=ecs, elbv2=elbv2, older_than=ORPHAN_AGE, keep={session_id})
+        # Each session start sweeps what crashed runtimes left behind.
+        reap(settings, ecs=ecs, elbv2=elbv2, older_than=orphan_age(settings), keep={session_id})
         async with EcsExecutorSession(settings, session_id, ecs=ecs, elbv2=elbv2) as session:
             yield session
 

@@ -319,6 +319,19 @@ def _older_than(tags: dict[str, str], cutoff: datetime) -> bool:
         return False
 
 
+# Past its session timeout an executor ends itself, so nothing of a live session is older than that
+# timeout plus the time to start a task and the clock skew between machines.
+ORPHAN_MARGIN = timedelta(minutes=10)
+
+
+def orphan_age(settings: EcsSettings) -> timedelta:
+    """The age past which a session's task, target group and rule can only be left over.
+
+    A fixed 30 minutes (the first version) would have reaped a live session of a long job.
+    """
+    return timedelta(seconds=settings.executor_session_timeout_seconds) + ORPHAN_MARGIN
+
+
 def reap(settings: EcsSettings, *, ecs: Any, elbv2: Any, older_than: timedelta, keep: set[str] | None = None) -> Reaped:
     """Remove this stack's executor tasks, target groups and rules older than ``older_than``.
 
