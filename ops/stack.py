@@ -1,0 +1,91 @@
+"""What the ops commands know about a deployed stack: its outputs (SPEC §5) and AWS clients for it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from ops.console import OpsError
+from ops.evaluate import PROJECT_DIR
+
+# SPEC §5: the names are fixed; the ops commands read nothing else from a deployment.
+OUTPUT_NAMES = (
+    "region",
+    "vpcId",
+    "availabilityZoneIds",
+    "privateSubnetIds",
+    "agentSubnetIds",
+    "securityGroupIds",
+    "endpointIds",
+    "albArn",
+    "albDnsName",
+    "listenerArn",
+    "clusterName",
+    "clusterArn",
+    "executorTaskDefinitionArn",
+    "executorTaskFamily",
+    "executorContainerName",
+    "executorLogGroup",
+    "artifactBucket",
+    "executorImageUri",
+    "agentImageUri",
+    "agentRuntimeArn",
+    "agentRuntimeId",
+    "agentRuntimeEndpointArn",
+    "agentRoleArn",
+    "agentLogGroup",
+)
+
+# botocore's adaptive mode: exponential backoff with jitter on throttling, plus client-side rate limiting.
+CLIENT_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8}, user_agent_extra="deep-insight-cli")
+
+
+def read_outputs(stack: str, outputs_file: Path | None = None, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
+    """The stack's outputs from ``--outputs FILE`` or, without it, from ``pulumi stack output --json``."""
+    if outputs_file is not None:
+        try:
+            text = outputs_file.read_text(encoding="utf-8")
+        except OSError as error:
+            raise OpsError(f"cannot read --outputs {outputs_file}: {error.strerror}") from None
+        source = str(outputs_file)
+    else:
+        pulumi = shutil.which("pulumi")
+        if pulumi is None:
+            raise OpsError(
+                "the Pulumi CLI is not on PATH; pass --outputs FILE "
+                f"(written by `pulumi stack output --json --stack {stack} > FILE`)"
+            )
+        done = subprocess.run(
+            [pulumi, "stack", "output", "--json", "--show-secrets", "--stack", stack],
+            cwd=project_dir,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            reason = (done.stderr.strip().splitlines() or ["no message"])[-1]
+            raise OpsError(f"`pulumi stack output --stack {stack}` failed: {reason}", exit_code=1)
+        text, source = done.stdout, f"pulumi stack output --stack {stack}"
+    try:
+        outputs = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise OpsError(f"{source} is not JSON ({error.msg} at line {error.lineno}); use `pulumi stack output --json`")
+    if not isinstance(outputs, dict):
+        raise OpsError(f"{source} is not a JSON object of stack outputs; use `pulumi stack output --json`")
+    missing = [name for name in OUTPUT_NAMES if name not in outputs]
+    if missing:
+        raise OpsError(
+            f"{source} lacks the outputs {', '.join(missing)}; is stack {stack!r} deployed with this version (pulumi up)?"
+        )
+    return outputs
+
+
+def aws_client(service: str, region: str) -> Any:
+    """A boto3 client with adaptive retries. ``AWS_ENDPOINT_URL`` (botocore) points it elsewhere, e.g. a test."""
+    return boto3.session.Session().client(service, region_name=region, config=CLIENT_CONFIG)  # type: ignore[call-overload]
