@@ -11,8 +11,10 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from components.errors import ConfigError
+from components.settings import Settings, parse_settings
 from ops.console import OpsError
-from ops.evaluate import PROJECT_DIR
+from ops.evaluate import PROJECT_DIR, ConfigFileError, load_stack_config
 
 # SPEC §5: the names are fixed; the ops commands read nothing else from a deployment.
 OUTPUT_NAMES = (
@@ -75,15 +77,27 @@ def read_outputs(stack: str, outputs_file: Path | None = None, project_dir: Path
     try:
         outputs = json.loads(text)
     except json.JSONDecodeError as error:
-        raise OpsError(f"{source} is not JSON ({error.msg} at line {error.lineno}); use `pulumi stack output --json`")
+        reason = f"{error.msg} at line {error.lineno}"
+        raise OpsError(f"{source} is not JSON ({reason}); use `pulumi stack output --json`") from None
     if not isinstance(outputs, dict):
         raise OpsError(f"{source} is not a JSON object of stack outputs; use `pulumi stack output --json`")
     missing = [name for name in OUTPUT_NAMES if name not in outputs]
     if missing:
         raise OpsError(
-            f"{source} lacks the outputs {', '.join(missing)}; is stack {stack!r} deployed with this version (pulumi up)?"
+            f"{source} lacks the outputs {', '.join(missing)}; "
+            f"is stack {stack!r} deployed with this version (pulumi up)?"
         )
     return outputs
+
+
+def read_settings(stack: str, project_dir: Path = PROJECT_DIR) -> Settings:
+    """The stack's validated settings from ``Pulumi.<stack>.yaml`` (what the deployment was made from)."""
+    try:
+        return parse_settings(load_stack_config(stack, project_dir), stack=stack)
+    except ConfigFileError as error:
+        raise OpsError(str(error)) from None
+    except ConfigError as error:
+        raise OpsError(f"Pulumi.{stack}.yaml is invalid: {'; '.join(map(str, error.problems))}") from None
 
 
 def aws_client(service: str, region: str) -> Any:

@@ -1,0 +1,177 @@
+"""``deep-insight plan``: evaluate the program for a stack offline, show what it declares and what it costs."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.tree import Tree
+
+from ops.console import BAD_INPUT, OpsError, console, errors, reports_errors
+from ops.cost import Estimate, Pricing, estimate, footprint, load_pricing
+from ops.evaluate import PROJECT_DIR, ConfigFileError, Declared, Evaluation, evaluate
+
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+def short_type(type_token: str) -> str:
+    """``aws:ec2/subnet:Subnet`` → ``aws:ec2:Subnet``, the way `pulumi preview` shows types."""
+    package, module, name = type_token.split(":")
+    return f"{package}:{module.split('/')[0]}:{name}"
+
+
+def component_summary(evaluation: Evaluation) -> list[dict[str, Any]]:
+    """Each top-level component with its resources counted by type (nested components inlined)."""
+
+    def counts(node: Declared) -> tuple[Counter[str], list[dict[str, Any]]]:
+        direct: Counter[str] = Counter()
+        nested: list[dict[str, Any]] = []
+        for child in evaluation.children_of(node):
+            if child.custom:
+                direct[short_type(child.type)] += 1
+            else:
+                nested.append(describe(child))
+        return direct, nested
+
+    def describe(node: Declared) -> dict[str, Any]:
+        direct, nested = counts(node)
+        return {
+            "name": node.name,
+            "type": node.type,
+            "resources": dict(sorted(direct.items())),
+            "components": nested,
+            "total": sum(direct.values()) + sum(n["total"] for n in nested),
+        }
+
+    component_urns = {r.urn for r in evaluation.resources if not r.custom and r.type != STACK_TYPE}
+    roots = [r for r in evaluation.resources if r.urn in component_urns and r.parent not in component_urns]
+    summary = [describe(r) for r in roots]
+    loose = Counter(short_type(r.type) for r in evaluation.resources if r.custom and r.parent not in component_urns)
+    if loose:
+        summary.append(
+            {"name": "(stack)", "type": STACK_TYPE, "resources": dict(loose), "components": [], "total": loose.total()}
+        )
+    return summary
+
+
+def _tree(stack: str, summary: list[dict[str, Any]], total: int) -> Tree:
+    tree = Tree(f"[bold]{stack}[/bold] — {total} resources in {len(summary)} components")
+
+    def add(branch: Tree, node: dict[str, Any]) -> None:
+        inner = branch.add(f"[cyan]{node['name']}[/cyan] [dim]{node['type']}[/dim] ({node['total']})")
+        for type_name, count in node["resources"].items():
+            inner.add(f"{type_name} ×{count}" if count > 1 else type_name)
+        for child in node["components"]:
+            add(inner, child)
+
+    for node in summary:
+        add(tree, node)
+    return tree
+
+
+def _money(usd: float) -> str:
+    # Cents for monthly lines; a job's lines are fractions of a cent.
+    return f"${usd:,.2f}" if usd >= 0.1 or usd == 0 else f"${usd:.4f}"
+
+
+def _cost_table(title: str, lines: list, total: float) -> Table:
+    table = Table(title=title, title_justify="left", show_footer=True)
+    table.add_column("item", footer="total")
+    table.add_column("quantity")
+    table.add_column("USD", justify="right", footer=_money(total))
+    for line in lines:
+        table.add_row(line.item, line.quantity, _money(line.usd))
+    return table
+
+
+def _print_cost(cost: Estimate, pricing: Pricing, region: str, jobs: int) -> None:
+    console.print()
+    console.print(
+        f"[bold]Monthly cost estimate[/bold] ({pricing.currency}, {pricing.region} list prices as of {pricing.as_of},"
+        " ops/pricing.json)"
+    )
+    if region != pricing.region:
+        console.print(f"[yellow]note:[/yellow] the stack is in {region}; prices there differ from {pricing.region}'s")
+    console.print(
+        _cost_table("Idle, per month (billed whether or not jobs run)", cost.idle_monthly, cost.idle_monthly_usd)
+    )
+    job_minutes = pricing.assumptions["job_minutes"]
+    console.print(_cost_table(f"Per job (a {job_minutes:g}-minute job)", cost.per_job, cost.per_job_usd))
+    console.print(
+        f"Idle {_money(cost.idle_monthly_usd)}/month + {_money(cost.per_job_usd)} per job"
+        f" → {jobs} jobs/month ≈ [bold]{_money(cost.monthly_usd(jobs))}[/bold]"
+        " (Bedrock model tokens not included)"
+    )
+    console.print("Assumptions:", style="dim")
+    for name, text in cost.assumptions.items():
+        console.print(f"  {name} = {text}", style="dim", soft_wrap=True)
+
+
+@reports_errors
+def command(
+    stack: Annotated[str, typer.Option("--stack", "-s", help="Stack name: reads Pulumi.<stack>.yaml.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")] = False,
+    jobs: Annotated[int, typer.Option("--jobs", min=0, help="Jobs per month for the total.")] = 100,
+    cwd: Annotated[
+        Path, typer.Option("--cwd", "-C", help="The Pulumi project directory (as in `pulumi -C`).")
+    ] = PROJECT_DIR,
+) -> None:
+    """Check a stack's configuration and show its resources and monthly cost, offline.
+
+    Runs the real program under Pulumi's mock runtime: no AWS credentials, no Pulumi CLI, nothing
+    created. Invalid configuration prints the program's own one-line errors and exits 2.
+
+    Example: deep-insight plan --stack dev
+    """
+    try:
+        if as_json:
+            evaluation = evaluate(stack, project_dir=cwd.resolve())
+        else:
+            with errors.status(f"Evaluating the program for stack {stack}…"):
+                evaluation = evaluate(stack, project_dir=cwd.resolve())
+    except ConfigFileError as error:
+        raise OpsError(str(error)) from None
+
+    if evaluation.error is not None:
+        problems = [line for line in evaluation.error.splitlines()[1:] if line.strip()] or [evaluation.error]
+        if as_json:
+            console.print_json(json.dumps({"stack": stack, "valid": False, "errors": problems}))
+        else:
+            errors.print(f"[red]error:[/red] invalid stack configuration in Pulumi.{stack}.yaml:")
+            for problem in problems:
+                errors.print(f"  {problem}", soft_wrap=True, markup=False)
+        raise typer.Exit(BAD_INPUT)
+
+    pricing = load_pricing()
+    cost = estimate(footprint(evaluation.resources), pricing)
+    summary = component_summary(evaluation)
+    total = sum(1 for r in evaluation.resources if r.custom)
+    region = str(evaluation.outputs.get("region", evaluation.config.get("aws:region", "")))
+    if as_json:
+        document = {
+            "stack": stack,
+            "region": region,
+            "valid": True,
+            "errors": [],
+            "warnings": evaluation.warnings,
+            "resourceCount": total,
+            "components": summary,
+            "cost": {
+                **cost.as_dict(),
+                "jobsPerMonth": jobs,
+                "monthlyUsd": round(cost.monthly_usd(jobs), 2),
+                "currency": pricing.currency,
+                "pricing": {"region": pricing.region, "asOf": pricing.as_of, "source": pricing.source},
+            },
+        }
+        console.print_json(json.dumps(document))
+        return
+    console.print(f"[green]✓[/green] configuration of stack {stack} is valid ({region})")
+    for warning in evaluation.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}", soft_wrap=True)
+    console.print(_tree(stack, summary, total))
+    _print_cost(cost, pricing, region, jobs)

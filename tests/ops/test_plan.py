@@ -1,0 +1,110 @@
+"""`deep-insight plan`: the real program evaluated offline, its tree and cost, errors as one-liners."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ops.cli import app
+from ops.evaluate import PROJECT_DIR
+
+runner = CliRunner()
+
+
+def plan(*args: str):
+    return runner.invoke(app, ["plan", *args], env={"COLUMNS": "160", "NO_COLOR": "1"})
+
+
+def project_with(tmp_path: Path, stack: str, text: str) -> Path:
+    """The real program beside one extra stack file."""
+    for name in ("__main__.py", "Pulumi.yaml"):
+        shutil.copy(PROJECT_DIR / name, tmp_path / name)
+    (tmp_path / "runtimes").symlink_to(PROJECT_DIR / "runtimes")
+    (tmp_path / f"Pulumi.{stack}.yaml").write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def test_json_plan_of_dev_lists_components_resources_and_cost():
+    result = plan("--stack", "dev", "--json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["valid"] is True
+    assert document["region"] == "us-east-1"
+    names = {c["name"]: c for c in document["components"]}
+    assert set(names) == {
+        "network",
+        "security",
+        "endpoints",
+        "artifacts",
+        "executor-image",
+        "agent-image",
+        "executor",
+        "alb",
+        "agent",
+    }
+    assert names["network"]["resources"]["aws:ec2:Subnet"] == 6
+    assert names["network"]["resources"]["aws:ec2:NatGateway"] == 1
+    assert names["endpoints"]["resources"] == {"aws:ec2:VpcEndpoint": 8}
+    assert sum(c["total"] for c in document["components"]) == document["resourceCount"]
+    cost = document["cost"]
+    assert cost["idleMonthlyUsd"] == pytest.approx(sum(line["usd"] for line in cost["idleMonthly"]), abs=0.01)
+    assert cost["monthlyUsd"] == pytest.approx(cost["idleMonthlyUsd"] + 100 * cost["perJobUsd"], abs=0.02)
+    assert cost["pricing"]["asOf"] == "2026-11-24"
+    assert "job_minutes" in cost["assumptions"]
+
+
+def test_prod_costs_more_idle_than_dev_but_the_same_per_job():
+    dev = json.loads(plan("--stack", "dev", "--json").stdout)["cost"]
+    prod = json.loads(plan("--stack", "prod", "--json").stdout)["cost"]
+    assert prod["idleMonthlyUsd"] > dev["idleMonthlyUsd"]
+    assert prod["perJobUsd"] == dev["perJobUsd"]
+
+
+def test_table_output_shows_the_tree_the_cost_and_the_assumptions():
+    result = plan("--stack", "prod", "--jobs", "250")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "configuration of stack prod is valid" in out
+    assert "network deep-insight:network:Network" in out
+    assert "aws:ec2:NatGateway ×3" in out
+    assert "Idle, per month" in out
+    assert "Per job (a 15-minute job)" in out
+    assert "250 jobs/month" in out
+    assert "agent_cpu_active_share" in out
+    assert "\x1b[" not in out  # plain text when not a terminal
+
+
+def test_invalid_configuration_prints_the_programs_one_line_errors_and_exits_2(tmp_path):
+    project = project_with(
+        tmp_path,
+        "bad",
+        "config:\n  aws:region: us-east-1\n  deep-insight:agent.modelId: m\n  deep-insight:executor.cpu: '1000'\n"
+        "  deep-insight:logRetentionDays: '8'\n",
+    )
+    result = plan("--stack", "bad", "--cwd", str(project))
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines[0].startswith("error: invalid stack configuration in Pulumi.bad.yaml")
+    assert any(line.strip().startswith("deep-insight:executor.cpu:") for line in lines[1:])
+    assert any(line.strip().startswith("deep-insight:logRetentionDays:") for line in lines[1:])
+    assert result.stdout == ""
+
+
+def test_invalid_configuration_as_json(tmp_path):
+    project = project_with(tmp_path, "bad", "config:\n  aws:region: us-east-1\n")
+    result = plan("--stack", "bad", "--json", "--cwd", str(project))
+    assert result.exit_code == 2
+    document = json.loads(result.stdout)
+    assert document["valid"] is False
+    assert any("deep-insight:agent.modelId" in problem for problem in document["errors"])
+
+
+def test_a_missing_stack_file_is_one_line():
+    result = plan("--stack", "nope")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "error: Pulumi.nope.yaml not found; create it or choose an existing stack"
