@@ -16,6 +16,13 @@ from ops.cost import Estimate, Pricing, estimate, footprint, load_pricing
 from ops.evaluate import PROJECT_DIR, ConfigFileError, Declared, Evaluation, evaluate
 
 STACK_TYPE = "pulumi:pulumi:Stack"
+# The architecture's order (as __main__.py reads); the engine registers components concurrently.
+LAYERS = ("network", "security", "endpoints", "bucket", "image", "cluster", "alb", "agent")
+
+
+def _layer(type_token: str) -> int:
+    module = type_token.split(":")[1]
+    return LAYERS.index(module) if module in LAYERS else len(LAYERS)
 
 
 def short_type(type_token: str) -> str:
@@ -48,7 +55,10 @@ def component_summary(evaluation: Evaluation) -> list[dict[str, Any]]:
         }
 
     component_urns = {r.urn for r in evaluation.resources if not r.custom and r.type != STACK_TYPE}
-    roots = [r for r in evaluation.resources if r.urn in component_urns and r.parent not in component_urns]
+    roots = sorted(
+        (r for r in evaluation.resources if r.urn in component_urns and r.parent not in component_urns),
+        key=lambda r: (_layer(r.type), r.name),
+    )
     summary = [describe(r) for r in roots]
     loose = Counter(short_type(r.type) for r in evaluation.resources if r.custom and r.parent not in component_urns)
     if loose:

@@ -1,0 +1,127 @@
+"""The pull-request workflow cannot run here: parse it, check it against GitHub's schema, and assert its shape."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.settings import KNOWN_KEYS, parse_settings
+from ops.evaluate import PROJECT_DIR, load_stack_config
+
+WORKFLOW = PROJECT_DIR / ".github" / "workflows" / "preview.yml"
+STACKS = sorted(p.name.split(".")[1] for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def workflow() -> dict:
+    document = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    # YAML 1.1 reads the key `on` as the boolean true.
+    document["on"] = document.pop(True)
+    return document
+
+
+def steps_using(job: dict, action: str) -> list[dict]:
+    return [s for s in job["steps"] if s.get("uses", "").split("@")[0] == action]
+
+
+def commands(job: dict) -> str:
+    return "\n".join(s.get("run", "") for s in job["steps"])
+
+
+def test_matches_githubs_workflow_schema():
+    done = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_runs_on_pull_requests_with_least_privilege(workflow):
+    assert set(workflow["on"]) == {"pull_request"}
+    assert workflow["permissions"] == {"contents": "read", "id-token": "write", "pull-requests": "write"}
+    for job in workflow["jobs"].values():
+        assert "permissions" not in job  # nothing widens the workflow's grant
+        assert job["timeout-minutes"] <= 60
+
+
+def test_previews_every_stack_file(workflow):
+    preview = workflow["jobs"]["preview"]
+    assert preview["strategy"]["matrix"] == {"stack": ["dev", "prod"]}
+    assert preview["strategy"]["matrix"]["stack"] == STACKS
+    assert preview["strategy"]["fail-fast"] is False
+
+
+def test_preview_steps_in_order(workflow):
+    preview = workflow["jobs"]["preview"]
+    uses = [s.get("uses", "run").split("@")[0] for s in preview["steps"]]
+    order = [
+        "actions/checkout",
+        "astral-sh/setup-uv",
+        "aws-actions/configure-aws-credentials",
+        "pulumi/actions",
+    ]
+    positions = [uses.index(action) for action in order]
+    assert positions == sorted(positions)
+    assert "uv sync --frozen" in commands(preview)
+    run_preview = [s for s in steps_using(preview, "pulumi/actions") if s.get("with", {}).get("command")]
+    assert len(run_preview) == 1
+    options = run_preview[0]["with"]
+    assert options["command"] == "preview"
+    assert options["stack-name"] == "${{ matrix.stack }}"
+    assert options["comment-on-pr"] is True
+    assert options["policyPacks"] == "policy"
+    assert (PROJECT_DIR / options["policyPacks"] / "PulumiPolicy.yaml").is_file()
+    # The pack's own dependencies are installed from the file the pack ships.
+    requirements = re.search(r"-r (\S+)", commands(preview))
+    assert requirements is not None
+    assert (PROJECT_DIR / requirements.group(1)).is_file()
+
+
+def test_aws_credentials_come_from_oidc_in_each_stacks_region(workflow):
+    preview = workflow["jobs"]["preview"]
+    (credentials,) = steps_using(preview, "aws-actions/configure-aws-credentials")
+    options = credentials["with"]
+    assert options["role-to-assume"].startswith("${{ vars.")
+    assert not {"aws-access-key-id", "aws-secret-access-key"} & set(options)
+    regions = {load_stack_config(stack)["aws:region"] for stack in STACKS}
+    assert regions == {options["aws-region"]}
+    assert "AWS_ACCESS_KEY_ID" not in WORKFLOW.read_text(encoding="utf-8")
+
+
+def test_preview_uses_prebuilt_images_so_no_docker_is_needed(workflow):
+    preview = workflow["jobs"]["preview"]
+    (run_preview,) = [s for s in steps_using(preview, "pulumi/actions") if s.get("with", {}).get("command")]
+    config_map = yaml.safe_load(run_preview["with"]["config-map"])
+    assert config_map["deep-insight:images.build"]["value"] == "prebuilt"
+    assert set(config_map) <= set(KNOWN_KEYS)
+    # With the digests the step reads from the stack, each stack's configuration is valid.
+    digest = "123456789012.dkr.ecr.us-east-1.amazonaws.com/{}@sha256:" + "0" * 64
+    for stack in STACKS:
+        raw = load_stack_config(stack)
+        raw.update({key: item["value"] for key, item in config_map.items()})
+        raw["deep-insight:images.executorImage"] = digest.format("executor")
+        raw["deep-insight:images.agentImage"] = digest.format("agent")
+        assert parse_settings(raw, stack=stack).images.build.value == "prebuilt"
+    assert "executorImageUri" in commands(preview)
+    assert "agentImageUri" in commands(preview)
+
+
+def test_test_job_runs_what_ci_runs(workflow):
+    test = workflow["jobs"]["test"]
+    readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+    assert "uv run pytest" in readme
+    script = commands(test)
+    for command in ("uv sync --frozen", "uv run ruff check .", "uv run ruff format --check .", "uv run pyright", "uv run pytest"):
+        assert command in script
+    ci = (PROJECT_DIR / ".ci" / "run").read_text(encoding="utf-8")
+    pinned = re.search(r'"uv==([0-9.]+)"', ci)
+    assert pinned is not None
+    for setup in steps_using(test, "astral-sh/setup-uv") + steps_using(workflow["jobs"]["preview"], "astral-sh/setup-uv"):
+        assert setup["with"]["version"] == pinned.group(1)
