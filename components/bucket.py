@@ -2,7 +2,8 @@
 
 Used for the artifacts bucket and, in stacks with ``alb.accessLogs``, the ALB's access-log bucket (ALB
 log delivery supports SSE-S3 only, which is why both use it). With ``retain`` the bucket is protected
-(``pulumi destroy`` refuses) and retained on delete, and never force-emptied.
+(``pulumi destroy`` refuses) and retained on delete, and never force-emptied; its
+``deep-insight:retain-data`` tag says so to the policy pack.
 """
 
 from __future__ import annotations
@@ -19,6 +20,15 @@ from components.iam import Document
 from components.settings import ResourceTags
 
 BUCKET_PREFIX_MAX = 37  # AWS: bucket_prefix leaves room for the 26-character unique suffix
+
+# On every bucket and ECR repository: whether this stack keeps it (deep-insight:retainData). A policy pack
+# cannot read stack config, so the policy `retain-data-protected` (policy/rules.py) reads this tag and
+# requires a resource tagged "true" to be protected.
+RETAIN_DATA_TAG = "deep-insight:retain-data"
+
+
+def retain_data_tag(retain: bool) -> dict[str, str]:
+    return {RETAIN_DATA_TAG: "true" if retain else "false"}
 
 
 def bucket_prefix(stack_prefix: str, purpose: str) -> str:
@@ -50,7 +60,7 @@ class PrivateBucket(pulumi.ComponentResource):
             f"{name}-bucket",
             bucket_prefix=bucket_prefix(args.tags.prefix, args.purpose),
             force_destroy=not args.retain,
-            tags=args.tags.named(args.purpose),
+            tags=args.tags.named(args.purpose, **retain_data_tag(args.retain)),
             opts=pulumi.ResourceOptions(parent=self, protect=args.retain, retain_on_delete=args.retain),
         )
         aws.s3.BucketOwnershipControls(

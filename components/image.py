@@ -19,6 +19,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_docker as docker
 
+from components.bucket import retain_data_tag
 from components.settings import ECR_URI_PATTERN, ResourceTags
 
 ALWAYS_IGNORED = ("__pycache__", "*.pyc", ".venv", ".pytest_cache", ".ruff_cache", ".mypy_cache")
@@ -103,7 +104,7 @@ class ContainerImage(pulumi.ComponentResource):
             image_scanning_configuration={"scan_on_push": True},
             encryption_configurations=[{"encryption_type": "AES256"}],
             force_delete=not args.retain,
-            tags=args.tags.named(f"{args.runtime}-repository"),
+            tags=args.tags.named(f"{args.runtime}-repository", **retain_data_tag(args.retain)),
             opts=pulumi.ResourceOptions(parent=self, protect=args.retain, retain_on_delete=args.retain),
         )
         aws.ecr.LifecyclePolicy(

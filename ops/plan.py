@@ -8,12 +8,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from ops.console import BAD_INPUT, OpsError, console, errors, reports_errors
+from ops.console import BAD_INPUT, FAILED, OpsError, console, errors, reports_errors
 from ops.cost import Estimate, Pricing, estimate, footprint, load_pricing
 from ops.evaluate import PROJECT_DIR, ConfigFileError, Declared, Evaluation, evaluate
+from policy.offline import run_policies
+from policy.rules import POLICIES
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 # The architecture's order (as __main__.py reads); the engine registers components concurrently.
@@ -133,7 +136,8 @@ def command(
     """Check a stack's configuration and show its resources and monthly cost, offline.
 
     Runs the real program under Pulumi's mock runtime: no AWS credentials, no Pulumi CLI, nothing
-    created. Invalid configuration prints the program's own one-line errors and exits 2.
+    created, then the policy pack's rules over what it declares. Invalid configuration prints the
+    program's own one-line errors and exits 2; a policy violation exits 1.
 
     Example: deep-insight plan --stack dev
     """
@@ -156,6 +160,9 @@ def command(
                 errors.print(f"  {problem}", soft_wrap=True, markup=False)
         raise typer.Exit(BAD_INPUT)
 
+    # The policy pack's rules, run offline on what the program declares: what `pulumi preview
+    # --policy-pack policy` would refuse shows up here first.
+    violations = run_policies(evaluation.resources)
     pricing = load_pricing()
     cost = estimate(footprint(evaluation.resources), pricing)
     summary = component_summary(evaluation)
@@ -169,6 +176,10 @@ def command(
             "errors": [],
             "warnings": evaluation.warnings,
             "resourceCount": total,
+            "policy": {
+                "rules": [p.name for p in POLICIES],
+                "violations": [{"rule": v.policy, "urn": v.urn, "message": v.message} for v in violations],
+            },
             "components": summary,
             "cost": {
                 **cost.as_dict(),
@@ -179,9 +190,18 @@ def command(
             },
         }
         console.print_json(json.dumps(document))
+        if violations:
+            raise typer.Exit(FAILED)
         return
     console.print(f"[green]✓[/green] configuration of stack {stack} is valid ({region})")
     for warning in evaluation.warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}", soft_wrap=True)
+    if violations:
+        for v in violations:
+            console.print(f"[red]✗[/red] policy {v.policy}: {escape(v.urn)}: {escape(v.message)}", soft_wrap=True)
+    else:
+        console.print(f"[green]✓[/green] the policy pack's {len(POLICIES)} mandatory rules pass")
     console.print(_tree(stack, summary, total))
     _print_cost(cost, pricing, region, jobs)
+    if violations:
+        raise typer.Exit(FAILED)

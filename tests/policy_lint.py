@@ -19,6 +19,8 @@ import re
 import warnings
 from typing import Any
 
+from policy import rules as policy_rules
+
 with warnings.catch_warnings():
     # parliament imports pkg_resources, which warns about its own deprecation.
     warnings.simplefilter("ignore")
@@ -101,18 +103,8 @@ def parliament_findings(document: dict[str, Any], *, resource_policy: bool = Fal
 
 
 def wildcard_grants(document: dict[str, Any]) -> list[str]:
-    """Allow statements whose actions include ``*`` or a whole service (``s3:*``), or use NotAction."""
-    bad = []
-    for statement in document["Statement"]:
-        if statement["Effect"] != "Allow":
-            continue
-        if "NotAction" in statement:
-            bad.append(f"{statement.get('Sid')}: NotAction")
-        actions = statement.get("Action", [])
-        for action in [actions] if isinstance(actions, str) else actions:
-            if action == "*" or action.endswith(":*"):
-                bad.append(f"{statement.get('Sid')}: {action}")
-    return bad
+    """Allow statements that grant ``*``, a whole service or NotAction: the policy pack's own check."""
+    return list(policy_rules.wildcard_grants(document))
 
 
 def statements_by_sid(document: dict[str, Any]) -> dict[str, dict[str, Any]]:

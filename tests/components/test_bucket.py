@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from components.bucket import bucket_prefix
+from components.bucket import RETAIN_DATA_TAG, bucket_prefix
 from tests.conftest import key
 
 BUCKET = "aws:s3/bucket:Bucket"
@@ -51,9 +51,11 @@ def test_dev_bucket_is_disposable_and_prod_bucket_is_kept(dev, prod):
     dev_parts, prod_parts = settings_of(dev, "artifacts"), settings_of(prod, "artifacts")
     assert dev_parts["Bucket"].inputs["forceDestroy"] is True
     assert (dev_parts["Bucket"].protect, dev_parts["Bucket"].retain_on_delete) == (False, False)
+    assert dev_parts["Bucket"].inputs["tags"][RETAIN_DATA_TAG] == "false"
     assert "BucketVersioning" not in dev_parts
     assert prod_parts["Bucket"].inputs["forceDestroy"] is False
     assert (prod_parts["Bucket"].protect, prod_parts["Bucket"].retain_on_delete) == (True, True)
+    assert prod_parts["Bucket"].inputs["tags"][RETAIN_DATA_TAG] == "true"
     assert prod_parts["BucketVersioning"].inputs["versioningConfiguration"] == {"status": "Enabled"}
     rules = {r["id"]: r for r in prod_parts["BucketLifecycleConfiguration"].inputs["rules"]}
     assert rules["expire-sessions"]["noncurrentVersionExpiration"] == {"noncurrentDays": 30}

@@ -79,7 +79,7 @@ def test_the_linters_do_catch_violations():
             {"Sid": "Wrong", "Effect": "Allow", "Action": ["bedrock:InvokeModel"], "Resource": [BUCKET]},
         ],
     }
-    assert wildcard_grants(broad) == ["All: *", "Ecs: ecs:*"]
+    assert wildcard_grants(broad) == ["All allows '*'", "Ecs allows 'ecs:*'"]
     assert any("Wrong: MEDIUM RESOURCE_MISMATCH" in f for f in parliament_findings(broad))
 
 

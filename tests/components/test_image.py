@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from components.bucket import RETAIN_DATA_TAG
 from components.image import context_digest, ecr_lifecycle_policy, repository_arn_from_uri
 from ops.evaluate import PROJECT_DIR, evaluate
 from tests.conftest import key
@@ -35,6 +36,7 @@ def test_repositories_scan_on_push_with_immutable_tags(request, stack):
         assert repository.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
         assert repository.inputs["forceDelete"] is (not retain)
         assert (repository.protect, repository.retain_on_delete) == (retain, retain)
+        assert repository.inputs["tags"][RETAIN_DATA_TAG] == ("true" if retain else "false")
         lifecycle = evaluation.named(f"{runtime}-image-lifecycle", "aws:ecr/lifecyclePolicy:LifecyclePolicy")
         assert json.loads(lifecycle.inputs["policy"])["rules"][0]["selection"]["countNumber"] == 10
 

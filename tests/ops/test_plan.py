@@ -55,6 +55,8 @@ def test_json_plan_of_dev_lists_components_resources_and_cost():
     assert cost["monthlyUsd"] == pytest.approx(cost["idleMonthlyUsd"] + 100 * cost["perJobUsd"], abs=0.02)
     assert cost["pricing"]["asOf"] == "2026-11-24"
     assert "job_minutes" in cost["assumptions"]
+    assert len(document["policy"]["rules"]) == 15
+    assert document["policy"]["violations"] == []
 
 
 def test_prod_costs_more_idle_than_dev_but_the_same_per_job():
@@ -108,3 +110,20 @@ def test_a_missing_stack_file_is_one_line():
     result = plan("--stack", "nope")
     assert result.exit_code == 2
     assert result.stderr.strip() == "error: Pulumi.nope.yaml not found; create it or choose an existing stack"
+
+
+def test_a_declared_resource_that_breaks_a_policy_rule_fails_the_plan(tmp_path):
+    project = project_with(tmp_path, "dev", (PROJECT_DIR / "Pulumi.dev.yaml").read_text(encoding="utf-8"))
+    with (project / "__main__.py").open("a", encoding="utf-8") as program:
+        program.write(
+            "\naws.ec2.SecurityGroup('ssh-from-anywhere', vpc_id=network.vpc_id, tags=tags.named('ssh'),\n"
+            "    ingress=[{'protocol': 'tcp', 'from_port': 22, 'to_port': 22, 'cidr_blocks': ['0.0.0.0/0']}])\n"
+        )
+    result = plan("--stack", "dev", "--cwd", str(project))
+    assert result.exit_code == 1
+    violations = [line for line in result.stdout.splitlines() if line.startswith("✗ policy")]
+    assert len(violations) == 1
+    assert violations[0].startswith(
+        "✗ policy no-internet-ingress: urn:pulumi:dev::deep-insight::aws:ec2/securityGroup:SecurityGroup::ssh-from-anywhere"
+    )
+    assert "0.0.0.0/0" in violations[0]

@@ -1,0 +1,327 @@
+"""The policy pack's rules (policy/rules.py) on the real program: dev and prod pass, crafted violations fail.
+
+Rules are called as pulumi-policy calls them, through `policy.offline` (``validate(args, report_violation)``
+with the props behind pulumi-policy's proxies). Each violation case takes the real stack, changes one
+resource (an input, an option, or which resources exist) and runs *every* policy: exactly the targeted
+rule must object, about that resource, in a message that names what is wrong.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
+
+from components.bucket import RETAIN_DATA_TAG as PROGRAM_RETAIN_DATA_TAG
+from components.settings import STACK_TAG as PROGRAM_STACK_TAG
+from ops.evaluate import Declared, Evaluation, is_taggable
+from policy import rules
+from policy.offline import resource_args, run_policies
+from policy.rules import POLICIES
+
+# The rule list as README documents it: name -> (kind of policy).
+DOCUMENTED = {
+    "no-internet-ingress": ResourceValidationPolicy,
+    "alb-internal": ResourceValidationPolicy,
+    "agentcore-runtime-vpc-mode": ResourceValidationPolicy,
+    "subnet-placed-by-az-id": ResourceValidationPolicy,
+    "interface-endpoint-private-dns": ResourceValidationPolicy,
+    "log-group-retention": ResourceValidationPolicy,
+    "ecr-scan-on-push": ResourceValidationPolicy,
+    "ecr-immutable-tags": ResourceValidationPolicy,
+    "images-pinned-by-digest": ResourceValidationPolicy,
+    "s3-public-access-block-complete": ResourceValidationPolicy,
+    "s3-encryption-configured": ResourceValidationPolicy,
+    "s3-bucket-guarded": StackValidationPolicy,
+    "iam-no-wildcard-actions": ResourceValidationPolicy,
+    "retain-data-protected": ResourceValidationPolicy,
+    "stack-tag-on-taggable-resources": ResourceValidationPolicy,
+}
+BY_NAME = {policy.name: policy for policy in POLICIES}
+
+SG = "aws:ec2/securityGroup:SecurityGroup"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+LB = "aws:lb/loadBalancer:LoadBalancer"
+RUNTIME = "aws:bedrock/agentcoreAgentRuntime:AgentcoreAgentRuntime"
+SUBNET = "aws:ec2/subnet:Subnet"
+ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+REPOSITORY = "aws:ecr/repository:Repository"
+BUCKET = "aws:s3/bucket:Bucket"
+PUBLIC_ACCESS = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+TASK = "aws:ecs/taskDefinition:TaskDefinition"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+VPC = "aws:ec2/vpc:Vpc"
+
+Edit = Callable[[dict[str, Any]], object]
+
+
+def _edited(resource: Declared, edit: Edit | None = None, **changes: Any) -> Declared:
+    inputs = copy.deepcopy(dict(resource.inputs))
+    if edit is not None:
+        edit(inputs)
+    return dataclasses.replace(resource, inputs=inputs, **changes)
+
+
+def _add_statement(statement: dict[str, Any]) -> Edit:
+    def edit(inputs: dict[str, Any]) -> None:
+        document = json.loads(inputs["policy"])
+        document["Statement"].append(statement)
+        inputs["policy"] = json.dumps(document)
+
+    return edit
+
+
+def _container_image(image: str) -> Edit:
+    def edit(inputs: dict[str, Any]) -> None:
+        (container,) = json.loads(inputs["containerDefinitions"])
+        container["image"] = image
+        inputs["containerDefinitions"] = json.dumps([container])
+
+    return edit
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One violation: in ``stack``, resource ``name`` of ``type`` changed by ``edit`` (and ``changes``)."""
+
+    id: str
+    rule: str
+    expect: str
+    """A fragment the violation message must contain: what is wrong."""
+    stack: str
+    type: str
+    name: str
+    edit: Edit | None = None
+    changes: dict[str, Any] = dataclasses.field(default_factory=dict)
+    remove: bool = False
+    """Remove the resource instead of changing it (stack rules about what exists); ``parent_bucket`` names the
+    bucket whose URN the violation must carry."""
+    parent_bucket: str | None = None
+    env: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+DIGEST = "sha256:" + "0" * 64
+OPEN_SG_RULE = {
+    "type": "ingress",
+    "protocol": "tcp",
+    "fromPort": 443.0,
+    "toPort": 443.0,
+    "securityGroupId": "sg-1",
+    "cidrBlocks": ["10.0.0.0/8", "0.0.0.0/0"],
+}
+
+CASES = [
+    Case("ingress-rule-ipv4", "no-internet-ingress", "cidrIpv4 0.0.0.0/0 admits the whole internet on port 80",
+         "dev", INGRESS, "security-agent-to-alb-80-in",
+         lambda p: (p.pop("referencedSecurityGroupId"), p.update(cidrIpv4="0.0.0.0/0"))),
+    Case("ingress-rule-ipv6", "no-internet-ingress", "cidrIpv6 ::/0", "prod", INGRESS,
+         "security-alb-to-executor-8080-in", lambda p: p.update(cidrIpv6="::/0")),
+    Case("inline-ingress", "no-internet-ingress", "inline ingress[0].cidrBlocks admits 0.0.0.0/0 on port 443",
+         "dev", SG, "security-alb",
+         lambda p: p.update(ingress=[{"protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["0.0.0.0/0"]}])),
+    Case("inline-ingress-ipv6-any-spelling", "no-internet-ingress", "ipv6CidrBlocks admits ::0/0 on all ports",
+         "dev", SG, "security-endpoints", lambda p: p.update(ingress=[{"protocol": "-1", "ipv6CidrBlocks": ["::0/0"]}])),
+    Case("security-group-rule", "no-internet-ingress", "ingress rule cidrBlocks admits 0.0.0.0/0 on port 443",
+         "dev", INGRESS, "security-agent-to-alb-80-in", lambda p: (p.clear(), p.update(OPEN_SG_RULE)),
+         {"type": "aws:ec2/securityGroupRule:SecurityGroupRule"}),
+    Case("alb-internet-facing", "alb-internal", "internal is False, so the load balancer is internet-facing",
+         "dev", LB, "alb-lb", lambda p: p.update(internal=False)),
+    Case("alb-internal-unset", "alb-internal", "internal is None", "prod", LB, "alb-lb", lambda p: p.pop("internal")),
+    Case("runtime-public", "agentcore-runtime-vpc-mode", "networkMode is 'PUBLIC', not 'VPC'", "dev", RUNTIME,
+         "agent-runtime", lambda p: p.update(networkConfiguration={"networkMode": "PUBLIC"})),
+    Case("runtime-no-subnets", "agentcore-runtime-vpc-mode", "networkModeConfig.subnets is empty", "prod", RUNTIME,
+         "agent-runtime", lambda p: p["networkConfiguration"]["networkModeConfig"].update(subnets=[])),
+    Case("runtime-no-security-groups", "agentcore-runtime-vpc-mode", "networkModeConfig.securityGroups is empty",
+         "dev", RUNTIME, "agent-runtime",
+         lambda p: p["networkConfiguration"]["networkModeConfig"].pop("securityGroups")),
+    Case("subnet-by-name", "subnet-placed-by-az-id", "availabilityZone is 'us-east-1a'", "dev", SUBNET,
+         "network-agent-use1-az1", lambda p: p.update(availabilityZone="us-east-1a")),
+    Case("subnet-without-az-id", "subnet-placed-by-az-id", "availabilityZoneId is not set", "prod", SUBNET,
+         "network-private-use1-az4", lambda p: p.pop("availabilityZoneId")),
+    Case("endpoint-without-private-dns", "interface-endpoint-private-dns",
+         "interface endpoint for com.amazonaws.us-east-1.ecr.api has privateDnsEnabled False", "dev", ENDPOINT,
+         "endpoints-ecr-api", lambda p: p.update(privateDnsEnabled=False)),
+    Case("endpoint-private-dns-unset", "interface-endpoint-private-dns", "privateDnsEnabled None", "prod", ENDPOINT,
+         "endpoints-sts", lambda p: p.pop("privateDnsEnabled")),
+    Case("log-group-forever", "log-group-retention", "retentionInDays is None, so events are kept forever", "dev",
+         LOG_GROUP, "executor-logs", lambda p: p.pop("retentionInDays")),
+    Case("log-group-zero", "log-group-retention", "retentionInDays is 0", "prod", LOG_GROUP, "agent-logs-live",
+         lambda p: p.update(retentionInDays=0)),
+    Case("ecr-no-scan", "ecr-scan-on-push", "scanOnPush is False", "dev", REPOSITORY, "agent-image-repository",
+         lambda p: p.update(imageScanningConfiguration={"scanOnPush": False})),
+    Case("ecr-mutable", "ecr-immutable-tags", "imageTagMutability is 'MUTABLE'", "prod", REPOSITORY,
+         "executor-image-repository", lambda p: p.update(imageTagMutability="MUTABLE")),
+    Case("task-image-by-tag", "images-pinned-by-digest",
+         "container 'executor' image '123456789012.dkr.ecr.us-east-1.amazonaws.com/x:latest' is not digest-pinned",
+         "dev", TASK, "executor-task", _container_image("123456789012.dkr.ecr.us-east-1.amazonaws.com/x:latest")),
+    Case("task-image-short-digest", "images-pinned-by-digest", "is not digest-pinned", "prod", TASK, "executor-task",
+         _container_image("registry/x@sha256:abc123")),
+    Case("runtime-image-by-tag", "images-pinned-by-digest",
+         "containerConfiguration.containerUri 'registry/agent:v1' is not digest-pinned", "dev", RUNTIME,
+         "agent-runtime",
+         lambda p: p.update(agentRuntimeArtifact={"containerConfiguration": {"containerUri": "registry/agent:v1"}})),
+    Case("public-access-partly-blocked", "s3-public-access-block-complete", "blockPublicPolicy, ignorePublicAcls not true",
+         "dev", PUBLIC_ACCESS, "artifacts-public-access",
+         lambda p: (p.update(blockPublicPolicy=False), p.pop("ignorePublicAcls"))),
+    Case("encryption-no-rules", "s3-encryption-configured", "rules is empty", "dev", ENCRYPTION, "artifacts-encryption",
+         lambda p: p.update(rules=[])),
+    Case("encryption-no-algorithm", "s3-encryption-configured",
+         "rules[0].applyServerSideEncryptionByDefault.sseAlgorithm is None", "prod", ENCRYPTION, "alb-logs-encryption",
+         lambda p: p.update(rules=[{"bucketKeyEnabled": True}])),
+    Case("bucket-without-public-access-block", "s3-bucket-guarded",
+         "artifacts-bucket: no BucketPublicAccessBlock for this bucket", "dev", PUBLIC_ACCESS,
+         "artifacts-public-access", remove=True, parent_bucket="artifacts-bucket"),
+    Case("bucket-without-encryption", "s3-bucket-guarded",
+         "alb-logs-bucket: no BucketServerSideEncryptionConfiguration for this bucket", "prod", ENCRYPTION,
+         "alb-logs-encryption", remove=True, parent_bucket="alb-logs-bucket"),
+    Case("role-policy-star", "iam-no-wildcard-actions", "policy: Everything allows '*'; name the actions one by one",
+         "dev", ROLE_POLICY, "agent-policy", _add_statement({"Sid": "Everything", "Effect": "Allow", "Action": "*",
+                                                             "Resource": "*"})),
+    Case("role-policy-service-star", "iam-no-wildcard-actions", "Statement[2] allows 'ecs:*'", "prod", ROLE_POLICY, "executor-task-policy",
+         _add_statement({"Effect": "Allow", "Action": ["s3:GetObject", "ecs:*"], "Resource": "*"})),
+    Case("role-policy-not-action", "iam-no-wildcard-actions", "AllButIam allows NotAction", "dev", ROLE_POLICY,
+         "executor-execution-policy",
+         _add_statement({"Sid": "AllButIam", "Effect": "Allow", "NotAction": "iam:*", "Resource": "*"})),
+    Case("role-inline-policy", "iam-no-wildcard-actions", "inlinePolicies[0] (admin): Statement[0] allows 'iam:*'",
+         "dev", ROLE, "agent-role",
+         lambda p: p.update(inlinePolicies=[{"name": "admin", "policy": '{"Version": "2012-10-17", "Statement": '
+                                             '[{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]}'}])),
+    Case("bucket-policy-allow-s3-star", "iam-no-wildcard-actions", "PublicRead allows 's3:*'", "prod", BUCKET_POLICY,
+         "artifacts-policy", _add_statement({"Sid": "PublicRead", "Effect": "Allow", "Principal": "*",
+                                             "Action": "s3:*", "Resource": "*"})),
+    Case("policy-not-json", "iam-no-wildcard-actions", "policy is not valid JSON", "dev", ROLE_POLICY, "agent-policy",
+         lambda p: p.update(policy="{not json")),
+    Case("retained-bucket-unprotected", "retain-data-protected", "tagged deep-insight:retain-data=true but not protected",
+         "prod", BUCKET, "artifacts-bucket", changes={"protect": False}),
+    Case("retained-repository-force-deleted", "retain-data-protected", "forceDelete is true", "prod", REPOSITORY,
+         "agent-image-repository", lambda p: p.update(forceDelete=True)),
+    Case("retained-bucket-force-destroyed", "retain-data-protected", "forceDestroy is true", "prod", BUCKET,
+         "alb-logs-bucket", lambda p: p.update(forceDestroy=True)),
+    Case("bucket-without-retain-tag", "retain-data-protected", "tag deep-insight:retain-data is None", "dev", BUCKET,
+         "artifacts-bucket", lambda p: p["tags"].pop(PROGRAM_RETAIN_DATA_TAG)),
+    Case("repository-with-bad-retain-tag", "retain-data-protected", "tag deep-insight:retain-data is 'yes'", "dev",
+         REPOSITORY, "executor-image-repository", lambda p: p["tags"].update({PROGRAM_RETAIN_DATA_TAG: "yes"})),
+    Case("vpc-without-stack-tag", "stack-tag-on-taggable-resources", "tag deep-insight:stack is missing", "dev", VPC,
+         "network-vpc", lambda p: p["tags"].pop(PROGRAM_STACK_TAG)),
+    Case("egress-rule-untagged", "stack-tag-on-taggable-resources", "add it to UNTAGGABLE_TYPES", "prod", EGRESS,
+         "security-agent-to-internet-443-out", lambda p: p.pop("tags")),
+    Case("stack-tag-of-another-stack", "stack-tag-on-taggable-resources",
+         "tag deep-insight:stack is 'prod' but the stack is 'dev'", "dev", LOG_GROUP, "executor-logs",
+         lambda p: p["tags"].update({PROGRAM_STACK_TAG: "prod"}), env={"PULUMI_STACK": "acme/deep-insight/dev"}),
+]  # fmt: skip
+
+
+@pytest.fixture
+def stacks(dev: Evaluation, prod: Evaluation) -> dict[str, Evaluation]:
+    return {"dev": dev, "prod": prod}
+
+
+def test_the_pack_lists_exactly_the_documented_rules():
+    assert [policy.name for policy in POLICIES] == list(DOCUMENTED)
+    for policy in POLICIES:
+        assert type(policy) is DOCUMENTED[policy.name]
+        assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)+", policy.name)
+        assert policy.description.strip()
+        # The pack sets MANDATORY for all; no rule may lower its own level.
+        assert policy.enforcement_level in (None, EnforcementLevel.MANDATORY)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("rule", list(DOCUMENTED))
+def test_the_program_passes_every_rule(stacks, stack, rule):
+    assert run_policies(stacks[stack].resources, [BY_NAME[rule]]) == []
+
+
+def test_every_rule_has_a_violation_case():
+    assert {case.rule for case in CASES} == set(DOCUMENTED)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_a_violation_is_reported_by_its_rule_alone(stacks, case, monkeypatch):
+    for name, value in case.env.items():
+        monkeypatch.setenv(name, value)
+    evaluation = stacks[case.stack]
+    target = evaluation.named(case.name, case.type)
+    if case.remove:
+        resources = [r for r in evaluation.resources if r.urn != target.urn]
+        assert case.parent_bucket is not None
+        urn = evaluation.named(case.parent_bucket, BUCKET).urn
+    else:
+        changed = _edited(target, case.edit, **case.changes)
+        resources = [changed if r.urn == target.urn else r for r in evaluation.resources]
+        urn = target.urn
+
+    violations = run_policies(resources)
+
+    assert violations, f"{case.rule} reported nothing"
+    assert {v.policy for v in violations} == {case.rule}, violations
+    assert {v.urn for v in violations} == {urn}
+    assert any(case.expect in v.message for v in violations), [v.message for v in violations]
+    if not case.remove:
+        assert all(v.message.startswith(f"{case.name}: ") for v in violations)
+
+
+def test_a_deny_with_a_wildcard_is_allowed(dev):
+    """The buckets' TLS-only statement denies s3:* on purpose; Deny statements are never wildcard grants."""
+    policy = dev.named("artifacts-policy", BUCKET_POLICY)
+    assert '"Effect": "Deny"' in policy.inputs["policy"]
+    assert '"s3:*"' in policy.inputs["policy"]
+    assert run_policies([policy], [BY_NAME["iam-no-wildcard-actions"]]) == []
+
+
+def test_egress_to_the_internet_is_not_ingress(dev):
+    egress = dev.named("security-agent-to-internet-443-out", EGRESS)
+    assert egress.inputs["cidrIpv4"] == "0.0.0.0/0"
+    rule = _edited(
+        egress,
+        lambda p: (p.clear(), p.update({**OPEN_SG_RULE, "type": "egress"})),
+        type="aws:ec2/securityGroupRule:SecurityGroupRule",
+    )
+    assert run_policies([egress, rule], [BY_NAME["no-internet-ingress"]]) == []
+
+
+def test_a_stack_tag_matching_the_stack_passes(dev, monkeypatch):
+    monkeypatch.setenv("PULUMI_STACK", "dev")
+    assert run_policies(dev.resources, [BY_NAME["stack-tag-on-taggable-resources"]]) == []
+
+
+def test_unknown_values_at_preview_are_left_to_pulumi_policy(dev):
+    """A value not known at preview raises pulumi-policy's UnknownValueError (it reports "can't run during
+    preview" and the rule runs again at update) instead of a false violation."""
+    task = _edited(dev.named("executor-task", TASK), lambda p: p.update(containerDefinitions=UNKNOWN_STRING_VALUE))
+    with pytest.raises(UnknownValueError):
+        rules.images_pinned_by_digest.validate(resource_args(task), lambda message, urn=None: None)
+
+
+def test_the_untaggable_list_is_exactly_right(dev, prod):
+    for type_token in rules.UNTAGGABLE_TYPES:
+        assert not is_taggable(type_token), type_token
+    declared = {r.type for e in (dev, prod) for r in e.resources if r.custom and r.type.startswith("aws:")}
+    assert {t for t in declared if not is_taggable(t)} <= rules.UNTAGGABLE_TYPES
+
+
+def test_the_tags_the_rules_read_are_the_programs():
+    assert rules.STACK_TAG == PROGRAM_STACK_TAG
+    assert rules.RETAIN_DATA_TAG == PROGRAM_RETAIN_DATA_TAG
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_retain_data_tag_matches_what_the_program_protects(stacks, stack):
+    evaluation = stacks[stack]
+    kept = [r for r in evaluation.resources if r.type in (BUCKET, REPOSITORY)]
+    assert len(kept) == (4 if stack == "prod" else 3)
+    for resource in kept:
+        assert resource.inputs["tags"][PROGRAM_RETAIN_DATA_TAG] == ("true" if resource.protect else "false")
+        assert resource.protect is (stack == "prod")
