@@ -124,6 +124,6 @@ def test_a_declared_resource_that_breaks_a_policy_rule_fails_the_plan(tmp_path):
     violations = [line for line in result.stdout.splitlines() if line.startswith("✗ policy")]
     assert len(violations) == 1
     assert violations[0].startswith(
-        "✗ policy no-internet-ingress: urn:pulumi:dev::deep-insight::aws:ec2/securityGroup:SecurityGroup::ssh-from-anywhere"
+        "✗ policy no-internet-ingress: urn:pulumi:dev::deep-insight::pulumi:pulumi:Stack$aws:ec2/securityGroup:SecurityGroup::ssh-from-anywhere"
     )
     assert "0.0.0.0/0" in violations[0]
