@@ -1,4 +1,5 @@
-"""Shared harness: the real program evaluated offline under Pulumi mocks (ops.evaluate).
+"""Shared harness: the real program evaluated offline under Pulumi mocks (ops.evaluate), and the real
+executor (tests/runtimes, tests/ops: one fresh venv per test session).
 
 `evaluate_stack` runs ``__main__.py`` for a stack file, optionally with config overrides, and returns an
 `Evaluation` (resources with inputs and options, outputs, warnings, configuration error). The dev and
@@ -7,11 +8,26 @@ prod evaluations are made once per test session; they are read-only for the test
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 
+import httpx
 import pytest
 
 from ops.evaluate import Evaluation, evaluate
+from tests.runtimes.conftest import (
+    EXECUTOR_PROJECT,
+    TOKEN,
+    Executor,
+    StartExecutor,
+    _base_python,
+    _free_port,
+    fresh_venv,
+)
 
 EvaluateStack = Callable[..., Evaluation]
 
@@ -40,3 +56,63 @@ def prod(evaluate_stack: EvaluateStack) -> Evaluation:
     result = evaluate_stack("prod")
     assert result.error is None, result.error
     return result
+
+
+# --- the real executor (tests/runtimes and tests/ops): one venv per test session ---
+
+
+@pytest.fixture(scope="session")
+def shared_tmp() -> Iterator[Path]:
+    """A temporary folder other uids can traverse (pytest's own tmp folders are private to root)."""
+    folder = Path(tempfile.mkdtemp(prefix="deep-insight-executor-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def executor_venv(shared_tmp: Path) -> Path:
+    """A fresh venv with only the executor's own dependencies (what the image installs)."""
+    return fresh_venv(shared_tmp / "venv", EXECUTOR_PROJECT, _base_python())
+
+
+@pytest.fixture(scope="session")
+def start_executor(executor_venv: Path, shared_tmp: Path) -> Iterator[StartExecutor]:
+    started: list[Executor] = []
+
+    def start(token: str | None = TOKEN, **env: str) -> Executor:
+        workdir = Path(tempfile.mkdtemp(prefix="work-", dir=shared_tmp))
+        workdir.chmod(0o755)
+        port = _free_port()
+        log = workdir.parent / f"{workdir.name}.log"
+        environment = {
+            "PATH": f"{executor_venv / 'bin'}:/usr/bin:/bin",
+            "EXECUTOR_MEMORY_LIMIT_MB": "1536",
+            "EXECUTOR_MAX_PROCESSES": "64",
+            **({"EXECUTOR_TOKEN": token} if token else {}),
+            **env,
+        }
+        handle = log.open("wb")
+        process = subprocess.Popen(
+            [str(executor_venv / "bin" / "deep-insight-executor"), "--host", "127.0.0.1", "--port", str(port),
+             "--workdir", str(workdir)],
+            env=environment,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        executor = Executor(f"http://127.0.0.1:{port}", process, workdir, log, token, handle)
+        started.append(executor)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"executor exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{executor.url}/health", timeout=1).status_code == 200:
+                    return executor
+            except httpx.TransportError:
+                time.sleep(0.1)
+        pytest.fail(f"executor did not answer /health within 30 s:\n{log.read_text()[-3000:]}")
+
+    yield start
+    for executor in started:
+        executor.stop()

@@ -8,8 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,15 +33,6 @@ def _base_python() -> str:
     return sys.executable
 
 
-@pytest.fixture(scope="session")
-def shared_tmp() -> Iterator[Path]:
-    """A temporary folder other uids can traverse (pytest's own tmp folders are private to root)."""
-    folder = Path(tempfile.mkdtemp(prefix="deep-insight-executor-"))
-    folder.chmod(0o755)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
-
-
 def fresh_venv(folder: Path, project: Path, python: str | None = None) -> Path:
     """A new virtual environment holding only ``project`` and its own dependency list."""
     uv = shutil.which("uv")
@@ -61,12 +50,6 @@ def s3_client(endpoint: str):
     return boto3.client(
         "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
     )
-
-
-@pytest.fixture(scope="session")
-def executor_venv(shared_tmp: Path) -> Path:
-    """A fresh venv with only the executor's own dependencies (what the image installs)."""
-    return fresh_venv(shared_tmp / "venv", EXECUTOR_PROJECT, _base_python())
 
 
 def _free_port() -> int:
@@ -106,48 +89,6 @@ class Executor:
 
 
 StartExecutor = Callable[..., Executor]
-
-
-@pytest.fixture(scope="session")
-def start_executor(executor_venv: Path, shared_tmp: Path) -> Iterator[StartExecutor]:
-    started: list[Executor] = []
-
-    def start(token: str | None = TOKEN, **env: str) -> Executor:
-        workdir = Path(tempfile.mkdtemp(prefix="work-", dir=shared_tmp))
-        workdir.chmod(0o755)
-        port = _free_port()
-        log = workdir.parent / f"{workdir.name}.log"
-        environment = {
-            "PATH": f"{executor_venv / 'bin'}:/usr/bin:/bin",
-            "EXECUTOR_MEMORY_LIMIT_MB": "1536",
-            "EXECUTOR_MAX_PROCESSES": "64",
-            **({"EXECUTOR_TOKEN": token} if token else {}),
-            **env,
-        }
-        handle = log.open("wb")
-        process = subprocess.Popen(
-            [str(executor_venv / "bin" / "deep-insight-executor"), "--host", "127.0.0.1", "--port", str(port),
-             "--workdir", str(workdir)],
-            env=environment,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        executor = Executor(f"http://127.0.0.1:{port}", process, workdir, log, token, handle)
-        started.append(executor)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"executor exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{executor.url}/health", timeout=1).status_code == 200:
-                    return executor
-            except httpx.TransportError:
-                time.sleep(0.1)
-        pytest.fail(f"executor did not answer /health within 30 s:\n{log.read_text()[-3000:]}")
-
-    yield start
-    for executor in started:
-        executor.stop()
 
 
 @pytest.fixture(scope="module")
