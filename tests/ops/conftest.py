@@ -13,6 +13,8 @@ from collections.abc import Iterator
 import pytest
 from moto.server import ThreadedMotoServer
 
+from ops.stack import aws_session
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -30,7 +32,7 @@ def moto_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
-def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """An empty moto account for one test, reached by every boto3 client the code under test makes."""
     request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST")
     with urllib.request.urlopen(request, timeout=10):
@@ -41,4 +43,7 @@ def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
         monkeypatch.delenv(name, raising=False)
-    return moto_endpoint
+    # The CLI keeps one boto3 session per process (it caches credentials): each test starts without one.
+    aws_session.cache_clear()
+    yield moto_endpoint
+    aws_session.cache_clear()
