@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
@@ -118,10 +117,18 @@ def test_test_job_runs_what_ci_runs(workflow):
     readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
     assert "uv run pytest" in readme
     script = commands(test)
-    for command in ("uv sync --frozen", "uv run ruff check .", "uv run ruff format --check .", "uv run pyright", "uv run pytest"):
+    for command in (
+        "uv sync --frozen",
+        "uv run ruff check .",
+        "uv run ruff format --check .",
+        "uv run pyright",
+        "uv run pytest",
+    ):
         assert command in script
     ci = (PROJECT_DIR / ".ci" / "run").read_text(encoding="utf-8")
     pinned = re.search(r'"uv==([0-9.]+)"', ci)
     assert pinned is not None
-    for setup in steps_using(test, "astral-sh/setup-uv") + steps_using(workflow["jobs"]["preview"], "astral-sh/setup-uv"):
+    for setup in steps_using(test, "astral-sh/setup-uv") + steps_using(
+        workflow["jobs"]["preview"], "astral-sh/setup-uv"
+    ):
         assert setup["with"]["version"] == pinned.group(1)

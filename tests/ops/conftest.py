@@ -6,29 +6,19 @@ unchanged: no test hook in the product code.
 
 from __future__ import annotations
 
-import socket
 import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from moto.server import ThreadedMotoServer
 
 from ops.stack import aws_session
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.moto_server import moto_server
 
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

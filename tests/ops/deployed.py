@@ -23,10 +23,12 @@ import functools
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import boto3
+from deep_insight_agent.executor_session import CREATED_TAG, SESSION_TAG, STACK_TAG, target_group_name
 
 from components.addressing import carve_subnets
 from components.agent_runtime import ENDPOINT_NAME, LOGGED_ENDPOINTS, runtime_log_group_name
@@ -36,7 +38,7 @@ from components.cluster import executor_container_definitions
 from components.endpoints import service_name
 from components.iam import agentcore_trust, ecs_tasks_trust, tls_only_bucket_policy
 from components.network import nat_zone_for
-from components.runtime_contract import EXECUTOR_CONTAINER, agentcore_runtime_name
+from components.runtime_contract import EXECUTOR_CONTAINER, SESSION_HEADER, agentcore_runtime_name, target_group_prefix
 from components.security import INTERNET, Group, Peer, paths
 from components.settings import Architecture, NatStrategy
 from components.zones import select_zone_ids
@@ -430,3 +432,28 @@ def deploy(stack: str = "dev", faults: Faults = Faults()) -> Deployed:
     }
     assert set(outputs) == set(OUTPUT_NAMES), "deployed.py must give every SPEC §5 output"
     return Deployed(outputs, tables, endpoints["s3"])
+
+
+def leave_session(d: Deployed, session: str, age: timedelta, *, stack: str = "dev", task: bool = True) -> None:
+    """What a crashed agent runtime leaves behind: a tagged target group, header rule and task."""
+    out = d.outputs
+    elbv2 = shared_session().client("elbv2", region_name=out["region"])
+    created = (datetime.now(UTC) - age).strftime("%Y-%m-%dT%H:%M:%SZ")
+    tags = {STACK_TAG: stack, SESSION_TAG: session, CREATED_TAG: created}
+    group = elbv2.create_target_group(
+        Name=target_group_name(target_group_prefix(stack), session), Protocol="HTTP", Port=8080,
+        VpcId=out["vpcId"], TargetType="ip", Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+    )["TargetGroups"][0]["TargetGroupArn"]  # fmt: skip
+    if not task:
+        return
+    taken = {r["Priority"] for r in elbv2.describe_rules(ListenerArn=out["listenerArn"])["Rules"]}
+    elbv2.create_rule(
+        ListenerArn=out["listenerArn"], Priority=next(p for p in range(1, 100) if str(p) not in taken),
+        Conditions=[{"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": SESSION_HEADER, "Values": [session]}}],
+        Actions=[{"Type": "forward", "TargetGroupArn": group}], Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+    )  # fmt: skip
+    shared_session().client("ecs", region_name=out["region"]).run_task(
+        cluster=out["clusterArn"], taskDefinition=out["executorTaskDefinitionArn"], launchType="FARGATE",
+        networkConfiguration={"awsvpcConfiguration": {"subnets": out["privateSubnetIds"], "securityGroups": [out["securityGroupIds"]["executor"]]}},
+        tags=[{"key": k, "value": v} for k, v in tags.items()],
+    )  # fmt: skip

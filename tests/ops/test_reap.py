@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-import boto3
 import pytest
 from deep_insight_agent.executor_session import target_group_name
 from typer.testing import CliRunner
 
-from components.runtime_contract import SESSION_HEADER, target_group_prefix
 from ops.cli import app
-from ops.stack import OUTPUT_NAMES
+from tests.ops.deployed import deploy, leave_session, shared_session
 
 runner = CliRunner()
 REGION = "us-east-1"
@@ -21,58 +19,16 @@ REGION = "us-east-1"
 
 @pytest.fixture
 def stack(aws, tmp_path) -> dict:
-    """The executor side of a dev deployment (VPC, ALB + listener, cluster, task definition) in moto."""
-    ec2, elbv2, ecs = (boto3.client(s, region_name=REGION) for s in ("ec2", "elbv2", "ecs"))
-    vpc = ec2.create_vpc(CidrBlock="10.100.0.0/16")["Vpc"]["VpcId"]
-    # moto's awsvpc RunTask needs DNS hostnames on the VPC (SPEC §11).
-    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.100.{i}.0/24", AvailabilityZoneId=zone)["Subnet"]["SubnetId"]
-        for i, zone in enumerate(("use1-az1", "use1-az2"))
-    ]
-    group = ec2.create_security_group(GroupName="executor", Description="executor", VpcId=vpc)["GroupId"]
-    alb = elbv2.create_load_balancer(Name="dev-alb", Subnets=subnets, Scheme="internal", Type="application")
-    alb_arn = alb["LoadBalancers"][0]["LoadBalancerArn"]
-    listener = elbv2.create_listener(
-        LoadBalancerArn=alb_arn, Protocol="HTTP", Port=80,
-        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404", "ContentType": "application/json", "MessageBody": "{}"}}],
-    )["Listeners"][0]["ListenerArn"]  # fmt: skip
-    cluster = ecs.create_cluster(clusterName="dev-executor")["cluster"]["clusterArn"]
-    task_definition = ecs.register_task_definition(
-        family="dev-executor", networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="1024", memory="2048",
-        containerDefinitions=[{"name": "executor", "image": "public.ecr.aws/x/y@sha256:" + "a" * 64, "memory": 2048}],
-    )["taskDefinition"]["taskDefinitionArn"]  # fmt: skip
-    outputs = dict.fromkeys(OUTPUT_NAMES, "unused-by-reap")
-    outputs.update(
-        region=REGION, vpcId=vpc, privateSubnetIds=subnets, securityGroupIds={"executor": group}, listenerArn=listener,
-        albArn=alb_arn, albDnsName=alb["LoadBalancers"][0]["DNSName"], clusterArn=cluster,
-        executorTaskDefinitionArn=task_definition, executorContainerName="executor", artifactBucket="dev-artifacts",
-    )  # fmt: skip
-    path = tmp_path / "outputs.json"
-    path.write_text(json.dumps(outputs), encoding="utf-8")
-    return {"outputs": outputs, "file": path, "ecs": ecs, "elbv2": elbv2}
-
-
-def leave_session(stack: dict, stack_name: str, session: str, age: timedelta) -> None:
-    """What a crashed runtime leaves: a tagged task, target group and header rule."""
-    out, ecs, elbv2 = stack["outputs"], stack["ecs"], stack["elbv2"]
-    created = (datetime.now(UTC) - age).strftime("%Y-%m-%dT%H:%M:%SZ")
-    tags = {"deep-insight:stack": stack_name, "deep-insight:session": session, "deep-insight:created": created}
-    group = elbv2.create_target_group(
-        Name=target_group_name(target_group_prefix(stack_name), session), Protocol="HTTP", Port=8080,
-        VpcId=out["vpcId"], TargetType="ip", Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
-    )["TargetGroups"][0]["TargetGroupArn"]  # fmt: skip
-    taken = {r["Priority"] for r in elbv2.describe_rules(ListenerArn=out["listenerArn"])["Rules"]}
-    elbv2.create_rule(
-        ListenerArn=out["listenerArn"], Priority=next(p for p in range(1, 100) if str(p) not in taken),
-        Conditions=[{"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": SESSION_HEADER, "Values": [session]}}],
-        Actions=[{"Type": "forward", "TargetGroupArn": group}], Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
-    )  # fmt: skip
-    ecs.run_task(
-        cluster=out["clusterArn"], taskDefinition=out["executorTaskDefinitionArn"], launchType="FARGATE",
-        networkConfiguration={"awsvpcConfiguration": {"subnets": out["privateSubnetIds"], "securityGroups": [out["securityGroupIds"]["executor"]]}},
-        tags=[{"key": k, "value": v} for k, v in tags.items()],
-    )  # fmt: skip
+    """A deployed dev stack in moto, and its outputs file."""
+    deployed = deploy("dev")
+    ecs, elbv2 = (shared_session().client(s, region_name=REGION) for s in ("ecs", "elbv2"))
+    return {
+        "deployed": deployed,
+        "outputs": deployed.outputs,
+        "file": deployed.write(tmp_path / "outputs.json"),
+        "ecs": ecs,
+        "elbv2": elbv2,
+    }
 
 
 def sessions_left(stack: dict) -> dict[str, set[str]]:
@@ -98,9 +54,9 @@ def reap(stack: dict, *args: str):
 
 def test_reaps_only_this_stacks_sessions_older_than_the_session_timeout(stack):
     # dev's executor session timeout is 3600 s: a 50-minute-old session may still be working.
-    leave_session(stack, "dev", "crashed-two-hours-ago-0000000000000", timedelta(hours=2))
-    leave_session(stack, "dev", "still-running-for-50-min-000000000000", timedelta(minutes=50))
-    leave_session(stack, "prod", "another-stacks-old-session-00000000000", timedelta(hours=5))
+    leave_session(stack["deployed"], "crashed-two-hours-ago-0000000000000", timedelta(hours=2))
+    leave_session(stack["deployed"], "still-running-for-50-min-000000000000", timedelta(minutes=50))
+    leave_session(stack["deployed"], "another-stacks-old-session-00000000000", timedelta(hours=5), stack="prod")
     result = reap(stack)
     assert result.exit_code == 0, result.output
     assert result.stdout.count("removed listener rule") == 1
@@ -115,7 +71,7 @@ def test_reaps_only_this_stacks_sessions_older_than_the_session_timeout(stack):
 
 
 def test_older_than_lowers_the_age_with_a_warning(stack):
-    leave_session(stack, "dev", "still-running-for-50-min-000000000000", timedelta(minutes=50))
+    leave_session(stack["deployed"], "still-running-for-50-min-000000000000", timedelta(minutes=50))
     result = reap(stack, "--older-than", "30")
     assert result.exit_code == 0, result.output
     assert "live sessions may be removed" in result.stdout

@@ -20,20 +20,20 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import boto3
 import pytest
 from botocore.exceptions import NoCredentialsError
-from deep_insight_agent.executor_session import CREATED_TAG, SESSION_TAG, STACK_TAG, target_group_name
+from deep_insight_agent.executor_session import target_group_name
 from typer.testing import CliRunner
 
-from components.runtime_contract import SESSION_HEADER, target_group_prefix
+from components.runtime_contract import target_group_prefix
 from components.settings import Architecture
 from ops import verify
 from ops.cli import app
-from tests.ops.deployed import Deployed, Faults, deploy, shared_session
+from tests.ops.deployed import Deployed, Faults, deploy, leave_session, shared_session
 
 runner = CliRunner()
 REGION = "us-east-1"
@@ -145,30 +145,6 @@ def default_group(d: Deployed) -> str:
         Filters=[{"Name": "vpc-id", "Values": [d.outputs["vpcId"]]}, {"Name": "group-name", "Values": ["default"]}]
     )
     return found["SecurityGroups"][0]["GroupId"]
-
-
-def leave_session(d: Deployed, session: str, age: timedelta, *, stack: str = "dev", task: bool = True) -> None:
-    """What a crashed agent runtime leaves behind: a tagged target group, header rule and task."""
-    out, elbv2 = d.outputs, client("elbv2")
-    created = (datetime.now(UTC) - age).strftime("%Y-%m-%dT%H:%M:%SZ")
-    tags = {STACK_TAG: stack, SESSION_TAG: session, CREATED_TAG: created}
-    group = elbv2.create_target_group(
-        Name=target_group_name(target_group_prefix(stack), session), Protocol="HTTP", Port=8080,
-        VpcId=out["vpcId"], TargetType="ip", Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
-    )["TargetGroups"][0]["TargetGroupArn"]  # fmt: skip
-    if not task:
-        return
-    taken = {r["Priority"] for r in elbv2.describe_rules(ListenerArn=out["listenerArn"])["Rules"]}
-    elbv2.create_rule(
-        ListenerArn=out["listenerArn"], Priority=next(p for p in range(1, 100) if str(p) not in taken),
-        Conditions=[{"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": SESSION_HEADER, "Values": [session]}}],
-        Actions=[{"Type": "forward", "TargetGroupArn": group}], Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
-    )  # fmt: skip
-    client("ecs").run_task(
-        cluster=out["clusterArn"], taskDefinition=out["executorTaskDefinitionArn"], launchType="FARGATE",
-        networkConfiguration={"awsvpcConfiguration": {"subnets": out["privateSubnetIds"], "securityGroups": [out["securityGroupIds"]["executor"]]}},
-        tags=[{"key": k, "value": v} for k, v in tags.items()],
-    )  # fmt: skip
 
 
 def delete_all(items: list[dict], id_key: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -16,7 +15,8 @@ from typing import Any
 import boto3
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
+
+from tests.moto_server import free_port, moto_server
 
 REPO = Path(__file__).resolve().parents[2]
 EXECUTOR_PROJECT = REPO / "runtimes" / "executor"
@@ -52,10 +52,7 @@ def s3_client(endpoint: str):
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+_free_port = free_port  # the name the runtime tests import
 
 
 @dataclass
@@ -113,8 +110,5 @@ def assert_alive(client: httpx.Client, sid: str) -> None:
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
     """moto's S3 (and everything else) as a real server on 127.0.0.1."""
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
+    with moto_server() as endpoint:
+        yield endpoint

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import replace
@@ -24,10 +23,10 @@ from deep_insight_agent.executor_session import (
     reap,
     target_group_name,
 )
-from moto.server import ThreadedMotoServer
 
 from components.iam import AgentRuntimeGrants, agent_runtime_policy
 from components.runtime_contract import AgentEnv, SessionTargetGroupTemplate
+from tests.moto_server import moto_server
 
 SESSION = "session-0123456789abcdef0123456789abcdef"  # AgentCore session ids are 33-256 characters
 GRANTS = AgentRuntimeGrants(
@@ -39,27 +38,19 @@ GRANTS = AgentRuntimeGrants(
 )  # fmt: skip
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    # Keep tasks RUNNING while a test looks at them (moto otherwise moves them on at every describe).
-    request = urllib.request.Request(
-        f"{url}/moto-api/state-manager/set-transition",
-        data=json.dumps({"model_name": "ecs::task", "transition": {"progression": "manual", "times": 100000}}).encode(),
-        method="POST",
-    )
-    urllib.request.urlopen(request, timeout=10).read()
-    yield url
-    server.stop()
+    with moto_server() as url:
+        # Keep tasks RUNNING while a test looks at them (moto otherwise moves them on at every describe).
+        request = urllib.request.Request(
+            f"{url}/moto-api/state-manager/set-transition",
+            data=json.dumps(
+                {"model_name": "ecs::task", "transition": {"progression": "manual", "times": 100000}}
+            ).encode(),
+            method="POST",
+        )
+        urllib.request.urlopen(request, timeout=10).read()
+        yield url
 
 
 @pytest.fixture(scope="module")
