@@ -90,13 +90,9 @@ class ContainerImage(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ImageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("deep-insight:image:ContainerImage", name, None, opts)
-        if args.prebuilt_uri is not None:
-            self.image_uri = pulumi.Output.from_input(args.prebuilt_uri)
-            self.repository_arn = pulumi.Output.from_input(repository_arn_from_uri(args.prebuilt_uri, args.partition))
-            self.register_outputs({"imageUri": self.image_uri, "repositoryArn": self.repository_arn})
-            return
-
         child = pulumi.ResourceOptions(parent=self)
+        # The repository exists in both modes: `prebuilt` only skips the build (CI pushes, or a preview
+        # reuses the running digests). Dropping it would make Pulumi plan to delete a protected repository.
         repository = aws.ecr.Repository(
             f"{name}-repository",
             name=f"{args.tags.prefix}-{args.runtime}",
@@ -113,6 +109,13 @@ class ContainerImage(pulumi.ComponentResource):
             policy=ecr_lifecycle_policy(args.keep_last),
             opts=child,
         )
+        if args.prebuilt_uri is not None:
+            # The image may live in another repository (a shared build account): grant pulls on that one.
+            self.image_uri = pulumi.Output.from_input(args.prebuilt_uri)
+            self.repository_arn = pulumi.Output.from_input(repository_arn_from_uri(args.prebuilt_uri, args.partition))
+            self.register_outputs({"imageUri": self.image_uri, "repositoryArn": self.repository_arn})
+            return
+
         # Relative to the project directory (where the Pulumi CLI runs the program), so the build's
         # inputs are the same from any checkout; same context, same tag: nothing is rebuilt or pushed.
         context = f"runtimes/{args.runtime}"

@@ -103,11 +103,15 @@ def test_an_unchanged_program_declares_the_same_thing_twice(dev, evaluate_stack)
     assert again.outputs == dev.outputs
 
 
-def test_prebuilt_images_declare_no_repository_and_no_build(evaluate_stack):
+def test_prebuilt_images_keep_the_repositories_and_build_nothing(evaluate_stack, dev):
     evaluation = evaluate_stack("dev", PREBUILT)
     assert evaluation.error is None
-    assert evaluation.of_type(REPOSITORY) == []
     assert evaluation.of_type(IMAGE) == []
+    # The repositories stay exactly as declared with builds, so switching to prebuilt (CI's preview does)
+    # never plans to delete them.
+    assert sorted((r.urn, str(r.inputs), r.protect) for r in evaluation.of_type(REPOSITORY)) == sorted(
+        (r.urn, str(r.inputs), r.protect) for r in dev.of_type(REPOSITORY)
+    )
     assert evaluation.outputs["agentImageUri"] == PREBUILT[key("images.agentImage")]
     assert evaluation.outputs["executorImageUri"] == PREBUILT[key("images.executorImage")]
     policy = json.loads(evaluation.named("executor-execution-policy", "aws:iam/rolePolicy:RolePolicy").inputs["policy"])
@@ -142,3 +146,13 @@ def test_lifecycle_keeps_the_last_n_images():
     (rule,) = json.loads(ecr_lifecycle_policy(5))["rules"]
     assert rule["selection"] == {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 5}
     assert rule["action"] == {"type": "expire"}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_switching_to_prebuilt_removes_only_the_builds(evaluate_stack, request, stack):
+    built = request.getfixturevalue(stack)
+    prebuilt = evaluate_stack(stack, PREBUILT)
+    removed = {r.urn for r in built.resources} - {r.urn for r in prebuilt.resources}
+    assert {urn.rsplit("::", 1)[1] for urn in removed} == {"executor-image-image", "agent-image-image"}
+    assert {r.urn for r in prebuilt.resources} <= {r.urn for r in built.resources}
+    assert {r.urn for r in built.resources if r.protect} == {r.urn for r in prebuilt.resources if r.protect}
