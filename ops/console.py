@@ -18,7 +18,9 @@ from botocore.exceptions import (
     NoCredentialsError,
     NoRegionError,
 )
+from botocore.parsers import ResponseParserError
 from rich.console import Console
+from rich.markup import escape
 
 console = Console(highlight=False)
 errors = Console(stderr=True, highlight=False)
@@ -44,6 +46,9 @@ def aws_error_line(error: Exception) -> str:
         return "no AWS region: pass --region or set AWS_REGION"
     if isinstance(error, EndpointConnectionError):
         return f"cannot reach AWS: {error}"
+    if isinstance(error, ResponseParserError):
+        # Not AWS answering: a proxy, or AWS_ENDPOINT_URL pointing at something else.
+        return f"unexpected response (not an AWS API answer; check proxies and AWS_ENDPOINT_URL): {error}"
     if isinstance(error, ClientError):
         code = error.response.get("Error", {}).get("Code", "Error")
         message = error.response.get("Error", {}).get("Message", "")
@@ -65,10 +70,10 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except OpsError as error:
-            errors.print(f"[red]error:[/red] {error}", soft_wrap=True)
+            errors.print(f"[red]error:[/red] {escape(str(error))}", soft_wrap=True)
             raise typer.Exit(error.exit_code) from None
-        except (BotoCoreError, ClientError) as error:
-            errors.print(f"[red]error:[/red] {aws_error_line(error)}", soft_wrap=True)
+        except (BotoCoreError, ClientError, ResponseParserError) as error:
+            errors.print(f"[red]error:[/red] {escape(aws_error_line(error))}", soft_wrap=True)
             raise typer.Exit(FAILED) from None
 
     return wrapper

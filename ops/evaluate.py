@@ -152,10 +152,36 @@ def load_stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, 
     return {(k if ":" in k else f"{PROJECT}:{k}"): _config_text(v) for k, v in config.items()}
 
 
+def offline_zones(region: str, config: Mapping[str, str]) -> tuple[dict[str, str], str | None]:
+    """AZ name -> ID for the AZ lookup, and a warning when the region's AZs are not known offline.
+
+    For a region outside the table (the case ``network.supportedAzIds`` exists for) the configured AZ IDs
+    are assumed to exist, named ``<region>a``, ``<region>b``, ... in order: whether the account has them
+    is checked at ``pulumi preview``, not here.
+    """
+    if region in REGION_ZONES:
+        return dict(REGION_ZONES[region]), None
+    ids: list[str] = []
+    for key in ("deep-insight:network.availabilityZoneIds", "deep-insight:network.supportedAzIds"):
+        try:
+            listed = json.loads(config.get(key, "[]"))
+        except ValueError:
+            continue  # the settings report the bad value
+        ids += [i for i in listed if isinstance(i, str) and i not in ids] if isinstance(listed, list) else []
+    if not ids:
+        return {}, None
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    zones = {f"{region}{letters[n]}": zone_id for n, zone_id in enumerate(ids[: len(letters)])}
+    return zones, f"{region}'s AZs are not known offline: assumed {', '.join(ids)} exist in the account"
+
+
 class _Mocks(pulumi_mocks.Mocks):
     def __init__(self, region: str, evaluation: Evaluation) -> None:
         self._region = region
         self._evaluation = evaluation
+        self._zones, warning = offline_zones(region, evaluation.config)
+        if warning:
+            evaluation.warnings.append(warning)
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
         kind = args.typ.rsplit(":", 1)[-1].lower()
@@ -170,7 +196,7 @@ class _Mocks(pulumi_mocks.Mocks):
         self._evaluation.invokes.append((args.token, dict(args.args)))
         region = self._region
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            zones = REGION_ZONES.get(region, {})
+            zones = self._zones
             return {
                 "names": list(zones),
                 "zoneIds": list(zones.values()),

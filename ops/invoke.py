@@ -24,6 +24,7 @@ from typing import Annotated, Any, NamedTuple
 
 import typer
 import urllib3.exceptions
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from deep_insight_agent.events import TERMINAL, validate_event
 from rich.console import Group, RenderableType
@@ -37,6 +38,12 @@ from ops.stack import aws_client, read_outputs
 # components.agent_runtime.ENDPOINT_NAME (a test keeps them equal); importing it would load pulumi_aws,
 # seconds of start-up for a command that never declares a resource.
 QUALIFIER = "live"
+# InvokeAgentRuntime starts a job: a retry after a timeout or a 5xx could start the same session's job
+# twice (two executor tasks, interleaved artifacts), so botocore must not retry it. The read timeout only
+# has to outlast a cold start before the first byte; after that a keepalive comes every 15 s.
+INVOKE_CONFIG = Config(
+    retries={"total_max_attempts": 1}, connect_timeout=10, read_timeout=300, user_agent_extra="deep-insight-cli"
+)
 SESSION_ID_LENGTH = range(33, 257)  # AgentCore's rule for runtimeSessionId
 READ_SIZE = 64 * 1024
 TEXT_SUMMARY_CHARACTERS = 240  # an agent's text per line in plain output
@@ -608,7 +615,8 @@ def _run(
         payload["language"] = language.value
     view = JobView(started, full_text=console.is_terminal)
     progress.stage = "running the job"
-    failure = invoke_and_watch(aws_client("bedrock-agentcore", region), runtime_arn, session_id, payload, view)
+    data_plane = aws_client("bedrock-agentcore", region, config=INVOKE_CONFIG)
+    failure = invoke_and_watch(data_plane, runtime_arn, session_id, payload, view)
     progress.stage = "downloading the artifacts"
     try:
         download_artifacts(s3, bucket, session_id, target, progress.downloaded)

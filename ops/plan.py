@@ -148,6 +148,9 @@ def command(
             with errors.status(f"Evaluating the program for stack {stack}…"):
                 evaluation = evaluate(stack, project_dir=cwd.resolve())
     except ConfigFileError as error:
+        if as_json:
+            console.print_json(json.dumps({"stack": stack, "valid": False, "errors": [str(error)]}))
+            raise typer.Exit(BAD_INPUT) from None
         raise OpsError(str(error)) from None
 
     if evaluation.error is not None:

@@ -9,12 +9,13 @@ from typing import Annotated, Any
 
 import typer
 from deep_insight_agent.config import EcsSettings, TargetGroupTemplate
-from deep_insight_agent.executor_session import orphan_age, reap
+from deep_insight_agent.executor_session import ORPHAN_MARGIN, orphan_age, reap
+from rich.markup import escape
 
 from components.runtime_contract import SessionTargetGroupTemplate, target_group_prefix
 from components.security import Group
 from components.settings import Settings
-from ops.console import console, reports_errors
+from ops.console import FAILED, console, reports_errors
 from ops.stack import aws_client, read_outputs, read_settings
 
 
@@ -65,10 +66,11 @@ def command(
     outputs = read_outputs(stack, outputs_file)
     ecs_config = ecs_settings(stack, outputs, settings)
     age = orphan_age(ecs_config) if older_than is None else timedelta(minutes=older_than)
-    if age < orphan_age(ecs_config) and older_than is not None:
+    if older_than is not None and age < orphan_age(ecs_config):
+        margin, default = (int(d.total_seconds() // 60) for d in (ORPHAN_MARGIN, orphan_age(ecs_config)))
         console.print(
-            f"[yellow]warning:[/yellow] --older-than {older_than} is shorter than the executor session timeout:"
-            " live sessions may be removed",
+            f"[yellow]warning:[/yellow] --older-than {older_than} is below the session timeout plus {margin} minutes"
+            f" ({default}): live sessions may be removed",
             soft_wrap=True,
         )
     region = outputs["region"]
@@ -77,10 +79,17 @@ def command(
     for kind, arns in (("listener rule", reaped.rules), ("target group", reaped.target_groups), ("task", reaped.tasks)):
         for arn in arns:
             console.print(f"[green]✓[/green] removed {kind} {arn}", soft_wrap=True)
-    count = len(reaped.rules) + len(reaped.target_groups) + len(reaped.tasks)
-    if count == 0:
-        console.print(f"No orphans of stack {stack} older than {age}.")
-    else:
+    for failure in reaped.failures:
         console.print(
-            f"Removed {len(reaped.rules)} rules, {len(reaped.target_groups)} target groups, {len(reaped.tasks)} tasks."
+            f"[red]✗[/red] could not remove {failure.kind} {escape(failure.arn)}:"
+            f" {escape(failure.code)}: {escape(failure.message)}",
+            soft_wrap=True,
         )
+    removed = f"{len(reaped.rules)} rules, {len(reaped.target_groups)} target groups, {len(reaped.tasks)} tasks"
+    if reaped.failures:
+        console.print(f"Removed {removed}; {len(reaped.failures)} could not be removed.")
+        raise typer.Exit(FAILED)
+    if reaped.rules or reaped.target_groups or reaped.tasks:
+        console.print(f"Removed {removed}.")
+    else:
+        console.print(f"No orphans of stack {stack} older than {age}.")

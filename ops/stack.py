@@ -6,6 +6,7 @@ import functools
 import json
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import boto3.session
 from botocore.config import Config
 
 from components.errors import ConfigError
+from components.security import Group
 from components.settings import Settings, parse_settings
 from ops.console import OpsError
 from ops.evaluate import PROJECT_DIR, ConfigFileError, load_stack_config
@@ -45,6 +47,35 @@ OUTPUT_NAMES = (
     "agentLogGroup",
 )
 
+LIST_OUTPUTS = ("availabilityZoneIds", "privateSubnetIds", "agentSubnetIds")
+MAP_OUTPUTS = ("securityGroupIds", "endpointIds")
+STRING_OUTPUTS = tuple(name for name in OUTPUT_NAMES if name not in LIST_OUTPUTS + MAP_OUTPUTS)
+
+
+def check_output_shapes(outputs: Mapping[str, Any], source: str = "stack outputs") -> None:
+    """The commands index outputs freely: a hand-edited file with the wrong shape is bad input, said once."""
+    problems = [
+        f"{name} should be a non-empty string"
+        for name in STRING_OUTPUTS
+        if not isinstance(outputs[name], str) or not outputs[name]
+    ]
+    problems += [
+        f"{name} should be a list of strings"
+        for name in LIST_OUTPUTS
+        if not isinstance(outputs[name], list) or not all(isinstance(v, str) for v in outputs[name])
+    ]
+    groups = outputs["securityGroupIds"]
+    missing = [g.value for g in Group if not isinstance(groups, dict) or not isinstance(groups.get(g.value), str)]
+    if missing:
+        problems.append(
+            f"securityGroupIds should map {', '.join(g.value for g in Group)} to ids (lacks {', '.join(missing)})"
+        )
+    if not isinstance(outputs["endpointIds"], dict):
+        problems.append("endpointIds should be a map of service to endpoint id")
+    if problems:
+        raise OpsError(f"{source} is malformed: {'; '.join(problems)}; use `pulumi stack output --json`")
+
+
 # botocore's adaptive mode: exponential backoff with jitter on throttling, plus client-side rate limiting.
 CLIENT_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8}, user_agent_extra="deep-insight-cli")
 
@@ -65,7 +96,8 @@ def read_outputs(stack: str, outputs_file: Path | None = None, project_dir: Path
                 f"(written by `pulumi stack output --json --stack {stack} > FILE`)"
             )
         done = subprocess.run(
-            [pulumi, "stack", "output", "--json", "--show-secrets", "--stack", stack],
+            # No --show-secrets: no SPEC §5 output is secret, and without it Pulumi needs no passphrase.
+            [pulumi, "stack", "output", "--json", "--stack", stack],
             cwd=project_dir,
             capture_output=True,
             text=True,
@@ -88,6 +120,7 @@ def read_outputs(stack: str, outputs_file: Path | None = None, project_dir: Path
             f"{source} lacks the outputs {', '.join(missing)}; "
             f"is stack {stack!r} deployed with this version (pulumi up)?"
         )
+    check_output_shapes(outputs, source)
     return outputs
 
 
@@ -108,6 +141,7 @@ def aws_session() -> boto3.session.Session:
     return boto3.session.Session()
 
 
-def aws_client(service: str, region: str) -> Any:
-    """A boto3 client with adaptive retries. ``AWS_ENDPOINT_URL`` (botocore) points it elsewhere, e.g. a test."""
-    return aws_session().client(service, region_name=region, config=CLIENT_CONFIG)  # type: ignore[call-overload]
+def aws_client(service: str, region: str, config: Config = CLIENT_CONFIG) -> Any:
+    """A boto3 client, with adaptive retries unless told otherwise. ``AWS_ENDPOINT_URL`` (botocore) points it
+    elsewhere, e.g. at a test server."""
+    return aws_session().client(service, region_name=region, config=config)  # type: ignore[call-overload]

@@ -65,6 +65,21 @@ POLICY_DOCUMENTS = (
     "aws:s3/bucketPolicy:BucketPolicy",
     "aws:ecr/repositoryPolicy:RepositoryPolicy",
 )
+# Where a resource attaches managed policies by ARN: type -> (input, whether it holds a list of ARNs).
+POLICY_ARN_INPUTS: Mapping[str, tuple[str, bool]] = {
+    ROLE: ("managedPolicyArns", True),
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": ("policyArn", False),
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment": ("policyArn", False),
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment": ("policyArn", False),
+    "aws:iam/policyAttachment:PolicyAttachment": ("policyArn", False),
+    "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive": ("policyArns", True),
+    "aws:iam/userPolicyAttachmentsExclusive:UserPolicyAttachmentsExclusive": ("policyArns", True),
+    "aws:iam/groupPolicyAttachmentsExclusive:GroupPolicyAttachmentsExclusive": ("policyArns", True),
+}
+# AWS-managed policies the program may attach, by what follows ``:policy/`` in the ARN (path and name, e.g.
+# "service-role/AmazonECSTaskExecutionRolePolicy"), so one entry holds in every partition. Empty: the
+# program attaches none (tests/policy checks the dev and prod evaluations).
+AWS_MANAGED_POLICY_ALLOWLIST: frozenset[str] = frozenset()
 
 # AWS resource types that accept no ``tags`` (pulumi-aws 7): sub-resources and attachments of something that
 # is tagged. The tag rule checks every other ``aws:`` resource, so it fails closed: a taggable resource that
@@ -100,6 +115,8 @@ UNTAGGABLE_TYPES = frozenset(
 PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 SSE_ALGORITHMS = frozenset({"AES256", "aws:kms", "aws:kms:dsse"})
 DIGEST_PINNED = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
+# arn:<partition>:iam::aws:policy/<path><name>: the account field "aws" marks a policy AWS owns.
+AWS_MANAGED_POLICY_ARN = re.compile(r"^arn:[^:]+:iam::aws:policy/(?P<policy>.+)$")
 
 Check = Callable[[ResourceValidationArgs], Iterable[str]]
 
@@ -416,6 +433,32 @@ def iam_no_wildcard_actions(args: ResourceValidationArgs) -> Iterator[str]:
             yield f"{where}: {grant}; name the actions one by one"
 
 
+def aws_managed_policy(arn: Any) -> str | None:
+    """The path and name of an AWS-managed policy ARN (``arn:<partition>:iam::aws:policy/...``), else None."""
+    match = AWS_MANAGED_POLICY_ARN.match(arn) if isinstance(arn, str) else None
+    return match.group("policy") if match else None
+
+
+@resource_rule(
+    "iam-no-aws-managed-policies",
+    "Roles, users and groups get no AWS-managed policy (arn:<partition>:iam::aws:policy/...): those are broad "
+    "and AWS changes them; attach customer-managed policies, whose documents the pack checks.",
+    tuple(POLICY_ARN_INPUTS),
+)
+def iam_no_aws_managed_policies(args: ResourceValidationArgs) -> Iterator[str]:
+    key, many = POLICY_ARN_INPUTS[args.resource_type]
+    value = args.props.get(key)
+    arns = enumerate(_items(value)) if many else [(None, value)]
+    for index, arn in arns:
+        policy = aws_managed_policy(arn)
+        if policy is not None and policy not in AWS_MANAGED_POLICY_ALLOWLIST:
+            where = key if index is None else f"{key}[{index}]"
+            yield (
+                f"{where} {arn!r} is an AWS-managed policy; attach a customer-managed policy that names the "
+                "actions (or, if it must be this one, add it to AWS_MANAGED_POLICY_ALLOWLIST in policy/rules.py)"
+            )
+
+
 # --- data retention and tags ---
 
 
@@ -474,6 +517,7 @@ POLICIES: tuple[ResourceValidationPolicy | StackValidationPolicy, ...] = (
     s3_encryption_configured,
     s3_bucket_guarded,
     iam_no_wildcard_actions,
+    iam_no_aws_managed_policies,
     retain_data_protected,
     stack_tag_on_taggable_resources,
 )

@@ -56,3 +56,26 @@ def test_evaluation_works_after_asyncio_run_left_no_event_loop():
 
     asyncio.run(nothing())  # leaves the main thread without a current event loop
     assert evaluate("dev").error is None
+
+
+def test_a_region_outside_the_table_assumes_the_configured_zone_ids():
+    evaluation = evaluate(
+        "dev",
+        {
+            "aws:region": "eu-west-2",
+            "deep-insight:agent.modelId": "eu.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            "deep-insight:network.supportedAzIds": '["euw2-az1", "euw2-az2", "euw2-az3"]',
+        },
+    )
+    assert evaluation.error is None
+    assert evaluation.outputs["availabilityZoneIds"] == ["euw2-az1", "euw2-az2"]
+    assert "eu-west-2's AZs are not known offline: assumed euw2-az1, euw2-az2, euw2-az3 exist" in evaluation.warnings[0]
+
+
+def test_without_supported_ids_an_unknown_region_is_still_the_programs_error():
+    evaluation = evaluate(
+        "dev", {"aws:region": "eu-west-2", "deep-insight:agent.modelId": "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"}
+    )
+    assert evaluation.error is not None
+    assert "deep-insight:network.supportedAzIds" in evaluation.error
+    assert evaluation.warnings == []

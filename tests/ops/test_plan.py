@@ -127,3 +127,13 @@ def test_a_declared_resource_that_breaks_a_policy_rule_fails_the_plan(tmp_path):
         "✗ policy no-internet-ingress: urn:pulumi:dev::deep-insight::pulumi:pulumi:Stack$aws:ec2/securityGroup:SecurityGroup::ssh-from-anywhere"
     )
     assert "0.0.0.0/0" in violations[0]
+
+
+def test_a_missing_stack_file_as_json():
+    result = plan("--stack", "nope", "--json")
+    assert result.exit_code == 2
+    assert json.loads(result.stdout) == {
+        "stack": "nope",
+        "valid": False,
+        "errors": ["Pulumi.nope.yaml not found; create it or choose an existing stack"],
+    }

@@ -7,9 +7,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 from deep_insight_agent.executor_session import target_group_name
 from typer.testing import CliRunner
 
+import ops.reap
 from ops.cli import app
 from tests.ops.deployed import deploy, leave_session, shared_session
 
@@ -74,7 +76,10 @@ def test_older_than_lowers_the_age_with_a_warning(stack):
     leave_session(stack["deployed"], "still-running-for-50-min-000000000000", timedelta(minutes=50))
     result = reap(stack, "--older-than", "30")
     assert result.exit_code == 0, result.output
-    assert "live sessions may be removed" in result.stdout
+    assert (
+        "warning: --older-than 30 is below the session timeout plus 10 minutes (70): live sessions may be removed"
+        in result.stdout
+    )
     assert sessions_left(stack)["rules"] == set()
 
 
@@ -82,6 +87,48 @@ def test_nothing_to_reap_says_so(stack):
     result = reap(stack)
     assert result.exit_code == 0, result.output
     assert "No orphans of stack dev older than 1:10:00." in result.stdout
+    assert "warning" not in result.stdout
+
+
+class RefusingElb:
+    """The real elbv2 client, except that DeleteRule is AccessDenied (a caller without the permission)."""
+
+    def __init__(self, real) -> None:
+        self._real = real
+
+    def __getattr__(self, name: str):
+        return getattr(self._real, name)
+
+    def delete_rule(self, **kwargs):
+        error = {"Code": "AccessDenied", "Message": "not authorized to perform: elasticloadbalancing:DeleteRule"}
+        raise ClientError({"Error": error}, "DeleteRule")
+
+
+def test_a_refused_removal_is_a_red_line_and_exit_1(stack, monkeypatch):
+    leave_session(stack["deployed"], "crashed-two-hours-ago-0000000000000", timedelta(hours=2))
+    real = ops.reap.aws_client
+
+    def aws_client(service: str, region: str):
+        client = real(service, region)
+        return RefusingElb(client) if service == "elbv2" else client
+
+    monkeypatch.setattr(ops.reap, "aws_client", aws_client)
+    result = reap(stack)
+    assert result.exit_code == 1, result.output
+    lines = result.stdout.splitlines()
+    refused = [line for line in lines if line.startswith("✗ could not remove")]
+    assert len(refused) == 2, result.stdout
+    assert refused[0].startswith("✗ could not remove listener rule arn:aws:elasticloadbalancing:")
+    assert refused[0].endswith(": AccessDenied: not authorized to perform: elasticloadbalancing:DeleteRule")
+    # The rule still forwards to the target group, so that deletion is refused too; the task still goes.
+    assert refused[1].startswith("✗ could not remove target group arn:aws:elasticloadbalancing:")
+    assert ": ResourceInUse: " in refused[1]
+    assert "✓ removed task " in result.stdout
+    assert "Removed 0 rules, 0 target groups, 1 tasks; 2 could not be removed." in result.stdout
+    assert "No orphans" not in result.stdout
+    left = sessions_left(stack)
+    assert left["rules"] == {"crashed-two-hours-ago-0000000000000"}
+    assert left["tasks"] == set()
 
 
 def test_outputs_problems_are_one_line_errors(stack, tmp_path):
@@ -105,3 +152,15 @@ def test_without_outputs_file_and_without_pulumi_the_fix_is_named(stack, monkeyp
     result = runner.invoke(app, ["reap", "--stack", "dev"])
     assert result.exit_code == 2
     assert result.stderr.strip().startswith("error: the Pulumi CLI is not on PATH; pass --outputs FILE")
+
+
+def test_malformed_outputs_are_one_line_before_any_aws_call(stack, tmp_path):
+    outputs = dict(stack["outputs"], securityGroupIds={"agent": "sg-1"}, region=["us-east-1"])
+    path = tmp_path / "malformed.json"
+    path.write_text(json.dumps(outputs), encoding="utf-8")
+    result = runner.invoke(app, ["reap", "--stack", "dev", "--outputs", str(path)])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: {path} is malformed: region should be a non-empty string")
+    assert "securityGroupIds should map agent, alb, executor, endpoints to ids (lacks alb, executor, endpoints)" in line

@@ -31,6 +31,7 @@ from typer.testing import CliRunner
 
 from components.runtime_contract import target_group_prefix
 from components.settings import Architecture
+from ops import stack as stack_outputs
 from ops import verify
 from ops.cli import app
 from tests.ops.deployed import Deployed, Faults, deploy, leave_session, shared_session
@@ -350,6 +351,19 @@ VARIANTS = [
         faults=Faults(service_linked_role=False),
     ),
     Variant(
+        "agentcore-eni-missing-in-one-subnet",
+        {"AgentCore ENIs": "no AgentCore ENI in agent subnet(s)"},
+        drift=lambda d: delete_all(
+            client("ec2").describe_network_interfaces(
+                Filters=[
+                    {"Name": "tag:AmazonBedrockAgentCoreManaged", "Values": ["true"]},
+                    {"Name": "subnet-id", "Values": d.outputs["agentSubnetIds"][:1]},
+                ]
+            )["NetworkInterfaces"],
+            "NetworkInterfaceId",
+        ),
+    ),
+    Variant(
         "no-agentcore-enis",
         {"AgentCore ENIs": "no ENI tagged AmazonBedrockAgentCoreManaged=true in the agent subnets"},
         drift=lambda d: delete_all(
@@ -455,8 +469,8 @@ def test_outputs_missing_names_are_listed(tmp_path):
 
 def outputs_file(tmp_path: Path, **changes: object) -> str:
     """Outputs of the right shape naming nothing real: enough for what is refused before any AWS call."""
-    outputs: dict[str, object] = dict.fromkeys(verify.STRING_OUTPUTS, "x")
-    outputs |= {name: ["x"] for name in verify.LIST_OUTPUTS}
+    outputs: dict[str, object] = dict.fromkeys(stack_outputs.STRING_OUTPUTS, "x")
+    outputs |= {name: ["x"] for name in stack_outputs.LIST_OUTPUTS}
     outputs |= {"region": REGION, "securityGroupIds": dict.fromkeys(("agent", "alb", "executor", "endpoints"), "sg-1")}
     outputs |= {"endpointIds": {}, **changes}
     path = tmp_path / "outputs.json"

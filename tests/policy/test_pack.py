@@ -8,6 +8,7 @@ talks to it as the engine does: GetAnalyzerInfo, Analyze (one resource), Analyze
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import runpy
@@ -98,6 +99,29 @@ def test_a_value_unknown_at_preview_is_an_advisory_note_not_a_violation(pack, de
     # A first preview does not know the image digest (the image is built during the update).
     (diagnostic,) = _analyze(pack, dev.named("executor-task"), containerDefinitions=UNKNOWN_STRING_VALUE)
     assert diagnostic.policyName == "images-pinned-by-digest"
+    assert diagnostic.enforcementLevel == analyzer_pb2.ADVISORY
+    assert "during preview" in diagnostic.message
+
+
+def test_an_aws_managed_policy_attachment_stops_the_deployment_unless_unknown_at_preview(pack, dev):
+    """AdministratorAccess attached by a RolePolicyAttachment is refused; an ARN not known at preview (a policy
+    created in the same update) is an advisory note, and the rule runs again at update."""
+    policy = dev.named("agent-policy", "aws:iam/rolePolicy:RolePolicy")
+    attachment = dataclasses.replace(
+        policy, type="aws:iam/rolePolicyAttachment:RolePolicyAttachment", inputs={"role": policy.inputs["role"]}
+    )
+
+    (diagnostic,) = _analyze(pack, attachment, policyArn="arn:aws:iam::aws:policy/AdministratorAccess")
+    assert diagnostic.policyName == "iam-no-aws-managed-policies"
+    assert diagnostic.enforcementLevel == analyzer_pb2.MANDATORY
+    assert "agent-policy: policyArn 'arn:aws:iam::aws:policy/AdministratorAccess' is an AWS-managed" in (
+        diagnostic.message
+    )
+
+    assert _analyze(pack, attachment, policyArn="arn:aws:iam::123456789012:policy/deep-insight/agent") == []
+
+    (diagnostic,) = _analyze(pack, attachment, policyArn=UNKNOWN_STRING_VALUE)
+    assert diagnostic.policyName == "iam-no-aws-managed-policies"
     assert diagnostic.enforcementLevel == analyzer_pb2.ADVISORY
     assert "during preview" in diagnostic.message
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import importlib
+import inspect
 import json
 import re
 from collections.abc import Callable
@@ -41,6 +43,7 @@ DOCUMENTED = {
     "s3-encryption-configured": ResourceValidationPolicy,
     "s3-bucket-guarded": StackValidationPolicy,
     "iam-no-wildcard-actions": ResourceValidationPolicy,
+    "iam-no-aws-managed-policies": ResourceValidationPolicy,
     "retain-data-protected": ResourceValidationPolicy,
     "stack-tag-on-taggable-resources": ResourceValidationPolicy,
 }
@@ -61,6 +64,7 @@ ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEnc
 TASK = "aws:ecs/taskDefinition:TaskDefinition"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+ROLE_POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 VPC = "aws:ec2/vpc:Vpc"
 
@@ -110,6 +114,21 @@ class Case:
     bucket whose URN the violation must carry."""
     parent_bucket: str | None = None
     env: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+ADMINISTRATOR_ACCESS = "arn:aws:iam::aws:policy/AdministratorAccess"
+ECS_EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+CUSTOMER_POLICY = "arn:aws:iam::123456789012:policy/deep-insight/agent"
+
+
+def _as_attachment(policy_arn: str) -> Edit:
+    """A RolePolicy's inputs made a RolePolicyAttachment's: the same role, a managed policy by ARN."""
+
+    def edit(inputs: dict[str, Any]) -> None:
+        inputs.pop("policy")
+        inputs["policyArn"] = policy_arn
+
+    return edit
 
 
 DIGEST = "sha256:" + "0" * 64
@@ -203,6 +222,12 @@ CASES = [
                                              "Action": "s3:*", "Resource": "*"})),
     Case("policy-not-json", "iam-no-wildcard-actions", "policy is not valid JSON", "dev", ROLE_POLICY, "agent-policy",
          lambda p: p.update(policy="{not json")),
+    Case("role-attachment-administrator-access", "iam-no-aws-managed-policies",
+         f"policyArn {ADMINISTRATOR_ACCESS!r} is an AWS-managed policy", "dev", ROLE_POLICY, "agent-policy",
+         _as_attachment(ADMINISTRATOR_ACCESS), {"type": ROLE_POLICY_ATTACHMENT}),
+    Case("role-managed-policy-arns", "iam-no-aws-managed-policies",
+         f"managedPolicyArns[1] {ECS_EXECUTION_POLICY!r} is an AWS-managed policy", "prod", ROLE,
+         "executor-execution-role", lambda p: p.update(managedPolicyArns=[CUSTOMER_POLICY, ECS_EXECUTION_POLICY])),
     Case("retained-bucket-unprotected", "retain-data-protected", "tagged deep-insight:retain-data=true but not protected",
          "prod", BUCKET, "artifacts-bucket", changes={"protect": False}),
     Case("retained-repository-force-deleted", "retain-data-protected", "forceDelete is true", "prod", REPOSITORY,
@@ -325,3 +350,103 @@ def test_retain_data_tag_matches_what_the_program_protects(stacks, stack):
     for resource in kept:
         assert resource.inputs["tags"][PROGRAM_RETAIN_DATA_TAG] == ("true" if resource.protect else "false")
         assert resource.protect is (stack == "prod")
+
+
+# --- iam-no-aws-managed-policies ---
+
+ATTACHING_TYPES = sorted(rules.POLICY_ARN_INPUTS)
+
+
+def _attaching(resource: Declared, type_token: str, arn: str) -> Declared:
+    """``resource`` made one of ``type_token`` that attaches the managed policy ``arn``."""
+    key, many = rules.POLICY_ARN_INPUTS[type_token]
+    return dataclasses.replace(resource, type=type_token, inputs={key: [arn] if many else arn})
+
+
+def _managed_policy_violations(resource: Declared) -> list[str]:
+    return [v.message for v in run_policies([resource], [BY_NAME["iam-no-aws-managed-policies"]])]
+
+
+def test_the_attaching_types_and_inputs_are_pulumi_aws_s():
+    """Every type token and engine-side input name the rule reads is one pulumi-aws 7 declares."""
+    for type_token, (key, _many) in rules.POLICY_ARN_INPUTS.items():
+        _package, module_path, class_name = type_token.split(":")
+        resource_class = getattr(importlib.import_module(f"pulumi_aws.{module_path.split('/')[0]}"), class_name)
+        source = inspect.getsource(resource_class)
+        assert f"'{type_token}'" in source, type_token
+        assert f'@pulumi.getter(name="{key}")' in source, (type_token, key)
+
+
+@pytest.mark.parametrize("type_token", ATTACHING_TYPES)
+@pytest.mark.parametrize(
+    "arn",
+    [
+        ADMINISTRATOR_ACCESS,
+        ECS_EXECUTION_POLICY,
+        "arn:aws-us-gov:iam::aws:policy/ReadOnlyAccess",
+        "arn:aws-cn:iam::aws:policy/job-function/ViewOnlyAccess",
+    ],
+)
+def test_every_way_to_attach_an_aws_managed_policy_is_refused(dev, type_token, arn):
+    attachment = _attaching(dev.named("agent-policy", ROLE_POLICY), type_token, arn)
+    (message,) = _managed_policy_violations(attachment)
+    assert f"{arn!r} is an AWS-managed policy" in message
+
+
+@pytest.mark.parametrize("type_token", ATTACHING_TYPES)
+@pytest.mark.parametrize(
+    "arn",
+    [
+        CUSTOMER_POLICY,
+        "arn:aws-us-gov:iam::123456789012:policy/ReadOnlyAccess",
+        # An account's own policy named after an AWS one is still the account's.
+        "arn:aws:iam::123456789012:policy/aws/AdministratorAccess",
+    ],
+)
+def test_a_customer_managed_policy_may_be_attached(dev, type_token, arn):
+    assert _managed_policy_violations(_attaching(dev.named("agent-policy", ROLE_POLICY), type_token, arn)) == []
+
+
+def test_a_role_with_customer_managed_policies_passes_every_rule(dev):
+    role = _edited(dev.named("agent-role", ROLE), lambda p: p.update(managedPolicyArns=[CUSTOMER_POLICY]))
+    assert run_policies([role]) == []
+
+
+def test_an_allowlisted_aws_managed_policy_may_be_attached(dev, monkeypatch):
+    monkeypatch.setattr(
+        rules, "AWS_MANAGED_POLICY_ALLOWLIST", frozenset({"service-role/AmazonECSTaskExecutionRolePolicy"})
+    )
+    role = _edited(
+        dev.named("executor-execution-role", ROLE),
+        lambda p: p.update(managedPolicyArns=[ECS_EXECUTION_POLICY, ADMINISTRATOR_ACCESS]),
+    )
+    (message,) = _managed_policy_violations(role)
+    assert message.startswith(f"executor-execution-role: managedPolicyArns[1] {ADMINISTRATOR_ACCESS!r}")
+
+
+def test_the_program_attaches_no_aws_managed_policy(dev, prod):
+    """The allowlist is empty because the program attaches no AWS-managed policy, by any of the ways."""
+    assert not rules.AWS_MANAGED_POLICY_ALLOWLIST
+    for evaluation in (dev, prod):
+        attaching = [r for r in evaluation.resources if r.type in rules.POLICY_ARN_INPUTS]
+        assert attaching, "the roles are among the resources the rule reads"
+        for resource in attaching:
+            key, many = rules.POLICY_ARN_INPUTS[resource.type]
+            value = resource.inputs.get(key)
+            arns = list(value or []) if many else [value]
+            assert not any(rules.aws_managed_policy(arn) for arn in arns), (resource.name, arns)
+
+
+@pytest.mark.parametrize(
+    ("type_token", "value"),
+    [
+        (ROLE_POLICY_ATTACHMENT, UNKNOWN_STRING_VALUE),
+        (ROLE, UNKNOWN_STRING_VALUE),  # the whole list unknown
+        (ROLE, [CUSTOMER_POLICY, UNKNOWN_STRING_VALUE]),  # one ARN unknown (a policy created in this update)
+    ],
+)
+def test_a_policy_arn_unknown_at_preview_is_left_to_pulumi_policy(dev, type_token, value):
+    key, _many = rules.POLICY_ARN_INPUTS[type_token]
+    resource = dataclasses.replace(dev.named("agent-role", ROLE), type=type_token, inputs={key: value})
+    with pytest.raises(UnknownValueError):
+        rules.iam_no_aws_managed_policies.validate(resource_args(resource), lambda message, urn=None: None)

@@ -334,34 +334,38 @@ def test_a_task_that_never_runs_ends_in_a_clear_error_and_no_leftovers(clients, 
     assert leftovers(clients, stack) == NOTHING
 
 
+def leave_orphan(clients, stack: EcsSettings, stack_name: str, sid: str, created: str) -> str:
+    """What a crashed runtime leaves behind: a tagged target group, header rule and task; returns the rule."""
+    ecs, elbv2 = clients["ecs"], clients["elbv2"]
+    tags = {"deep-insight:stack": stack_name, "deep-insight:session": sid, "deep-insight:created": created}
+    group = elbv2.create_target_group(
+        Name=target_group_name("di-test-", sid), Protocol="HTTP", Port=8080, VpcId=stack.vpc_id, TargetType="ip",
+        Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+    )["TargetGroups"][0]["TargetGroupArn"]  # fmt: skip
+    taken = {r["Priority"] for r in elbv2.describe_rules(ListenerArn=stack.listener_arn)["Rules"]}
+    priority = next(p for p in range(1, 100) if str(p) not in taken)
+    rule = elbv2.create_rule(
+        ListenerArn=stack.listener_arn, Priority=priority,
+        Conditions=[{"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": SESSION_HEADER, "Values": [sid]}}],
+        Actions=[{"Type": "forward", "TargetGroupArn": group}],
+        Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+    )["Rules"][0]["RuleArn"]  # fmt: skip
+    ecs.run_task(
+        cluster=stack.cluster_arn, taskDefinition=stack.task_definition_arn, launchType="FARGATE",
+        networkConfiguration={"awsvpcConfiguration": {"subnets": list(stack.subnet_ids), "securityGroups": [stack.security_group_id]}},
+        tags=[{"key": k, "value": v} for k, v in tags.items()],
+    )  # fmt: skip
+    return rule
+
+
 def test_reaper_removes_only_old_orphans_of_this_stack(clients, stack):
     ecs, elbv2 = clients["ecs"], clients["elbv2"]
-
-    def orphan(stack_name: str, sid: str, created: str) -> None:
-        tags = {"deep-insight:stack": stack_name, "deep-insight:session": sid, "deep-insight:created": created}
-        group = elbv2.create_target_group(
-            Name=target_group_name("di-test-", sid), Protocol="HTTP", Port=8080, VpcId=stack.vpc_id, TargetType="ip",
-            Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
-        )["TargetGroups"][0]["TargetGroupArn"]  # fmt: skip
-        taken = {r["Priority"] for r in elbv2.describe_rules(ListenerArn=stack.listener_arn)["Rules"]}
-        priority = next(p for p in range(1, 100) if str(p) not in taken)
-        elbv2.create_rule(
-            ListenerArn=stack.listener_arn, Priority=priority,
-            Conditions=[{"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": SESSION_HEADER, "Values": [sid]}}],
-            Actions=[{"Type": "forward", "TargetGroupArn": group}],
-            Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
-        )  # fmt: skip
-        ecs.run_task(
-            cluster=stack.cluster_arn, taskDefinition=stack.task_definition_arn, launchType="FARGATE",
-            networkConfiguration={"awsvpcConfiguration": {"subnets": list(stack.subnet_ids), "securityGroups": [stack.security_group_id]}},
-            tags=[{"key": k, "value": v} for k, v in tags.items()],
-        )  # fmt: skip
-
-    orphan("test", "old-session", "2026-01-01T00:00:00Z")
-    orphan("test", "fresh-session", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
-    orphan("other-stack", "their-session", "2026-01-01T00:00:00Z")
+    leave_orphan(clients, stack, "test", "old-session", "2026-01-01T00:00:00Z")
+    leave_orphan(clients, stack, "test", "fresh-session", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    leave_orphan(clients, stack, "other-stack", "their-session", "2026-01-01T00:00:00Z")
     reaped = reap(stack, ecs=ecs, elbv2=elbv2, older_than=timedelta(minutes=30))
     assert (len(reaped.rules), len(reaped.target_groups), len(reaped.tasks)) == (1, 1, 1)
+    assert reaped.failures == []
     left = leftovers(clients, stack)
     assert len(left["rules"]) == 2
     assert len(left["tasks"]) == 2
@@ -369,6 +373,45 @@ def test_reaper_removes_only_old_orphans_of_this_stack(clients, stack):
     # Clean the survivors so later tests start from nothing.
     reap(stack, ecs=ecs, elbv2=elbv2, older_than=timedelta(days=-1))
     reap(replace(stack, stack="other-stack"), ecs=ecs, elbv2=elbv2, older_than=timedelta(minutes=30))
+    assert leftovers(clients, stack) == NOTHING
+
+
+class RefusingElb:
+    """The real client, except that deleting the given rules is AccessDenied (a role without the permission)."""
+
+    def __init__(self, real, *refused_rules: str) -> None:
+        self._real = real
+        self._refused = set(refused_rules)
+
+    def __getattr__(self, name: str):
+        return getattr(self._real, name)
+
+    def delete_rule(self, **kwargs):
+        if kwargs["RuleArn"] in self._refused:
+            error = {"Code": "AccessDenied", "Message": "not authorized to perform: elasticloadbalancing:DeleteRule"}
+            raise ClientError({"Error": error}, "DeleteRule")
+        return self._real.delete_rule(**kwargs)
+
+
+def test_a_refused_removal_is_recorded_and_the_sweep_goes_on(clients, stack):
+    ecs, elbv2 = clients["ecs"], clients["elbv2"]
+    refused = leave_orphan(clients, stack, "test", "refused-session", "2026-01-01T00:00:00Z")
+    leave_orphan(clients, stack, "test", "removable-session", "2026-01-01T00:00:00Z")
+    reaped = reap(stack, ecs=ecs, elbv2=RefusingElb(elbv2, refused), older_than=timedelta(minutes=30))
+    assert [(f.kind, f.arn, f.code) for f in reaped.failures[:1]] == [("listener rule", refused, "AccessDenied")]
+    assert "DeleteRule" in reaped.failures[0].message
+    # The refused rule still forwards to its target group, so AWS refuses that deletion too.
+    assert [(f.kind, f.code) for f in reaped.failures[1:]] == [("target group", "ResourceInUse")]
+    assert target_group_name("di-test-", "refused-session") in reaped.failures[1].arn
+    # Everything else was still removed: the other session's rule and group, and both tasks.
+    assert (len(reaped.rules), len(reaped.target_groups), len(reaped.tasks)) == (1, 1, 2)
+    left = leftovers(clients, stack)
+    assert left["rules"] == [refused]
+    assert left["target_groups"] == [target_group_name("di-test-", "refused-session")]
+    assert left["tasks"] == []
+    # Allowed again, the next sweep removes them.
+    again = reap(stack, ecs=ecs, elbv2=elbv2, older_than=timedelta(minutes=30))
+    assert (again.rules, len(again.target_groups), again.failures) == ([refused], 1, [])
     assert leftovers(clients, stack) == NOTHING
 
 

@@ -36,6 +36,8 @@ from deep_insight_agent.workflow import WorkflowDeps, run_job
 # rate limiter). A stream silent for 5 minutes ends in a read timeout instead of hanging.
 BEDROCK_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 10}, read_timeout=300, connect_timeout=10)
 
+log = logging.getLogger("deep_insight_agent.main")
+
 
 def build_deps(local_executor: str | None, executor_token: str | None) -> WorkflowDeps:
     missing = [name for name in (Env.AWS_REGION, Env.MODEL_ID) if not os.environ.get(name)]
@@ -60,8 +62,18 @@ def build_deps(local_executor: str | None, executor_token: str | None) -> Workfl
 
     @contextlib.asynccontextmanager
     async def open_ecs(session_id: str) -> AsyncIterator[ExecutorSession]:
-        # Each session start sweeps what crashed runtimes left behind.
-        reap(settings, ecs=ecs, elbv2=elbv2, older_than=orphan_age(settings), keep={session_id})
+        # Each session start sweeps what crashed runtimes left behind. A removal AWS refuses does not fail
+        # the job: it is logged, and the next session start (or `deep-insight reap`) tries again.
+        reaped = reap(settings, ecs=ecs, elbv2=elbv2, older_than=orphan_age(settings), keep={session_id})
+        for failure in reaped.failures:
+            log.warning(
+                "reaper could not remove %s %s: %s: %s",
+                failure.kind,
+                failure.arn,
+                failure.code,
+                failure.message,
+                extra={"session": session_id},
+            )
         async with EcsExecutorSession(settings, session_id, ecs=ecs, elbv2=elbv2) as session:
             yield session
 

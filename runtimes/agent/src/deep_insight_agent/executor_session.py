@@ -11,7 +11,6 @@ by hand. `reap` removes what crashed runtimes left behind, found by their tags.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import random
@@ -302,11 +301,25 @@ class LocalExecutorSession:
         return None
 
 
+@dataclass(frozen=True)
+class ReapFailure:
+    """An orphan AWS refused to remove; the next sweep tries it again."""
+
+    kind: str
+    """``"listener rule"``, ``"target group"`` or ``"task"``."""
+    arn: str
+    code: str
+    """The AWS error code, e.g. ``AccessDenied`` or ``ResourceInUse``."""
+    message: str
+
+
 @dataclass
 class Reaped:
     rules: list[str] = field(default_factory=list)
     target_groups: list[str] = field(default_factory=list)
     tasks: list[str] = field(default_factory=list)
+    failures: list[ReapFailure] = field(default_factory=list)
+    """Removals that failed; the others were still attempted."""
 
 
 def _older_than(tags: dict[str, str], cutoff: datetime) -> bool:
@@ -336,11 +349,22 @@ def reap(settings: EcsSettings, *, ecs: Any, elbv2: Any, older_than: timedelta, 
     """Remove this stack's executor tasks, target groups and rules older than ``older_than``.
 
     Only resources tagged with this stack and a creation time are touched; sessions in ``keep`` are
-    spared. Rules go first (they reference target groups), then target groups, then tasks.
+    spared. Rules go first (they reference target groups), then target groups, then tasks. A removal
+    AWS refuses (AccessDenied, or ResourceInUse for a target group whose rule stayed) is recorded in
+    ``failures`` and the sweep goes on; errors finding the resources are raised.
     """
     keep = keep or set()
     cutoff = datetime.now(UTC) - older_than
     reaped = Reaped()
+
+    def remove(kind: str, arn: str, removed: list[str], call: Callable[..., object], **kwargs: Any) -> None:
+        try:
+            call(**kwargs)
+        except ClientError as error:
+            detail = error.response.get("Error", {})
+            reaped.failures.append(ReapFailure(kind, arn, detail.get("Code", "Error"), detail.get("Message", "")))
+        else:
+            removed.append(arn)
 
     def orphan(tags: dict[str, str]) -> bool:
         return tags.get(STACK_TAG) == settings.stack and tags.get(SESSION_TAG) not in keep and _older_than(tags, cutoff)
@@ -357,9 +381,7 @@ def reap(settings: EcsSettings, *, ecs: Any, elbv2: Any, older_than: timedelta, 
     ]
     for arn, tags in elb_tags(rules).items():
         if orphan(tags):
-            with contextlib.suppress(ClientError):
-                elbv2.delete_rule(RuleArn=arn)
-                reaped.rules.append(arn)
+            remove("listener rule", arn, reaped.rules, elbv2.delete_rule, RuleArn=arn)
 
     prefix = settings.target_group.name_prefix
     groups = [
@@ -370,9 +392,7 @@ def reap(settings: EcsSettings, *, ecs: Any, elbv2: Any, older_than: timedelta, 
     ]
     for arn, tags in elb_tags(groups).items():
         if orphan(tags):
-            with contextlib.suppress(ClientError):
-                elbv2.delete_target_group(TargetGroupArn=arn)
-                reaped.target_groups.append(arn)
+            remove("target group", arn, reaped.target_groups, elbv2.delete_target_group, TargetGroupArn=arn)
 
     task_arns = [
         arn
@@ -386,7 +406,14 @@ def reap(settings: EcsSettings, *, ecs: Any, elbv2: Any, older_than: timedelta, 
         for task in described["tasks"]:
             tags = {t["key"]: t["value"] for t in task.get("tags", [])}
             if orphan(tags):
-                with contextlib.suppress(ClientError):
-                    ecs.stop_task(cluster=settings.cluster_arn, task=task["taskArn"], reason="reaped: orphaned session")
-                    reaped.tasks.append(task["taskArn"])
+                arn = task["taskArn"]
+                remove(
+                    "task",
+                    arn,
+                    reaped.tasks,
+                    ecs.stop_task,
+                    cluster=settings.cluster_arn,
+                    task=arn,
+                    reason="reaped: orphaned session",
+                )
     return reaped
