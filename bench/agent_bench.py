@@ -17,13 +17,11 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -36,21 +34,15 @@ from deep_insight_agent.executor_session import EcsExecutorSession, LocalExecuto
 from deep_insight_agent.payload import Invocation
 from deep_insight_agent.scripted import ScriptedModel
 from deep_insight_agent.workflow import WorkflowDeps, run_job
-from moto.server import ThreadedMotoServer
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data" / "fresh-food-sales.csv"
 sys.path.insert(0, str(REPO))
 from components.runtime_contract import SessionTargetGroupTemplate  # noqa: E402
+from tests.moto_server import free_port, hold_ecs_tasks, moto_server  # noqa: E402
 from tests.runtimes.agent.test_workflow import scripts  # noqa: E402  (the reference job's scripted turns)
 
 TOKEN = "bench-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_executor(workdir: Path) -> tuple[subprocess.Popen, str]:
@@ -105,19 +97,8 @@ async def one_job(url: str, session_id: str, code_ms: list[float]) -> float:
 
 
 def control_plane(sessions: int) -> tuple[list[int], list[float], list[float]]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        request = urllib.request.Request(
-            f"{url}/moto-api/state-manager/set-transition",
-            data=json.dumps(
-                {"model_name": "ecs::task", "transition": {"progression": "manual", "times": 100000}}
-            ).encode(),
-            method="POST",
-        )
-        urllib.request.urlopen(request, timeout=10).read()
+    with moto_server() as url:
+        hold_ecs_tasks(url)
         kwargs = {
             "endpoint_url": url,
             "region_name": "us-east-1",
@@ -163,8 +144,6 @@ def control_plane(sessions: int) -> tuple[list[int], list[float], list[float]]:
             starts.append(start)
             cleanups.append(cleanup)
         return calls, starts, cleanups
-    finally:
-        server.stop()
 
 
 def main() -> None:

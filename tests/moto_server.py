@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
+import urllib.request
 from collections.abc import Iterator
 
 from moto.server import ThreadedMotoServer
@@ -25,3 +27,14 @@ def moto_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+def hold_ecs_tasks(endpoint: str) -> None:
+    """Keep tasks RUNNING while a test looks at them: moto otherwise moves a task one state on at every
+    DescribeTasks (RUNNING → DEACTIVATING → … → STOPPED)."""
+    request = urllib.request.Request(
+        f"{endpoint}/moto-api/state-manager/set-transition",
+        data=json.dumps({"model_name": "ecs::task", "transition": {"progression": "manual", "times": 100000}}).encode(),
+        method="POST",
+    )
+    urllib.request.urlopen(request, timeout=10).read()

@@ -326,8 +326,11 @@ def stub_runtime(s3, monkeypatch):
     real_client = invoke.aws_client
 
     def use(runtime: StubAgentCore, s3_wrapper: Any = None) -> None:
-        def client(service: str, region: str) -> Any:
+        def client(service: str, region: str, config: Any = None) -> Any:
             if service == "bedrock-agentcore":
+                # Starting a job is not idempotent: botocore must make exactly one attempt.
+                assert config is not None
+                assert config.retries["total_max_attempts"] == 1  # botocore adds "mode" once a client is made
                 return runtime
             return s3_wrapper(real_client(service, region)) if s3_wrapper else real_client(service, region)
 

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from ops.cli import app
 from ops.evaluate import PROJECT_DIR
+from policy.rules import POLICIES
 
 runner = CliRunner()
 
@@ -55,7 +56,7 @@ def test_json_plan_of_dev_lists_components_resources_and_cost():
     assert cost["monthlyUsd"] == pytest.approx(cost["idleMonthlyUsd"] + 100 * cost["perJobUsd"], abs=0.02)
     assert cost["pricing"]["asOf"] == "2026-11-24"
     assert "job_minutes" in cost["assumptions"]
-    assert len(document["policy"]["rules"]) == 15
+    assert document["policy"]["rules"] == [p.name for p in POLICIES]
     assert document["policy"]["violations"] == []
 
 

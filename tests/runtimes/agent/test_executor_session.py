@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -26,7 +25,7 @@ from deep_insight_agent.executor_session import (
 
 from components.iam import AgentRuntimeGrants, agent_runtime_policy
 from components.runtime_contract import AgentEnv, SessionTargetGroupTemplate
-from tests.moto_server import moto_server
+from tests.moto_server import hold_ecs_tasks, moto_server
 
 SESSION = "session-0123456789abcdef0123456789abcdef"  # AgentCore session ids are 33-256 characters
 GRANTS = AgentRuntimeGrants(
@@ -41,15 +40,7 @@ GRANTS = AgentRuntimeGrants(
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
     with moto_server() as url:
-        # Keep tasks RUNNING while a test looks at them (moto otherwise moves them on at every describe).
-        request = urllib.request.Request(
-            f"{url}/moto-api/state-manager/set-transition",
-            data=json.dumps(
-                {"model_name": "ecs::task", "transition": {"progression": "manual", "times": 100000}}
-            ).encode(),
-            method="POST",
-        )
-        urllib.request.urlopen(request, timeout=10).read()
+        hold_ecs_tasks(url)
         yield url
 
 
