@@ -32,12 +32,11 @@ from rich.live import Live
 from rich.spinner import Spinner
 from rich.text import Text
 
+from components.agent_runtime import ENDPOINT_NAME
 from ops.console import FAILED, INTERRUPTED, OpsError, aws_error_line, console, errors, reports_errors
 from ops.stack import aws_client, read_outputs
 
-# components.agent_runtime.ENDPOINT_NAME (a test keeps them equal); importing it would load pulumi_aws,
-# seconds of start-up for a command that never declares a resource.
-QUALIFIER = "live"
+QUALIFIER = ENDPOINT_NAME  # the runtime endpoint the program creates
 # InvokeAgentRuntime starts a job: a retry after a timeout or a 5xx could start the same session's job
 # twice (two executor tasks, interleaved artifacts), so botocore must not retry it. The read timeout only
 # has to outlast a cold start before the first byte; after that a keepalive comes every 15 s.

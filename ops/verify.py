@@ -10,7 +10,7 @@ missing credentials or an unreachable endpoint stop the whole run (every check w
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -19,12 +19,11 @@ from typing import Annotated, Any
 
 import typer
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError
-from deep_insight_agent.executor_session import CREATED_TAG, SESSION_TAG, STACK_TAG, orphan_age
+from deep_insight_agent.executor_session import SESSION_TAG, STACK_TAG, created_before, orphan_age, session_resources
 from rich.text import Text
 
 from components.agent_runtime import ENDPOINT_NAME, runtime_log_group_name
 from components.endpoints import service_name
-from components.runtime_contract import target_group_prefix
 from components.security import INTERNET, Group, Peer, paths
 from components.settings import (
     DIGEST_URI_PATTERN,
@@ -49,9 +48,6 @@ AGENTCORE_PRINCIPAL = "bedrock-agentcore.amazonaws.com"
 IPV6_INTERNET = "::/0"
 # Interface endpoints and NAT gateways in these states are gone or going; AWS lists them for a while.
 GONE_STATES = frozenset({"deleted", "deleting", "rejected", "failed", "expired"})
-CREATED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # deep-insight:created, as the agent writes it
-ELB_TAGS_PER_CALL = 20
-ECS_TASKS_PER_CALL = 100
 
 
 # --- the shared context: outputs, settings, lazily created clients, lookups several checks share ---
@@ -766,56 +762,18 @@ def agentcore_enis(ctx: Context) -> Result:
 # --- executor sessions ---
 
 
-def created_before(tags: Mapping[str, str], cutoff: datetime) -> bool:
-    try:
-        return datetime.strptime(tags.get(CREATED_TAG, ""), CREATED_FORMAT).replace(tzinfo=UTC) < cutoff
-    except ValueError:
-        return False  # the reaper skips what it cannot date, so a check must not count it either
-
-
 def short_name(kind: str, arn: str) -> str:
     """A target group's name (…:targetgroup/<name>/<id>); a rule's or task's id (the ARN's last part)."""
     parts = arn.split("/")
     return parts[1] if kind == "target group" and len(parts) > 2 else parts[-1]
 
 
-def chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 @check("Orphaned sessions")
 def orphaned_sessions(ctx: Context) -> Result:
-    age = orphan_age(ecs_settings(ctx.stack, dict(ctx.outputs), ctx.settings))
+    sessions = ecs_settings(ctx.stack, dict(ctx.outputs), ctx.settings)
+    age = orphan_age(sessions)
     cutoff = datetime.now(UTC) - age
-    elbv2, ecs = ctx.client("elbv2"), ctx.client("ecs")
-
-    def elb_tags(arns: Sequence[str]) -> dict[str, dict[str, str]]:
-        found: dict[str, dict[str, str]] = {}
-        for batch in chunks(arns, ELB_TAGS_PER_CALL):
-            for description in elbv2.describe_tags(ResourceArns=list(batch))["TagDescriptions"]:
-                found[description["ResourceArn"]] = {t["Key"]: t["Value"] for t in description.get("Tags", [])}
-        return found
-
-    rules = [
-        r["RuleArn"]
-        for r in ctx.pages("elbv2", "describe_rules", "Rules", ListenerArn=ctx.outputs["listenerArn"])
-        if not r.get("IsDefault")
-    ]
-    prefix = target_group_prefix(ctx.stack)
-    groups = [
-        g["TargetGroupArn"]
-        for g in ctx.pages("elbv2", "describe_target_groups", "TargetGroups")
-        if g.get("TargetGroupName", "").startswith(prefix)
-    ]
-    task_arns = ctx.pages("ecs", "list_tasks", "taskArns", cluster=ctx.outputs["clusterArn"], desiredStatus="RUNNING")
-    tasks: dict[str, dict[str, str]] = {}
-    for batch in chunks(task_arns, ECS_TASKS_PER_CALL):
-        described = ecs.describe_tasks(cluster=ctx.outputs["clusterArn"], tasks=list(batch), include=["TAGS"])
-        for task in described.get("tasks", []):
-            tasks[task["taskArn"]] = {t["key"]: t["value"] for t in task.get("tags", [])}
-
-    found = {"listener rule": elb_tags(rules), "target group": elb_tags(groups), "task": tasks}
+    found = session_resources(sessions, ecs=ctx.client("ecs"), elbv2=ctx.client("elbv2"))
     ours = {
         kind: {arn: t for arn, t in items.items() if t.get(STACK_TAG) == ctx.stack} for kind, items in found.items()
     }

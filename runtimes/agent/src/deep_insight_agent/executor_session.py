@@ -16,7 +16,7 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,6 +30,7 @@ log = logging.getLogger("deep_insight_agent.executor")
 STACK_TAG = "deep-insight:stack"
 SESSION_TAG = "deep-insight:session"
 CREATED_TAG = "deep-insight:created"
+CREATED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 SESSION_HEADER = "X-Deep-Insight-Session"
 MAX_RULE_PRIORITY = 50000
 
@@ -98,7 +99,7 @@ class EcsExecutorSession:
         return {
             STACK_TAG: self.settings.stack,
             SESSION_TAG: self.session_id,
-            CREATED_TAG: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            CREATED_TAG: datetime.now(UTC).strftime(CREATED_FORMAT),
         }
 
     async def _aws(self, client: Any, operation: str, **kwargs: Any) -> Any:
@@ -322,14 +323,52 @@ class Reaped:
     """Removals that failed; the others were still attempted."""
 
 
-def _older_than(tags: dict[str, str], cutoff: datetime) -> bool:
-    created = tags.get(CREATED_TAG)
-    if created is None:
-        return False
+def created_before(tags: Mapping[str, str], cutoff: datetime) -> bool:
+    """Whether a session resource's ``deep-insight:created`` tag is older than ``cutoff``; undated is not."""
     try:
-        return datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) < cutoff
+        return datetime.strptime(tags.get(CREATED_TAG, ""), CREATED_FORMAT).replace(tzinfo=UTC) < cutoff
     except ValueError:
         return False
+
+
+SessionResources = dict[str, dict[str, dict[str, str]]]
+"""kind (``listener rule``, ``target group``, ``task``) → ARN → tags."""
+
+
+def session_resources(settings: EcsSettings, *, ecs: Any, elbv2: Any) -> SessionResources:
+    """Every resource a session may leave behind, with its tags: the listener's non-default rules, the target
+    groups named with the stack's prefix, and the cluster's running tasks (the reaper and `verify` read this)."""
+
+    def elb_tags(arns: list[str]) -> dict[str, dict[str, str]]:
+        found: dict[str, dict[str, str]] = {}
+        for start in range(0, len(arns), 20):  # DescribeTags takes 20 ARNs at a time
+            for description in elbv2.describe_tags(ResourceArns=arns[start : start + 20])["TagDescriptions"]:
+                found[description["ResourceArn"]] = {t["Key"]: t["Value"] for t in description.get("Tags", [])}
+        return found
+
+    rules = [
+        r["RuleArn"] for r in elbv2.describe_rules(ListenerArn=settings.listener_arn)["Rules"] if not r["IsDefault"]
+    ]
+    prefix = settings.target_group.name_prefix
+    groups = [
+        g["TargetGroupArn"]
+        for page in elbv2.get_paginator("describe_target_groups").paginate()
+        for g in page["TargetGroups"]
+        if g["TargetGroupName"].startswith(prefix)
+    ]
+    task_arns = [
+        arn
+        for page in ecs.get_paginator("list_tasks").paginate(cluster=settings.cluster_arn, desiredStatus="RUNNING")
+        for arn in page["taskArns"]
+    ]
+    tasks: dict[str, dict[str, str]] = {}
+    for start in range(0, len(task_arns), 100):  # DescribeTasks takes 100 at a time
+        described = ecs.describe_tasks(
+            cluster=settings.cluster_arn, tasks=task_arns[start : start + 100], include=["TAGS"]
+        )
+        for task in described["tasks"]:
+            tasks[task["taskArn"]] = {t["key"]: t["value"] for t in task.get("tags", [])}
+    return {"listener rule": elb_tags(rules), "target group": elb_tags(groups), "task": tasks}
 
 
 # Past its session timeout an executor ends itself, so nothing of a live session is older than that
@@ -367,53 +406,26 @@ def reap(settings: EcsSettings, *, ecs: Any, elbv2: Any, older_than: timedelta, 
             removed.append(arn)
 
     def orphan(tags: dict[str, str]) -> bool:
-        return tags.get(STACK_TAG) == settings.stack and tags.get(SESSION_TAG) not in keep and _older_than(tags, cutoff)
+        return (
+            tags.get(STACK_TAG) == settings.stack and tags.get(SESSION_TAG) not in keep and created_before(tags, cutoff)
+        )
 
-    def elb_tags(arns: list[str]) -> dict[str, dict[str, str]]:
-        found: dict[str, dict[str, str]] = {}
-        for start in range(0, len(arns), 20):  # DescribeTags takes 20 ARNs at a time
-            for description in elbv2.describe_tags(ResourceArns=arns[start : start + 20])["TagDescriptions"]:
-                found[description["ResourceArn"]] = {t["Key"]: t["Value"] for t in description["Tags"]}
-        return found
-
-    rules = [
-        r["RuleArn"] for r in elbv2.describe_rules(ListenerArn=settings.listener_arn)["Rules"] if not r["IsDefault"]
-    ]
-    for arn, tags in elb_tags(rules).items():
+    found = session_resources(settings, ecs=ecs, elbv2=elbv2)
+    for arn, tags in found["listener rule"].items():
         if orphan(tags):
             remove("listener rule", arn, reaped.rules, elbv2.delete_rule, RuleArn=arn)
-
-    prefix = settings.target_group.name_prefix
-    groups = [
-        g["TargetGroupArn"]
-        for page in elbv2.get_paginator("describe_target_groups").paginate()
-        for g in page["TargetGroups"]
-        if g["TargetGroupName"].startswith(prefix)
-    ]
-    for arn, tags in elb_tags(groups).items():
+    for arn, tags in found["target group"].items():
         if orphan(tags):
             remove("target group", arn, reaped.target_groups, elbv2.delete_target_group, TargetGroupArn=arn)
-
-    task_arns = [
-        arn
-        for page in ecs.get_paginator("list_tasks").paginate(cluster=settings.cluster_arn, desiredStatus="RUNNING")
-        for arn in page["taskArns"]
-    ]
-    for start in range(0, len(task_arns), 100):  # DescribeTasks takes 100 at a time
-        described = ecs.describe_tasks(
-            cluster=settings.cluster_arn, tasks=task_arns[start : start + 100], include=["TAGS"]
-        )
-        for task in described["tasks"]:
-            tags = {t["key"]: t["value"] for t in task.get("tags", [])}
-            if orphan(tags):
-                arn = task["taskArn"]
-                remove(
-                    "task",
-                    arn,
-                    reaped.tasks,
-                    ecs.stop_task,
-                    cluster=settings.cluster_arn,
-                    task=arn,
-                    reason="reaped: orphaned session",
-                )
+    for arn, tags in found["task"].items():
+        if orphan(tags):
+            remove(
+                "task",
+                arn,
+                reaped.tasks,
+                ecs.stop_task,
+                cluster=settings.cluster_arn,
+                task=arn,
+                reason="reaped: orphaned session",
+            )
     return reaped
