@@ -3,7 +3,8 @@
 Components resolve the ARNs (Outputs) and call these inside ``apply`` to get JSON; the tests call them
 directly, lint each document with parliament and check actions, resources and conditions. Grants name
 their actions one by one (no ``*`` and no ``service:*``); ``Resource: "*"`` appears only for actions
-AWS does not scope to a resource (ecr:GetAuthorizationToken, X-Ray, PutMetricData, ELB Describe*), and
+AWS does not scope to a resource (ecr:GetAuthorizationToken, X-Ray, PutMetricData, ELB Describe*,
+ecs:ListTasks on a whole cluster), and
 each of those carries a condition where AWS offers one.
 """
 
@@ -215,12 +216,9 @@ def agent_runtime_policy(g: AgentRuntimeGrants) -> Document:
         ),
         allow("TagExecutorTaskOnRun", ["ecs:TagResource"], [tasks], {"StringEquals": {"ecs:CreateAction": "RunTask"}}),
         allow("ManageExecutorTasks", ["ecs:DescribeTasks", "ecs:StopTask"], [tasks], in_cluster),
-        allow(
-            "ListExecutorTasks",
-            ["ecs:ListTasks"],
-            [f"arn:{p}:ecs:{r}:{a}:container-instance/{cluster_name}/*"],
-            in_cluster,
-        ),
+        # Listing a cluster's tasks is authorized against "*" (the reference's container-instance type
+        # applies only to a request that names a container instance); ecs:cluster scopes it to this cluster.
+        allow("ListExecutorTasks", ["ecs:ListTasks"], "*", in_cluster),
         allow(
             "PassExecutorRoles",
             ["iam:PassRole"],

@@ -179,7 +179,21 @@ class TestAgentRuntimePolicy:
 
     def test_star_resources_only_where_aws_has_no_resource_level_permissions(self):
         star = {sid for sid, s in self.statements.items() if s["Resource"] == "*"}
-        assert star == {"EcrToken", "Tracing", "Metrics", "DescribeLogGroups", "DescribeLoadBalancing"}
+        assert star == {
+            "EcrToken",
+            "Tracing",
+            "Metrics",
+            "DescribeLogGroups",
+            "DescribeLoadBalancing",
+            "ListExecutorTasks",
+        }
+
+    def test_list_tasks_is_on_star_scoped_to_this_cluster(self):
+        # ListTasks naming only a cluster is authorized against "*" (AccessDenied "...ecs:ListTasks on
+        # resource: *"); the ecs:cluster condition is what keeps it to this cluster.
+        listing = self.statements["ListExecutorTasks"]
+        assert (listing["Action"], listing["Resource"]) == (["ecs:ListTasks"], "*")
+        assert listing["Condition"] == {"ArnEquals": {"ecs:cluster": CLUSTER}}
 
 
 @pytest.mark.parametrize(

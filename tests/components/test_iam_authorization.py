@@ -1,0 +1,332 @@
+"""The roles' policies against AWS's Service Authorization Reference and a real IAM evaluator (issue 10).
+
+Nothing here lists the calls the runtime makes or what they need. The agent's real code runs against a moto
+server - `build_deps` wires the reaper and `EcsExecutorSession` as in the container, `fetch_inputs` and
+`publish_artifacts` drive the executor's `S3Sync`, and the configured `BedrockModel` builds its ConverseStream
+request, which a botocore hook stops before it leaves (moto has no Bedrock runtime) - while botocore hooks
+record every request. `tests.aws_requests` derives from each request, with the reference, what AWS authorizes;
+principalmapper evaluates that against the policy documents exactly as the Pulumi program declares them (dev
+stack; the listener's ids, which AWS picks at creation, are moto's). Where the reference and AWS disagree,
+`tests.aws_reference.DISAGREEMENTS` says so, with sources.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, cast
+
+import boto3
+import pytest
+from deep_insight_agent.__main__ import build_deps
+from deep_insight_agent.artifacts import fetch_inputs, publish_artifacts
+from deep_insight_agent.config import EcsSettings, Env
+from deep_insight_agent.executor_client import ExecutorClient
+from deep_insight_agent.executor_session import EcsExecutorSession, Reaped, reap
+from deep_insight_executor.s3sync import S3Sync
+from strands.models.bedrock import BedrockModel
+
+from components.iam import allow, document
+from ops.evaluate import Evaluation
+from tests.aws_reference import (
+    DISAGREEMENTS,
+    OPERATION_ACTIONS,
+    allows,
+    privilege,
+    reference_findings,
+    resource_types,
+)
+from tests.aws_requests import Authorization, Recorder, Request, World, authorizations
+from tests.moto_server import hold_ecs_tasks, moto_server
+
+SESSION = "session-0123456789abcdef0123456789abcdef"
+CRASHED = "crashed-0123456789abcdef0123456789abcdef"
+CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
+
+
+@dataclass(repr=False)
+class Deployed:
+    """The dev stack in moto: the agent runtime's environment and the role policies, as the program declares them."""
+
+    endpoint: str
+    env: dict[str, str]
+    policies: dict[str, dict[str, Any]]
+    setup: boto3.Session
+    """Unrecorded: for building the world and looking things up."""
+
+    def client(self, name: str) -> Any:
+        return self.setup.client(name, endpoint_url=self.endpoint)  # type: ignore[call-overload]
+
+
+def _listener_path(arn: str) -> str:
+    return arn.split(":listener/", 1)[1]  # app/<load balancer>/<id>/<listener id>
+
+
+@pytest.fixture(scope="module")
+def deployed(dev: Evaluation) -> Iterator[Deployed]:
+    (runtime,) = dev.of_type("aws:bedrock/agentcoreAgentRuntime:AgentcoreAgentRuntime")
+    env = dict(runtime.inputs["environmentVariables"])
+    (task_definition,) = dev.of_type("aws:ecs/taskDefinition:TaskDefinition")
+    with moto_server() as endpoint:
+        hold_ecs_tasks(endpoint)
+        world = Deployed(endpoint, env, {}, boto3.Session(region_name=env[Env.AWS_REGION], **CREDENTIALS))
+        ec2, ecs, elbv2 = world.client("ec2"), world.client("ecs"), world.client("elbv2")
+        vpc = ec2.create_vpc(CidrBlock="10.100.0.0/16")["Vpc"]["VpcId"]
+        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+        subnets = [
+            ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"]["SubnetId"]
+            for cidr, zone in (("10.100.0.0/18", "us-east-1b"), ("10.100.64.0/18", "us-east-1c"))
+        ]
+        group = ec2.create_security_group(GroupName="executor", Description="executor", VpcId=vpc)["GroupId"]
+        cluster = ecs.create_cluster(clusterName=env[Env.CLUSTER_ARN].rsplit("/", 1)[1])["cluster"]["clusterArn"]
+        definition = ecs.register_task_definition(
+            family=task_definition.inputs["family"],
+            taskRoleArn=task_definition.inputs["taskRoleArn"],
+            executionRoleArn=task_definition.inputs["executionRoleArn"],
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            cpu="1024",
+            memory="2048",
+            containerDefinitions=[{"name": env[Env.EXECUTOR_CONTAINER], "image": "executor", "memory": 2048}],
+        )["taskDefinition"]["taskDefinitionArn"]
+        dev_listener = env[Env.LISTENER_ARN]
+        balancer = elbv2.create_load_balancer(
+            Name=_listener_path(dev_listener).split("/")[1], Subnets=subnets, SecurityGroups=[group], Scheme="internal"
+        )["LoadBalancers"][0]
+        listener = elbv2.create_listener(
+            LoadBalancerArn=balancer["LoadBalancerArn"],
+            Protocol="HTTP",
+            Port=80,
+            DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
+        )["Listeners"][0]["ListenerArn"]
+        world.client("s3").create_bucket(Bucket=env[Env.ARTIFACT_BUCKET])
+        world.env |= {
+            Env.VPC_ID: vpc,
+            Env.SUBNET_IDS: ",".join(subnets),
+            Env.EXECUTOR_SECURITY_GROUP_ID: group,
+            Env.CLUSTER_ARN: cluster,
+            Env.TASK_DEFINITION_ARN: definition,
+            Env.LISTENER_ARN: listener,
+            Env.ALB_DNS: balancer["DNSName"],
+        }
+        swap = (_listener_path(dev_listener), _listener_path(listener))
+        world.policies = {
+            r.name: json.loads(r.inputs["policy"].replace(*swap)) for r in dev.of_type("aws:iam/rolePolicy:RolePolicy")
+        }
+        yield world
+
+
+class SyncingExecutor:
+    """The executor's HTTP surface the artifact helpers use, served by the executor's own S3Sync."""
+
+    def __init__(self, sync: S3Sync, workspace: Path) -> None:
+        self._s3, self._workspace = sync, workspace
+
+    async def sync(self, direction: str, s3_uri: str, path: str) -> dict[str, Any]:
+        move = self._s3.download if direction == "download" else self._s3.upload
+        result = await asyncio.to_thread(move, s3_uri, self._workspace, path)
+        return {"files": result.files, "bytes": result.bytes}
+
+    async def list_files(self) -> list[dict[str, Any]]:
+        files = (f for f in self._workspace.rglob("*") if f.is_file())
+        return [{"path": f.relative_to(self._workspace).as_posix(), "bytes": f.stat().st_size} for f in files]
+
+
+class Captured(Exception):
+    """Raised by a hook once the request is recorded, so that it never leaves the machine."""
+
+
+@dataclass(repr=False)
+class Run:
+    agent: list[Request]
+    executor: list[Request]
+    reaped: Reaped
+    inputs: int
+    published: list[dict[str, Any]]
+
+
+async def _run_runtime(deployed: Deployed, agent: Recorder, executor: Recorder, workspace: Path) -> Run:
+    region, bucket = deployed.env[Env.AWS_REGION], deployed.env[Env.ARTIFACT_BUCKET]
+    deps = build_deps(None, None)  # the container's own wiring: reaper at session start, then the ECS session
+    settings = EcsSettings.from_env()
+    ecs, elbv2 = boto3.client("ecs", region_name=region), boto3.client("elbv2", region_name=region)
+    await EcsExecutorSession(settings, CRASHED, ecs=ecs, elbv2=elbv2).__aenter__()  # a runtime that crashed
+    async with deps.open_executor(SESSION):
+        pass
+    # A later session start, once the crashed session's leftovers are past orphan_age.
+    reaped = reap(settings, ecs=ecs, elbv2=elbv2, older_than=timedelta(minutes=-1))
+
+    deployed.client("s3").put_object(Bucket=bucket, Key=f"sessions/{SESSION}/input/sales.csv", Body=b"a,b\n1,2\n")
+    s3 = boto3.Session(region_name=region, **CREDENTIALS).client("s3", endpoint_url=deployed.endpoint)
+    executor.attach(s3.meta.events)
+    served = cast(ExecutorClient, SyncingExecutor(S3Sync(bucket, client=s3), workspace))
+    inputs = await fetch_inputs(served, (f"s3://{bucket}/sessions/{SESSION}/input/sales.csv",))
+    (workspace / "artifacts").mkdir()
+    (workspace / "artifacts" / "citations.json").write_text("[]")
+    published = await publish_artifacts(served, session_id=SESSION, bucket=bucket)
+
+    model = cast(BedrockModel, deps.model_for("coder"))
+    agent.attach(model.client.meta.events)
+
+    def stop(**_: Any) -> None:
+        raise Captured
+
+    model.client.meta.events.register("before-call", stop)
+    with pytest.raises(Captured):
+        async for _ in model.stream([{"role": "user", "content": [{"text": "What is the total?"}]}]):
+            pass
+    return Run(agent.requests, executor.requests, reaped, inputs, published)
+
+
+@pytest.fixture(scope="module")
+def run(deployed: Deployed) -> Iterator[Run]:
+    agent, executor = Recorder(), Recorder()
+    with pytest.MonkeyPatch.context() as patch, tempfile.TemporaryDirectory() as workspace:
+        for name, value in deployed.env.items():
+            patch.setenv(name, value)
+        patch.setenv("AWS_DEFAULT_REGION", deployed.env[Env.AWS_REGION])
+        patch.setenv("AWS_ENDPOINT_URL", deployed.endpoint)
+        patch.setenv("AWS_ACCESS_KEY_ID", "test")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+        patch.setattr(boto3, "DEFAULT_SESSION", None)
+        boto3.setup_default_session()
+        agent.attach(boto3.DEFAULT_SESSION.events)  # every client the agent makes with boto3.client(...)
+        yield asyncio.run(_run_runtime(deployed, agent, executor, Path(workspace)))
+
+
+def _authorized(requests: list[Request], deployed: Deployed) -> list[Authorization]:
+    ecs = deployed.client("ecs")
+
+    def roles(task_definition: str) -> list[str]:
+        found = ecs.describe_task_definition(taskDefinition=task_definition)["taskDefinition"]
+        return [found[k] for k in ("taskRoleArn", "executionRoleArn") if found.get(k)]
+
+    world = World(deployed.env[Env.AWS_REGION], "123456789012", roles)
+    return [a for request in requests for a in authorizations(request, world)]
+
+
+def _assert_allowed(found: list[Authorization], policy: dict[str, Any]) -> None:
+    denied = [str(a) for a in found if not allows(policy, a.action, a.resource, a.context)]
+    assert not denied, "denied:\n" + "\n".join(denied)
+
+
+def test_the_runtime_really_ran_its_code_paths(run: Run):
+    # The capture is of real work: the reaper removed the crashed session's rule, group and task, the inputs
+    # came down, the artifacts went up, and the model request was built.
+    reaped = run.reaped
+    assert (len(reaped.rules), len(reaped.target_groups), len(reaped.tasks), reaped.failures) == (1, 1, 1, [])
+    assert run.inputs == 1
+    assert [a["name"] for a in run.published] == ["citations.json"]
+    assert any(r.service == "bedrock" for r in run.agent)
+
+
+def test_every_request_of_the_agent_runtime_is_allowed_by_its_role(run: Run, deployed: Deployed):
+    found = _authorized(run.agent, deployed)
+    _assert_allowed(found, deployed.policies["agent-policy"])
+
+
+def test_requests_evaluated_on_star_are_allowed_on_star(run: Run, deployed: Deployed):
+    star = [a for a in _authorized(run.agent, deployed) if a.resource == "*"]
+    assert star, "no request of the runtime is evaluated on *"
+    _assert_allowed(star, deployed.policies["agent-policy"])
+
+
+@pytest.mark.parametrize("role", ["executor-task-policy", "agent-policy"])
+def test_session_object_requests_are_allowed(run: Run, deployed: Deployed, role: str):
+    # The executor makes them with its task role; the runtime's role holds the same grant (SPEC section 9).
+    found = _authorized(run.executor, deployed)
+    assert {a.request.service for a in found} == {"s3"}
+    _assert_allowed(found, deployed.policies[role])
+
+
+def test_every_action_and_condition_key_of_the_stack_is_in_the_reference(dev: Evaluation):
+    documents = [(r.name, json.loads(r.inputs["policy"])) for r in dev.of_type("aws:iam/rolePolicy:RolePolicy")]
+    documents += [(r.name, json.loads(r.inputs["assumeRolePolicy"])) for r in dev.of_type("aws:iam/role:Role")]
+    documents += [(r.name, json.loads(r.inputs["policy"])) for r in dev.of_type("aws:s3/bucketPolicy:BucketPolicy")]
+    assert len(documents) >= 7
+    assert reference_findings(documents) == []
+
+
+# --- the derivation itself: each rule can fail ---
+
+CLUSTER = "arn:aws:ecs:us-east-1:123456789012:cluster/c"
+ROLES = ["arn:aws:iam::123456789012:role/task", "arn:aws:iam::123456789012:role/execution"]
+WORLD = World("us-east-1", "123456789012", lambda _: ROLES)
+
+
+def test_a_cluster_wide_list_tasks_is_evaluated_on_star_and_a_container_instance_grant_denies_it():
+    (found,) = authorizations(Request("ecs", "ListTasks", {"cluster": CLUSTER, "desiredStatus": "RUNNING"}), WORLD)
+    assert (found.resource, dict(found.context)) == ("*", {"ecs:cluster": CLUSTER})
+    in_cluster = {"ArnEquals": {"ecs:cluster": CLUSTER}}
+    before = document(
+        allow("L", ["ecs:ListTasks"], ["arn:aws:ecs:us-east-1:123456789012:container-instance/c/*"], in_cluster)
+    )
+    after = document(allow("L", ["ecs:ListTasks"], "*", in_cluster))
+    elsewhere = document(allow("L", ["ecs:ListTasks"], "*", {"ArnEquals": {"ecs:cluster": CLUSTER + "x"}}))
+    assert [allows(d, found.action, found.resource, found.context) for d in (before, after, elsewhere)] == [
+        False,
+        True,
+        False,
+    ]
+
+
+def test_naming_no_instance_of_a_required_type_needs_a_cited_disagreement():
+    with pytest.raises(LookupError, match="DISAGREEMENTS"):
+        authorizations(Request("ecs", "StopTask", {"cluster": CLUSTER}), WORLD)
+
+
+def test_run_task_implies_pass_role_and_tagging_on_create():
+    definition = "arn:aws:ecs:us-east-1:123456789012:task-definition/f:3"
+    task = "arn:aws:ecs:us-east-1:123456789012:task/c/abc"
+    request = Request(
+        "ecs",
+        "RunTask",
+        {"cluster": CLUSTER, "taskDefinition": definition, "tags": [{"key": "k", "value": "v"}]},
+        {"tasks": [{"taskArn": task, "clusterArn": CLUSTER, "taskDefinitionArn": definition}]},
+    )
+    found = {(a.action, a.resource): dict(a.context) for a in authorizations(request, WORLD)}
+    assert found[("ecs:RunTask", definition)]["ecs:cluster"] == CLUSTER
+    assert found[("ecs:TagResource", task)] == {
+        "aws:TagKeys": ["k"],
+        "aws:RequestTag/k": "v",
+        "ecs:CreateAction": "RunTask",
+    }
+    for role in ROLES:
+        assert found[("iam:PassRole", role)] == {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+    assert WORLD.resource_tags[task] == {"k": "v"}
+
+
+def test_disagreements_still_disagree_with_the_reference():
+    # When the reference is corrected, its entry here must go.
+    for entry in DISAGREEMENTS:
+        kinds = resource_types(entry.action)
+        if entry.kind == "evaluated-on-star":
+            assert any(k.required for k in kinds), entry
+        elif entry.kind == "tag-on-create":
+            assert not any(d.endswith(":TagResource") for k in kinds for d in k.dependent_actions), entry
+        else:
+            assert {"inference-profile", "foundation-model"} <= {k.name for k in kinds}, entry
+        assert entry.source
+
+
+def test_the_operation_table_holds_only_what_the_reference_cannot_tell():
+    for (service, operation), (action, source) in OPERATION_ACTIONS.items():
+        assert privilege(action) is not None, action
+        assert privilege(f"{service}:{operation}") is None, operation
+        assert source.startswith("docs.aws.amazon.com/")
+
+
+def test_the_reference_check_finds_unknown_actions_and_misplaced_keys():
+    bad = document(
+        allow("Typo", ["ecs:ListTask"], "*"),
+        allow("WrongKey", ["s3:GetObject"], "*", {"ArnEquals": {"ecs:cluster": CLUSTER}}),
+        allow("NoTags", ["elasticloadbalancing:DescribeRules"], "*", {"StringEquals": {"aws:ResourceTag/a": "b"}}),
+        allow("Fine", ["ecs:DescribeTasks"], "*", {"StringEquals": {"aws:SourceAccount": "1", "ecs:cluster": "c"}}),
+    )
+    findings = reference_findings([("bad", bad)])
+    assert [f.split(":")[0] for f in findings] == ["bad/Typo", "bad/WrongKey", "bad/NoTags"]
