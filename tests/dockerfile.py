@@ -3,7 +3,7 @@ mode the final image gives a path (from its ``mkdir``/``chown``/``chmod`` comman
 makes of a bind mount at that path.
 
 Deliberately small: it understands the instructions our Dockerfiles use and raises on what it cannot
-model (a ``chown`` by name, a symbolic ``chmod``), so a test fails rather than guesses.
+model (a ``chown`` by name, a symbolic ``chmod`` of a VOLUME path), so a test fails rather than guesses.
 """
 
 from __future__ import annotations
@@ -98,37 +98,47 @@ def _commands(run: str) -> list[list[str]]:
 def owners_at_volume(stage: list[Instruction]) -> dict[str, tuple[int, int, int]]:
     """(uid, gid, mode) of each VOLUME path as the image holds it when the VOLUME is declared.
 
-    Modelled from the stage's ``mkdir``, ``chown UID:GID`` and ``chmod OCTAL`` commands before the VOLUME;
-    a path they do not touch counts as root:root 0755 (conservative: it is what Docker creates).
+    Modelled from the stage's ``mkdir``, ``chown UID:GID`` and ``chmod OCTAL`` commands before the VOLUME
+    (one after it is refused: the legacy builder discards it, BuildKit keeps it); a path they do not
+    touch counts as root:root 0755 (conservative: it is what Docker creates).
     """
-    state: dict[str, tuple[int, int, int]] = {}
+    state: dict[str, tuple[int, int, int] | str] = {}  # a str: why the owner is unknown
     declared: dict[str, tuple[int, int, int]] = {}
     for instruction in stage:
         if instruction.keyword == "VOLUME":
             for path in _words(instruction.arguments):
-                declared[path] = state.get(path, ROOT_DIRECTORY)
+                owner = state.get(path, ROOT_DIRECTORY)
+                if isinstance(owner, str):
+                    raise ValueError(f"VOLUME {path}: {owner}")
+                declared[path] = owner
         if instruction.keyword != "RUN":
             continue
         for command, *args in _commands(instruction.arguments):
             operands = [a for a in args if not a.startswith("-")]
+            late = [path for path in operands if path in declared and command in ("chown", "chmod")]
+            if late:
+                # The legacy builder discards such a change, BuildKit keeps it: make it before the VOLUME.
+                raise ValueError(f"{command} of {late} after its VOLUME: the result depends on the builder")
             if command == "mkdir":
                 for path in operands:
                     state.setdefault(path, ROOT_DIRECTORY)
             elif command == "chown":
                 owner, *paths = operands
                 match = re.fullmatch(r"(\d+):(\d+)", owner)
-                if match is None:
-                    raise ValueError(f"chown {owner}: write numeric UID:GID so the owner can be checked")
                 for path in paths:
-                    mode = state.get(path, ROOT_DIRECTORY)[2]
-                    state[path] = (int(match[1]), int(match[2]), mode)
+                    before = state.get(path, ROOT_DIRECTORY)
+                    if match is None or isinstance(before, str):
+                        state[path] = f"chown {owner}: write numeric UID:GID so the owner can be checked"
+                    else:
+                        state[path] = (int(match[1]), int(match[2]), before[2])
             elif command == "chmod":
                 mode_text, *paths = operands
-                if not re.fullmatch(r"[0-7]{3,4}", mode_text):
-                    raise ValueError(f"chmod {mode_text}: write an octal mode so it can be checked")
                 for path in paths:
-                    uid, gid, _ = state.get(path, ROOT_DIRECTORY)
-                    state[path] = (uid, gid, int(mode_text, 8))
+                    before = state.get(path, ROOT_DIRECTORY)
+                    if not re.fullmatch(r"[0-7]{3,4}", mode_text):
+                        state[path] = f"chmod {mode_text}: write an octal mode so it can be checked"
+                    elif not isinstance(before, str):
+                        state[path] = (before[0], before[1], int(mode_text, 8))
     return declared
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from ops.evaluate import PROJECT_DIR, Evaluation
-from tests.dockerfile import final_stage, owners_at_volume, user, volumes
+from tests.dockerfile import fargate_bind_mount, final_stage, owners_at_volume, stages, user, volumes
 
 DOCKERFILE = PROJECT_DIR / "runtimes" / "executor" / "Dockerfile"
 TASK = "aws:ecs/taskDefinition:TaskDefinition"
@@ -59,3 +61,15 @@ def test_the_server_works_in_a_mounted_folder(dev):
     paths = {mount["containerPath"] for mount in container["mountPoints"]}
     assert environment["EXECUTOR_WORKDIR"] in paths
     assert environment.get("TMPDIR", "/tmp") in paths  # the server's temporary folder (tempfile's first choice)
+
+
+def test_the_model_refuses_owners_it_cannot_read():
+    named = stages("FROM x\nRUN mkdir -p /w && chown app:app /w\nVOLUME /w\n")[-1]
+    with pytest.raises(ValueError, match="numeric UID:GID"):
+        owners_at_volume(named)
+    undeclared = stages("FROM x\nRUN mkdir -p /w && chown app:app /w\n")[-1]
+    assert owners_at_volume(undeclared) == {}
+    assert fargate_bind_mount(undeclared, "/w") == (0, 0, 0o755)
+    after = stages('FROM x\nRUN mkdir /w\nVOLUME ["/w"]\nRUN chown 1:1 /w && chmod 0700 /w\n')[-1]
+    with pytest.raises(ValueError, match="after its VOLUME"):
+        owners_at_volume(after)  # the legacy builder would discard the change, BuildKit would keep it
