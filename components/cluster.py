@@ -22,6 +22,7 @@ from components.runtime_contract import (
     EXECUTOR_PORT,
     EXECUTOR_UID,
     EXECUTOR_WORKDIR,
+    EXECUTOR_WRITABLE_PATHS,
     ExecutorEnv,
 )
 from components.settings import Architecture, ResourceTags
@@ -32,6 +33,11 @@ HEALTH_CHECK_COMMAND = (
     "import sys, urllib.request; "
     f"sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:{EXECUTOR_PORT}/health', timeout=3).status == 200 else 1)"
 )
+
+
+def volume_name(container_path: str) -> str:
+    """The task volume mounted at ``container_path``: ``/workspace`` -> ``workspace``."""
+    return container_path.strip("/").replace("/", "-")
 
 
 def executor_container_definitions(
@@ -61,10 +67,11 @@ def executor_container_definitions(
             "readonlyRootFilesystem": True,
             "portMappings": [{"containerPort": EXECUTOR_PORT, "protocol": "tcp", "name": "http"}],
             "environment": [{"name": str(k), "value": v} for k, v in sorted(environment.items())],
-            # Writable scratch on the task's ephemeral storage; everything else is read-only.
+            # Writable scratch on the task's ephemeral storage; everything else is read-only. The image
+            # declares the same paths as VOLUMEs, which is what makes them writable for uid 10001.
             "mountPoints": [
-                {"sourceVolume": "workspace", "containerPath": EXECUTOR_WORKDIR, "readOnly": False},
-                {"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False},
+                {"sourceVolume": volume_name(path), "containerPath": path, "readOnly": False}
+                for path in EXECUTOR_WRITABLE_PATHS
             ],
             "healthCheck": {
                 "command": ["CMD", "python", "-c", HEALTH_CHECK_COMMAND],
@@ -195,7 +202,7 @@ class ExecutorCluster(pulumi.ComponentResource):
             execution_role_arn=execution_role.arn,
             task_role_arn=task_role.arn,
             container_definitions=containers,
-            volumes=[{"name": "workspace"}, {"name": "tmp"}],
+            volumes=[{"name": volume_name(path)} for path in EXECUTOR_WRITABLE_PATHS],
             tags=tags.named("executor-task"),
             opts=child,
         )

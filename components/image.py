@@ -9,7 +9,6 @@ configured digest-pinned ECR URI is used and its repository ARN derived from it.
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import json
 from dataclasses import dataclass
@@ -19,30 +18,33 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_docker as docker
 
+from components import dockerignore
 from components.bucket import retain_data_tag
 from components.settings import ECR_URI_PATTERN, ResourceTags
 
-ALWAYS_IGNORED = ("__pycache__", "*.pyc", ".venv", ".pytest_cache", ".ruff_cache", ".mypy_cache")
+
+def ignore_file(context: Path, dockerfile: Path) -> Path | None:
+    """The ignore file a build uses: ``<Dockerfile>.dockerignore`` if present, else ``.dockerignore``."""
+    for candidate in (dockerfile.with_name(dockerfile.name + ".dockerignore"), context / ".dockerignore"):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
-def _ignore_patterns(context: Path) -> list[str]:
-    dockerignore = context / ".dockerignore"
-    lines = dockerignore.read_text(encoding="utf-8").splitlines() if dockerignore.exists() else []
-    return [*ALWAYS_IGNORED, *(line.strip() for line in lines if line.strip() and not line.startswith("#"))]
+def context_files(context: Path, dockerfile: Path) -> list[str]:
+    """The files (relative to ``context``) that a build of ``dockerfile`` sends: what its ignore file
+    lets through, plus the Dockerfile and the ignore file themselves (Docker always sends those)."""
+    ignore = ignore_file(context, dockerfile)
+    patterns = dockerignore.parse(ignore.read_text(encoding="utf-8")) if ignore else []
+    always = {path.resolve().relative_to(context.resolve()).as_posix() for path in (dockerfile, ignore) if path}
+    return sorted(set(dockerignore.included_files(context, patterns)) | always)
 
 
-def context_digest(context: Path) -> str:
-    """SHA-256 over the relative paths and contents of every file Docker would send."""
-    patterns = _ignore_patterns(context)
+def context_digest(context: Path, dockerfile: Path) -> str:
+    """SHA-256 over the relative paths and contents of every file a build of ``dockerfile`` sends."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in context.rglob("*") if p.is_file()):
-        relative = path.relative_to(context).as_posix()
-        parts = relative.split("/")
-        if any(fnmatch.fnmatch(part, pattern) for part in parts for pattern in patterns) or any(
-            fnmatch.fnmatch(relative, pattern) for pattern in patterns
-        ):
-            continue
-        digest.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
+    for relative in context_files(context, dockerfile):
+        digest.update(relative.encode() + b"\0" + (context / relative).read_bytes() + b"\0")
     return digest.hexdigest()
 
 
@@ -78,7 +80,7 @@ class ImageArgs:
     retain: bool
     keep_last: int
     project_dir: Path
-    """The Pulumi project directory; the build context is ``runtimes/<runtime>`` inside it."""
+    """The Pulumi project directory: the build context; the Dockerfile is ``runtimes/<runtime>/Dockerfile``."""
     prebuilt_uri: str | None = None
     partition: str = "aws"
 
@@ -118,14 +120,16 @@ class ContainerImage(pulumi.ComponentResource):
 
         # Relative to the project directory (where the Pulumi CLI runs the program), so the build's
         # inputs are the same from any checkout; same context, same tag: nothing is rebuilt or pushed.
-        context = f"runtimes/{args.runtime}"
-        tag = context_digest(args.project_dir / context)[:16]
+        # The context is the whole project (the image needs contract/ too); the Dockerfile's own
+        # ignore file lets through only what that image COPYs, and the tag hashes exactly that.
+        context, dockerfile = ".", f"runtimes/{args.runtime}/Dockerfile"
+        tag = context_digest(args.project_dir, args.project_dir / dockerfile)[:16]
         token = aws.ecr.get_authorization_token_output(
             registry_id=repository.registry_id, opts=pulumi.InvokeOutputOptions(parent=self)
         )
         image = docker.Image(
             f"{name}-image",
-            build={"context": context, "dockerfile": f"{context}/Dockerfile", "platform": args.platform},
+            build={"context": context, "dockerfile": dockerfile, "platform": args.platform},
             image_name=repository.repository_url.apply(lambda url: f"{url}:{tag}"),
             registry={
                 "server": repository.repository_url,

@@ -49,6 +49,11 @@ EXECUTOR_CONTAINER = "executor"
 EXECUTOR_PORT = 8080
 EXECUTOR_UID = 10001  # the non-root user both Dockerfiles create
 EXECUTOR_WORKDIR = "/workspace"
+EXECUTOR_TMPDIR = "/tmp"
+# The only paths the executor may write (its root filesystem is read-only): each is a task-definition
+# bind mount AND a ``VOLUME`` of the image, so Fargate gives the mount the image's owner and mode
+# (without the VOLUME it would be root:root 0755, unwritable by uid 10001).
+EXECUTOR_WRITABLE_PATHS = (EXECUTOR_WORKDIR, EXECUTOR_TMPDIR)
 SESSION_HEADER = "X-Deep-Insight-Session"
 
 # ALB limits (elbv2 API reference).

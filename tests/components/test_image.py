@@ -41,14 +41,14 @@ def test_repositories_scan_on_push_with_immutable_tags(request, stack):
         assert json.loads(lifecycle.inputs["policy"])["rules"][0]["selection"]["countNumber"] == 10
 
 
-def test_images_are_built_for_the_right_platform_from_their_own_folder(dev, evaluate_stack):
+def test_images_are_built_for_the_right_platform_from_the_project_root(dev, evaluate_stack):
     for runtime in ("executor", "agent"):
         image = dev.named(f"{runtime}-image-image", IMAGE)
         build = image.inputs["build"]
         assert build["platform"] == "linux/arm64"
-        assert build["context"] == f"runtimes/{runtime}"
+        assert build["context"] == "."  # the project: the image needs contract/ as well as its runtime
         assert build["dockerfile"] == f"runtimes/{runtime}/Dockerfile"
-        tag = context_digest(PROJECT_DIR / "runtimes" / runtime)[:16]
+        tag = context_digest(PROJECT_DIR, PROJECT_DIR / "runtimes" / runtime / "Dockerfile")[:16]
         assert image.inputs["imageName"].endswith(f"deep-insight-dev-{runtime}:{tag}")
         assert image.inputs["registry"]["username"] == "AWS"
         assert "registry" in image.secret_inputs  # the ECR password never lands in state in clear
@@ -73,7 +73,8 @@ def test_dependents_receive_the_digest_pinned_reference(dev):
 def _copy_program(tmp_path: Path) -> Path:
     for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "__main__.py"):
         shutil.copy(PROJECT_DIR / name, tmp_path / name)
-    shutil.copytree(PROJECT_DIR / "runtimes", tmp_path / "runtimes", ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in ("runtimes", "contract"):
+        shutil.copytree(PROJECT_DIR / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
     return tmp_path
 
 
@@ -119,20 +120,30 @@ def test_prebuilt_images_keep_the_repositories_and_build_nothing(evaluate_stack,
     assert pull["Resource"] == ["arn:aws:ecr:us-east-1:210987654321:repository/shared/executor"]
 
 
-def test_context_digest_follows_content_and_ignores_caches(tmp_path):
-    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
-    (tmp_path / "app.py").write_text("print(1)\n")
-    first = context_digest(tmp_path)
-    (tmp_path / "__pycache__").mkdir()
-    (tmp_path / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"\0")
+def test_context_digest_follows_what_the_ignore_file_lets_through(tmp_path):
+    dockerfile = tmp_path / "app" / "Dockerfile"
+    dockerfile.parent.mkdir()
+    dockerfile.write_text("FROM scratch\n")
+    (tmp_path / "app" / "main.py").write_text("print(1)\n")
+    (tmp_path / "notes.txt").write_text("notes\n")
+    first = context_digest(tmp_path, dockerfile)
+    (tmp_path / "notes.txt").write_text("more notes\n")
+    assert context_digest(tmp_path, dockerfile) != first  # no ignore file: the whole context is sent
     (tmp_path / ".dockerignore").write_text("notes.txt\n")
+    second = context_digest(tmp_path, dockerfile)
+    assert second != first  # .dockerignore itself decides what is sent
     (tmp_path / "notes.txt").write_text("ignored\n")
-    assert context_digest(tmp_path) != first  # .dockerignore itself is sent to the builder
-    second = context_digest(tmp_path)
-    (tmp_path / "notes.txt").write_text("still ignored\n")
-    assert context_digest(tmp_path) == second
-    (tmp_path / "app.py").write_text("print(2)\n")
-    assert context_digest(tmp_path) != second
+    assert context_digest(tmp_path, dockerfile) == second
+    # <Dockerfile>.dockerignore wins over .dockerignore.
+    (tmp_path / "app" / "Dockerfile.dockerignore").write_text("*\n!app/main.py\n")
+    third = context_digest(tmp_path, dockerfile)
+    (tmp_path / "unrelated.txt").write_text("not sent\n")
+    assert context_digest(tmp_path, dockerfile) == third
+    (tmp_path / "app" / "main.py").write_text("print(2)\n")
+    assert context_digest(tmp_path, dockerfile) != third
+    fourth = context_digest(tmp_path, dockerfile)
+    dockerfile.write_text("FROM scratch\nUSER 1\n")  # the Dockerfile always counts, ignored or not
+    assert context_digest(tmp_path, dockerfile) != fourth
 
 
 def test_repository_arn_from_a_prebuilt_uri():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ import uvicorn
 from deep_insight_executor import logs
 from deep_insight_executor.app import create_app
 from deep_insight_executor.config import ConfigError, ExecutorConfig
+from deep_insight_executor.writable import EXIT_UNWRITABLE
 
 GRACEFUL_SHUTDOWN_SECONDS = 10
 
@@ -65,6 +67,15 @@ def main(argv: list[str] | None = None) -> None:
             server.should_exit = True
 
     app = create_app(config, request_exit)
+    # Before listening: a folder we cannot write would make every call fail; better to stop at once
+    # (the ECS task stops, the agent reports it) with one line that says what to fix.
+    problem = app.state.executor.sessions.unwritable()
+    if problem is not None:
+        logging.getLogger("deep_insight_executor").error(
+            problem.message(),
+            extra={"event": "unwritable", "path": str(problem.folder.path), "uid": problem.uid},
+        )
+        raise SystemExit(EXIT_UNWRITABLE)
     server = _Server(
         uvicorn.Config(
             app,

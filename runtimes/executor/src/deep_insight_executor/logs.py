@@ -24,7 +24,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "sessionId": getattr(record, "session", None) or current_session.get() or self.pinned_session,
         }
-        for key in ("method", "path", "status", "durationMs", "event"):
+        for key in ("method", "path", "status", "durationMs", "event", "uid"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
         if record.exc_info:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from deep_insight_executor.config import ExecutorConfig
 from deep_insight_executor.worker import CallResult, Limits, PythonWorker, run_bash
+from deep_insight_executor.writable import Folder, Unwritable, first_unwritable, first_unwritable_as, temp_dir
 
 log = logging.getLogger("deep_insight_executor.sessions")
 
@@ -135,6 +136,30 @@ class SessionManager:
                 "unprivileged user, or from an interpreter outside /root",
                 sys.executable,
             )
+
+    def unwritable(self) -> Unwritable | None:
+        """The first folder that this server, or (as root) a session's own uid, cannot write; None if all can.
+
+        The server writes the workdir and its temporary folder. As root it also makes each session a
+        workspace and a private folder under the workdir, owned by the session's uid, whose code then
+        writes there and in the temporary folder: that is tried too, with a throwaway session's folders.
+        """
+        workdir = Folder(self.config.workdir, "EXECUTOR_WORKDIR")
+        temp = Folder(temp_dir(), "TMPDIR")
+        problem = first_unwritable([workdir, temp])
+        if problem is not None or not self.drop_privileges:
+            return problem
+        slot = self._new_slot()
+        uid = slot.limits.uid
+        try:
+            if uid is None:  # not with drop_privileges: every slot has its own uid
+                return problem
+            workspace = Folder(workdir.path, workdir.setting, probe=slot.workspace)
+            private = Folder(workdir.path, workdir.setting, probe=slot.private_dir)
+            return first_unwritable_as(uid, slot.limits.gid or uid, [workspace, private, temp])
+        finally:
+            shutil.rmtree(slot.workspace, ignore_errors=True)
+            shutil.rmtree(slot.private_dir, ignore_errors=True)
 
     async def warm_font_cache(self) -> None:
         """Build matplotlib's font list once, in a throwaway process, for every worker to copy."""

@@ -27,6 +27,7 @@ import psutil
 from jupyter_client.manager import AsyncKernelManager
 
 from deep_insight_executor.output import CappedText
+from deep_insight_executor.writable import temp_dir
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 POLL_SECONDS = 0.2
@@ -117,6 +118,7 @@ def worker_environment(workspace: Path, private_dir: Path) -> dict[str, str]:
         MPLCONFIGDIR=str(private_dir / "matplotlib"),
         IPYTHONDIR=str(private_dir / "ipython"),
         JUPYTER_RUNTIME_DIR=str(private_dir / "runtime"),
+        TMPDIR=str(temp_dir()),  # the folder checked at start, not whatever tempfile would fall back to
         PYTHONUNBUFFERED="1",
         PYTHONDONTWRITEBYTECODE="1",
         OPENBLAS_NUM_THREADS="1",  # one BLAS thread per worker: predictable memory and no oversubscription
