@@ -63,8 +63,8 @@ def command(
     console.print(table)
     if supported is None:
         console.print(
-            f"AgentCore's table (AWS page, snapshot {AGENTCORE_TABLE_DATE}) lists no AZs for {region}: if AWS supports it now,"
-            " set network.supportedAzIds to the IDs it lists.",
+            f"AgentCore's table (AWS page, snapshot {AGENTCORE_TABLE_DATE}) lists no AZs for {region}: "
+            "if AWS supports it now, set network.supportedAzIds to the IDs it lists.",
             soft_wrap=True,
         )
     else:

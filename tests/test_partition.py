@@ -6,6 +6,7 @@ Every ARN the program writes must use the stack's partition (from ``aws.get_part
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -27,10 +28,8 @@ def strings(value: Any) -> Iterator[str]:
     if isinstance(value, str):
         yield value
         if value[:1] in "[{":
-            try:
+            with contextlib.suppress(ValueError):
                 yield from strings(json.loads(value))
-            except ValueError:
-                pass
     elif isinstance(value, dict):
         for k, v in value.items():
             yield str(k)

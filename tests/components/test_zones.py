@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from components.errors import ConfigError
+from components.settings import REGION_PATTERN
 from components.zones import (
     AGENTCORE_SUPPORTED_AZ_IDS,
     AGENTCORE_TABLE_DATE,
@@ -147,7 +148,5 @@ def test_every_table_region_yields_its_supported_ids(region):
 @pytest.mark.parametrize("region", sorted(AGENTCORE_SUPPORTED_AZ_IDS))
 def test_every_table_region_is_a_valid_region_with_its_own_zone_ids(region):
     # the region setting accepts it, and every AZ ID of the table belongs to that region's ID prefix
-    from components.settings import REGION_PATTERN
-
     assert REGION_PATTERN.match(region)
     assert {region_of_zone_id(zone) for zone in AGENTCORE_SUPPORTED_AZ_IDS[region]} == {region}
