@@ -24,6 +24,7 @@ from pulumi.runtime import config as runtime_config
 
 from components.addressing import VPC_PREFIX_RANGE, carve_subnets
 from components.errors import ConfigError, Problem
+from components.names import resource_prefix
 from components.zones import AZ_ID_PATTERN, AZ_NAME_PATTERN, MIN_ZONES
 
 PROJECT = "deep-insight"
@@ -217,7 +218,7 @@ class Settings:
     @property
     def resource_tags(self) -> ResourceTags:
         return ResourceTags(
-            common=MappingProxyType({**self.tags, STACK_TAG: self.stack}), prefix=f"{PROJECT}-{self.stack}"
+            common=MappingProxyType({**self.tags, STACK_TAG: self.stack}), prefix=resource_prefix(self.stack)
         )
 
 

@@ -208,6 +208,20 @@ DOCUMENTED: Mapping[str, tuple[str, int, int, str]] = {
         "AmazonECS/latest/APIReference/API_ContainerDefinition.html: up to 255 letters (uppercase and "
         "lowercase), numbers, underscores, and hyphens",
     ),
+    "ec2 SecurityGroupDescription": (
+        r"[A-Za-z0-9 ._\-:/()#,@\[\]+=&;{}!$*]*",
+        0,
+        255,
+        "AWSEC2/latest/APIReference/API_CreateSecurityGroup.html (GroupDescription): up to 255 characters, "
+        "a-z, A-Z, 0-9, spaces, and ._-:/()#,@[]+=&;{}!$*",
+    ),
+    "ec2 SecurityGroupRuleDescription": (
+        r"[A-Za-z0-9 ._\-:/()#,@\[\]+=&;{}!$*]*",
+        0,
+        255,
+        "AWSEC2/latest/APIReference/API_IpRange.html (Description): up to 255 characters, "
+        "a-z, A-Z, 0-9, spaces, and ._-:/()#,@[]+=&;{}!$*",
+    ),
     "s3 BucketName": (
         r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?",
         3,
