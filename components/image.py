@@ -5,6 +5,16 @@ rebuilt or pushed again and a changed one gets a new tag; dependents receive the
 ``repo_digest`` (``<repo>@sha256:...``), so a code change rolls exactly the task definition or runtime
 that uses that image. With ``images.build: prebuilt`` no repository or build is declared: the
 configured digest-pinned ECR URI is used and its repository ARN derived from it.
+
+Tags are MUTABLE, on purpose. The tag names the build *context*, not the built image: Docker builds are
+not bit-reproducible (another machine, no layer cache, a newer base layer), so building the same context
+again yields a new digest under the same tag. With IMMUTABLE tags ECR rejects that push
+(ImageTagAlreadyExistsException) and ``pulumi up`` fails, e.g. after a retained repository outlives its
+stack, on ``--replace``, or when a push landed but the state update did not. A tag unique per build would
+need a value known only after the build (or a random one, which rebuilds on every ``up``). Nothing relies
+on a tag staying put: dependents run the digest (policy rule ``images-pinned-by-digest``), a moved tag
+leaves the old image pullable by digest until the lifecycle rule counts it out, and the policy pack's
+``ecr-rebuildable-tags`` keeps the repository MUTABLE.
 """
 
 from __future__ import annotations
@@ -21,6 +31,9 @@ import pulumi_docker as docker
 from components import dockerignore
 from components.bucket import retain_data_tag
 from components.settings import ECR_URI_PATTERN, ResourceTags
+
+# A rebuild of an unchanged context must be able to move its tag (see the module docstring).
+TAG_MUTABILITY = "MUTABLE"
 
 
 def ignore_file(context: Path, dockerfile: Path) -> Path | None:
@@ -98,7 +111,7 @@ class ContainerImage(pulumi.ComponentResource):
         repository = aws.ecr.Repository(
             f"{name}-repository",
             name=f"{args.tags.prefix}-{args.runtime}",
-            image_tag_mutability="IMMUTABLE",
+            image_tag_mutability=TAG_MUTABILITY,
             image_scanning_configuration={"scan_on_push": True},
             encryption_configurations=[{"encryption_type": "AES256"}],
             force_delete=not args.retain,

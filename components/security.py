@@ -52,7 +52,7 @@ class Path:
 def paths(*, nat: bool, executor_internet_access: bool) -> tuple[Path, ...]:
     """Every network path the system needs, and no other."""
     needed = [
-        Path(Group.AGENT, Group.ALB, 80, "agent calls its session's executor through the internal ALB"),
+        Path(Group.AGENT, Group.ALB, 80, "agent calls the executor of its session through the internal ALB"),
         Path(Group.ALB, Group.EXECUTOR, 8080, "ALB forwards to executor tasks and health-checks them"),
         Path(Group.AGENT, Group.ENDPOINTS, 443, "agent calls AWS APIs through interface endpoints"),
         Path(Group.EXECUTOR, Group.ENDPOINTS, 443, "executor pulls its image, writes logs via endpoints"),

@@ -24,6 +24,7 @@ from pulumi.runtime import config as runtime_config
 
 from components.addressing import VPC_PREFIX_RANGE, carve_subnets
 from components.errors import ConfigError, Problem
+from components.names import resource_prefix
 from components.zones import AZ_ID_PATTERN, AZ_NAME_PATTERN, MIN_ZONES
 
 PROJECT = "deep-insight"
@@ -111,6 +112,17 @@ SESSION_TIMEOUT_RANGE = range(300, 28801)
 AGENTCORE_LIFECYCLE_RANGE = range(60, 28801)
 # AWS allows 50 tags per resource; the program adds Name and deep-insight:stack.
 MAX_USER_TAGS = 48
+
+# Tag keys and values (deep-insight:tags) reach EC2, ECS, ELB, S3, IAM, ECR, CloudWatch Logs and AgentCore,
+# so they may use only what all of them accept. botocore's TagKey/TagValue shapes: AgentCore
+# [a-zA-Z0-9\s._:/=+@-]*, ECS/ELB/IAM/Logs [\p{L}\p{Z}\p{N}_.:/=+\-@]*, the others no pattern. Where
+# they meet (AgentCore's ASCII letters and digits; of Java's \s only the space is also \p{Z}) is this set;
+# tests/components/test_tag_characters.py proves it equals that intersection of the installed botocore.
+TAG_CHARACTERS = "A-Za-z0-9 _.:/=+@-"
+TAG_CHARACTERS_SHOWN = "letters A-Z a-z, digits 0-9, space and _ . : / = + @ -"
+TAG_KEY_LENGTH = range(1, 129)
+TAG_VALUE_LENGTH = range(257)
+_TAG_TEXT = re.compile(f"[{TAG_CHARACTERS}]*")
 
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+$")
 DIGEST_URI_PATTERN = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$")
@@ -206,7 +218,7 @@ class Settings:
     @property
     def resource_tags(self) -> ResourceTags:
         return ResourceTags(
-            common=MappingProxyType({**self.tags, STACK_TAG: self.stack}), prefix=f"{PROJECT}-{self.stack}"
+            common=MappingProxyType({**self.tags, STACK_TAG: self.stack}), prefix=resource_prefix(self.stack)
         )
 
 
@@ -364,6 +376,19 @@ def _model_id(raw: str) -> str:
     return value
 
 
+def tag_text_problem(tag_key: str, tag_value: str) -> str | None:
+    """One line naming the tag, its characters outside `TAG_CHARACTERS` and the allowed set; None if fine."""
+    for part, text in (("key", tag_key), ("value", tag_value)):
+        if not _TAG_TEXT.fullmatch(text):
+            bad = sorted({c for c in text if not _TAG_TEXT.fullmatch(c)})
+            shown = ", ".join(repr(c) for c in bad)
+            return (
+                f"tag {tag_key!r}: the {part} has {shown}, which not every tagged service accepts (AgentCore, "
+                f"ELB, ECS, ...); use only {TAG_CHARACTERS_SHOWN}"
+            )
+    return None
+
+
 def _tags(raw: str) -> dict[str, str]:
     try:
         value = json.loads(raw)
@@ -372,8 +397,11 @@ def _tags(raw: str) -> dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise _Invalid(f'{_shown(raw)} is not a map of strings; write a YAML map of key: "value"')
     for tag_key, tag_value in value.items():
-        if not tag_key or len(tag_key) > 128 or len(tag_value) > 256:
+        if len(tag_key) not in TAG_KEY_LENGTH or len(tag_value) not in TAG_VALUE_LENGTH:
             raise _Invalid(f"tag {tag_key!r}: keys are 1-128 characters and values 0-256; shorten it")
+        problem = tag_text_problem(tag_key, tag_value)
+        if problem:
+            raise _Invalid(problem)
         if tag_key.lower().startswith("aws:"):
             raise _Invalid(f"tag {tag_key!r}: the aws: prefix is reserved by AWS; choose another key")
         if tag_key in (STACK_TAG, "Name"):

@@ -52,19 +52,36 @@ REGION_ZONES: Mapping[str, Mapping[str, str]] = {
         "us-west-2c": "usw2-az3",
         "us-west-2d": "usw2-az4",
     },
-    "ap-southeast-2": {"ap-southeast-2a": "apse2-az3", "ap-southeast-2b": "apse2-az1", "ap-southeast-2c": "apse2-az2"},
-    "ap-south-1": {"ap-south-1a": "aps1-az1", "ap-south-1b": "aps1-az3", "ap-south-1c": "aps1-az2"},
-    "ap-southeast-1": {"ap-southeast-1a": "apse1-az2", "ap-southeast-1b": "apse1-az1", "ap-southeast-1c": "apse1-az3"},
-    "ap-northeast-1": {"ap-northeast-1a": "apne1-az4", "ap-northeast-1c": "apne1-az1", "ap-northeast-1d": "apne1-az2"},
-    "eu-west-1": {"eu-west-1a": "euw1-az3", "eu-west-1b": "euw1-az1", "eu-west-1c": "euw1-az2"},
-    "eu-central-1": {"eu-central-1a": "euc1-az2", "eu-central-1b": "euc1-az3", "eu-central-1c": "euc1-az1"},
-    # Not in AgentCore's VPC table: for the "unknown region" path and supportedAzIds overrides.
     "ca-central-1": {"ca-central-1a": "cac1-az1", "ca-central-1b": "cac1-az2", "ca-central-1d": "cac1-az4"},
+    "sa-east-1": {"sa-east-1a": "sae1-az1", "sa-east-1b": "sae1-az2", "sa-east-1c": "sae1-az3"},
+    "eu-west-1": {"eu-west-1a": "euw1-az3", "eu-west-1b": "euw1-az1", "eu-west-1c": "euw1-az2"},
+    "eu-west-2": {"eu-west-2a": "euw2-az2", "eu-west-2b": "euw2-az3", "eu-west-2c": "euw2-az1"},
+    "eu-west-3": {"eu-west-3a": "euw3-az1", "eu-west-3b": "euw3-az2", "eu-west-3c": "euw3-az3"},
+    "eu-central-1": {"eu-central-1a": "euc1-az2", "eu-central-1b": "euc1-az3", "eu-central-1c": "euc1-az1"},
+    "eu-north-1": {"eu-north-1a": "eun1-az1", "eu-north-1b": "eun1-az2", "eu-north-1c": "eun1-az3"},
+    "eu-south-1": {"eu-south-1a": "eus1-az1", "eu-south-1b": "eus1-az2", "eu-south-1c": "eus1-az3"},
+    "eu-south-2": {"eu-south-2a": "eus2-az1", "eu-south-2b": "eus2-az2", "eu-south-2c": "eus2-az3"},
+    "ap-south-1": {"ap-south-1a": "aps1-az1", "ap-south-1b": "aps1-az3", "ap-south-1c": "aps1-az2"},
+    "ap-northeast-1": {"ap-northeast-1a": "apne1-az4", "ap-northeast-1c": "apne1-az1", "ap-northeast-1d": "apne1-az2"},
+    "ap-northeast-2": {
+        "ap-northeast-2a": "apne2-az1",
+        "ap-northeast-2b": "apne2-az2",
+        "ap-northeast-2c": "apne2-az3",
+        "ap-northeast-2d": "apne2-az4",
+    },
+    "ap-southeast-1": {"ap-southeast-1a": "apse1-az2", "ap-southeast-1b": "apse1-az1", "ap-southeast-1c": "apse1-az3"},
+    "ap-southeast-2": {"ap-southeast-2a": "apse2-az3", "ap-southeast-2b": "apse2-az1", "ap-southeast-2c": "apse2-az2"},
+    "ap-southeast-5": {"ap-southeast-5a": "apse5-az1", "ap-southeast-5b": "apse5-az2", "ap-southeast-5c": "apse5-az3"},
+    "ap-southeast-7": {"ap-southeast-7a": "apse7-az1", "ap-southeast-7b": "apse7-az2", "ap-southeast-7c": "apse7-az3"},
+    "us-gov-west-1": {"us-gov-west-1a": "usgw1-az1", "us-gov-west-1b": "usgw1-az2", "us-gov-west-1c": "usgw1-az3"},
+    # Not in AgentCore's VPC table: for the "unknown region" path and supportedAzIds overrides.
+    "ap-northeast-3": {"ap-northeast-3a": "apne3-az1", "ap-northeast-3b": "apne3-az2", "ap-northeast-3c": "apne3-az3"},
 }
 
 ACCOUNT_ID = "123456789012"
-# The ELB log-delivery account of each region (AWS's published list; us-east-1 is 127311923021).
-ELB_ACCOUNTS: Mapping[str, str] = {"us-east-1": "127311923021"}
+# The ELB log-delivery account of each region (AWS's published list; us-east-1 is 127311923021,
+# us-gov-west-1 048591011584).
+ELB_ACCOUNTS: Mapping[str, str] = {"us-east-1": "127311923021", "us-gov-west-1": "048591011584"}
 
 # The AWS-managed S3 prefix list id per region (pl-63a5400a is us-east-1's real one).
 S3_PREFIX_LISTS: Mapping[str, str] = {"us-east-1": "pl-63a5400a"}
@@ -175,9 +192,19 @@ def offline_zones(region: str, config: Mapping[str, str]) -> tuple[dict[str, str
     return zones, f"{region}'s AZs are not known offline: assumed {', '.join(ids)} exist in the account"
 
 
+def partition_of(region: str) -> tuple[str, str]:
+    """The partition and DNS suffix a region belongs to (what ``aws.get_partition`` answers there)."""
+    if region.startswith("us-gov-"):
+        return "aws-us-gov", "amazonaws.com"
+    if region.startswith("cn-"):
+        return "aws-cn", "amazonaws.com.cn"
+    return "aws", "amazonaws.com"
+
+
 class _Mocks(pulumi_mocks.Mocks):
     def __init__(self, region: str, evaluation: Evaluation) -> None:
         self._region = region
+        self._partition, self._dns_suffix = partition_of(region)
         self._evaluation = evaluation
         self._zones, warning = offline_zones(region, evaluation.config)
         if warning:
@@ -189,7 +216,7 @@ class _Mocks(pulumi_mocks.Mocks):
         resource_id = f"{kind}-{_digest_of({'type': args.typ, 'name': args.name})[:8]}"
         state = dict(args.inputs)
         state.update(_computed_outputs(args.typ, args.name, resource_id, state, self._region))
-        state.setdefault("arn", f"arn:aws:mock:{self._region}:{ACCOUNT_ID}:{kind}/{resource_id}")
+        state.setdefault("arn", f"arn:{self._partition}:mock:{self._region}:{ACCOUNT_ID}:{kind}/{resource_id}")
         return resource_id, state
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
@@ -205,6 +232,9 @@ class _Mocks(pulumi_mocks.Mocks):
                 "state": "available",
             }, []
         if args.token == "aws:ec2/getManagedPrefixList:getManagedPrefixList":
+            # AWS names the S3 prefix list com.amazonaws.<region>.s3, in GovCloud too.
+            if args.args.get("name") != f"com.amazonaws.{region}.s3":
+                raise UnansweredInvoke(f"no managed prefix list named {args.args.get('name')!r} in {region}")
             return {
                 "id": S3_PREFIX_LISTS.get(region, f"pl-s3-{region}"),
                 "name": args.args.get("name"),
@@ -215,19 +245,19 @@ class _Mocks(pulumi_mocks.Mocks):
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 "accountId": ACCOUNT_ID,
-                "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/deployer",
+                "arn": f"arn:{self._partition}:iam::{ACCOUNT_ID}:user/deployer",
                 "userId": "AIDAMOCKDEPLOYER",
                 "id": ACCOUNT_ID,
             }, []
         if args.token == "aws:index/getPartition:getPartition":
             return {
-                "partition": "aws",
-                "dnsSuffix": "amazonaws.com",
-                "id": "aws",
-                "reverseDnsPrefix": "com.amazonaws",
+                "partition": self._partition,
+                "dnsSuffix": self._dns_suffix,
+                "id": self._partition,
+                "reverseDnsPrefix": ".".join(reversed(self._dns_suffix.split("."))),
             }, []
         if args.token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
-            registry = f"{ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com"
+            registry = f"{ACCOUNT_ID}.dkr.ecr.{region}.{self._dns_suffix}"
             return {
                 "authorizationToken": "QVdTOm1vY2s=",
                 "userName": "AWS",
@@ -238,7 +268,7 @@ class _Mocks(pulumi_mocks.Mocks):
             }, []
         if args.token == "aws:elb/getServiceAccount:getServiceAccount":
             elb_account = ELB_ACCOUNTS.get(region, "000000000000")
-            return {"arn": f"arn:aws:iam::{elb_account}:root", "id": elb_account}, []
+            return {"arn": f"arn:{self._partition}:iam::{elb_account}:root", "id": elb_account}, []
         raise UnansweredInvoke(f"the offline evaluator has no answer for invoke {args.token}; add one to _Mocks.call")
 
 
@@ -250,20 +280,21 @@ def _computed_outputs(
     type_token: str, name: str, resource_id: str, inputs: Mapping[str, Any], region: str
 ) -> dict[str, Any]:
     """What AWS (or Docker) would compute for a resource: ARNs, URLs, names, digests."""
-    prefix = f"arn:aws:{{}}:{region}:{ACCOUNT_ID}"
+    partition, dns_suffix = partition_of(region)
+    prefix = f"arn:{partition}:{{}}:{region}:{ACCOUNT_ID}"
     physical = inputs.get("name") or f"{name}-{resource_id[-5:]}"
     if type_token == "aws:s3/bucket:Bucket":
         bucket = inputs.get("bucket") or f"{inputs.get('bucketPrefix', name + '-')}{resource_id[-5:]}"
-        return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "id": bucket}
+        return {"bucket": bucket, "arn": f"arn:{partition}:s3:::{bucket}", "id": bucket}
     if type_token == "aws:ecr/repository:Repository":
         return {
             "name": physical,
             "arn": f"{prefix.format('ecr')}:repository/{physical}",
             "registryId": ACCOUNT_ID,
-            "repositoryUrl": f"{ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com/{physical}",
+            "repositoryUrl": f"{ACCOUNT_ID}.dkr.ecr.{region}.{dns_suffix}/{physical}",
         }
     if type_token == "aws:iam/role:Role":
-        return {"name": physical, "arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{physical}"}
+        return {"name": physical, "arn": f"arn:{partition}:iam::{ACCOUNT_ID}:role/{physical}"}
     if type_token == "aws:ecs/cluster:Cluster":
         return {"name": physical, "arn": f"{prefix.format('ecs')}:cluster/{physical}"}
     if type_token == "aws:ecs/taskDefinition:TaskDefinition":
@@ -280,7 +311,7 @@ def _computed_outputs(
         return {
             "name": lb_name,
             "arn": f"{prefix.format('elasticloadbalancing')}:loadbalancer/app/{lb_name}/50dc6c495c0c9188",
-            "dnsName": f"internal-{lb_name}-1234567890.{region}.elb.amazonaws.com",
+            "dnsName": f"internal-{lb_name}-1234567890.{region}.elb.{dns_suffix}",
         }
     if type_token == "aws:lb/listener:Listener":
         lb_arn = inputs["loadBalancerArn"]

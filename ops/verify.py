@@ -24,6 +24,7 @@ from rich.text import Text
 
 from components.agent_runtime import ENDPOINT_NAME, runtime_log_group_name
 from components.endpoints import service_name
+from components.image import TAG_MUTABILITY
 from components.security import INTERNET, Group, Peer, paths
 from components.settings import (
     DIGEST_URI_PATTERN,
@@ -538,8 +539,11 @@ def repository_check(label: str, output: str) -> None:
         managed = ctx.settings.images.build is ImageBuild.LOCAL
         if managed and not found.get("imageScanningConfiguration", {}).get("scanOnPush"):
             problems.append(f"{repository} has scan on push off")
-        if managed and found.get("imageTagMutability") != "IMMUTABLE":
-            problems.append(f"{repository} has {found.get('imageTagMutability')} tags, expected IMMUTABLE")
+        if managed and found.get("imageTagMutability") != TAG_MUTABILITY:
+            problems.append(
+                f"{repository} has {found.get('imageTagMutability')} tags, expected {TAG_MUTABILITY} "
+                "(a rebuild of an unchanged context must move its tag)"
+            )
         try:
             ecr.describe_images(
                 registryId=match["account"], repositoryName=repository, imageIds=[{"imageDigest": digest}]
@@ -548,7 +552,7 @@ def repository_check(label: str, output: str) -> None:
             if error_code(error) != "ImageNotFoundException":
                 raise
             problems.append(f"the deployed digest {short_digest(uri)} is not in {repository} ({output})")
-        settings = "scan on push, immutable tags, " if managed else "prebuilt image, "
+        settings = "scan on push, mutable tags, " if managed else "prebuilt image, "
         return verdict(problems, f"{repository}: {settings}deployed digest {short_digest(uri)} present")
 
     check(label)(run)

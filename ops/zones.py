@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from components.zones import AGENTCORE_SUPPORTED_AZ_IDS, zone_id_sort_key
+from components.zones import AGENTCORE_SUPPORTED_AZ_IDS, AGENTCORE_TABLE_DATE, zone_id_sort_key
 from ops.console import OpsError, console, reports_errors
 from ops.stack import aws_client
 
@@ -63,8 +63,8 @@ def command(
     console.print(table)
     if supported is None:
         console.print(
-            f"AgentCore's table (AWS page revised 2025-10-24) lists no AZs for {region}: if AWS supports it now,"
-            " set network.supportedAzIds to the IDs it lists.",
+            f"AgentCore's table (AWS page, snapshot {AGENTCORE_TABLE_DATE}) lists no AZs for {region}: "
+            "if AWS supports it now, set network.supportedAzIds to the IDs it lists.",
             soft_wrap=True,
         )
     else:

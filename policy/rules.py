@@ -285,13 +285,18 @@ def ecr_scan_on_push(args: ResourceValidationArgs) -> Iterator[str]:
 
 
 @resource_rule(
-    "ecr-immutable-tags",
-    "ECR repositories have immutable tags, so a tag always names the image that was built for it.",
+    "ecr-rebuildable-tags",
+    "ECR repositories keep tags MUTABLE: a tag names a build context, and rebuilding it (Docker builds are not "
+    "bit-reproducible) must move the tag, not fail the push; what runs is pinned by digest.",
     (REPOSITORY,),
 )
-def ecr_immutable_tags(args: ResourceValidationArgs) -> Iterator[str]:
-    if args.props.get("imageTagMutability") != "IMMUTABLE":
-        yield f"imageTagMutability is {args.props.get('imageTagMutability')!r}; set IMMUTABLE"
+def ecr_rebuildable_tags(args: ResourceValidationArgs) -> Iterator[str]:
+    mutability = args.props.get("imageTagMutability")
+    if mutability not in (None, "MUTABLE"):
+        yield (
+            f"imageTagMutability is {mutability!r}; set MUTABLE (a rebuild of an unchanged context pushes a new "
+            "digest under its tag, which ECR rejects with ImageTagAlreadyExistsException)"
+        )
 
 
 def _unpinned(uri: Any) -> bool:
@@ -511,7 +516,7 @@ POLICIES: tuple[ResourceValidationPolicy | StackValidationPolicy, ...] = (
     interface_endpoint_private_dns,
     log_group_retention,
     ecr_scan_on_push,
-    ecr_immutable_tags,
+    ecr_rebuildable_tags,
     images_pinned_by_digest,
     s3_public_access_block_complete,
     s3_encryption_configured,

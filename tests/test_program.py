@@ -109,7 +109,7 @@ def test_components_parent_their_children(dev):
 # is registered, with the offending key in the message.
 INVALID = [
     ({"aws:region": None}, "aws:region"),
-    ({"aws:region": "ca-central-1", key("agent.modelId"): "global.anthropic.claude-sonnet-4-5-20250929-v1:0"},
+    ({"aws:region": "ap-northeast-3", key("agent.modelId"): "global.anthropic.claude-sonnet-4-5-20250929-v1:0"},
      "aws:region"),
     ({key("agent.modelId"): None}, key("agent.modelId")),
     ({key("network.cidr"): "10.0.0.0/8"}, key("network.cidr")),

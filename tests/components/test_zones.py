@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from components.errors import ConfigError
-from components.zones import AGENTCORE_SUPPORTED_AZ_IDS, region_of_zone_id, select_zone_ids, zone_id_sort_key
+from components.settings import REGION_PATTERN
+from components.zones import (
+    AGENTCORE_SUPPORTED_AZ_IDS,
+    AGENTCORE_TABLE_DATE,
+    region_of_zone_id,
+    select_zone_ids,
+    zone_id_sort_key,
+)
 from ops.evaluate import REGION_ZONES
 
 US_EAST_1 = REGION_ZONES["us-east-1"]  # 1a is use1-az6: unsupported, and first by name
@@ -77,13 +84,13 @@ def test_count_limited_by_what_the_account_has():
 
 
 def test_region_missing_from_the_table_needs_an_override():
-    error = error_of(region="ca-central-1")
+    error = error_of(region="ap-northeast-3")
     assert error.keys == ("aws:region",)
     assert "deep-insight:network.supportedAzIds" in str(error)
 
 
 def test_override_makes_a_new_region_usable():
-    assert select(region="ca-central-1", override=["cac1-az4", "cac1-az1"], count=2) == ("cac1-az1", "cac1-az4")
+    assert select(region="ap-northeast-3", override=["apne3-az3", "apne3-az1"], count=2) == ("apne3-az1", "apne3-az3")
 
 
 def test_override_replaces_the_table_for_a_known_region():
@@ -91,9 +98,9 @@ def test_override_replaces_the_table_for_a_known_region():
 
 
 def test_override_with_ids_of_another_region_is_rejected():
-    error = error_of(region="ca-central-1", override=["use1-az1", "cac1-az1"])
+    error = error_of(region="ap-northeast-3", override=["use1-az1", "apne3-az1"])
     assert error.keys == ("deep-insight:network.supportedAzIds",)
-    assert "use1-az1 is not an available AZ ID in ca-central-1" in str(error)
+    assert "use1-az1 is not an available AZ ID in ap-northeast-3" in str(error)
 
 
 def test_region_with_fewer_than_two_usable_zones():
@@ -102,10 +109,30 @@ def test_region_with_fewer_than_two_usable_zones():
 
 
 def test_table_matches_spec():
-    assert set(AGENTCORE_SUPPORTED_AZ_IDS) == {
-        "us-east-1", "us-east-2", "us-west-2", "ap-southeast-2", "ap-south-1",
-        "ap-southeast-1", "ap-northeast-1", "eu-west-1", "eu-central-1",
-    }  # fmt: skip
+    # SPEC §9: AWS "Supported Availability Zones" table, snapshot 2026-08-11.
+    assert AGENTCORE_TABLE_DATE == "2026-08-11"
+    assert dict(AGENTCORE_SUPPORTED_AZ_IDS) == {
+        "us-east-1": ("use1-az1", "use1-az2", "use1-az4"),
+        "us-east-2": ("use2-az1", "use2-az2", "use2-az3"),
+        "us-west-2": ("usw2-az1", "usw2-az2", "usw2-az3"),
+        "ca-central-1": ("cac1-az1", "cac1-az2", "cac1-az4"),
+        "sa-east-1": ("sae1-az1", "sae1-az2", "sae1-az3"),
+        "eu-west-1": ("euw1-az1", "euw1-az2", "euw1-az3"),
+        "eu-west-2": ("euw2-az1", "euw2-az2", "euw2-az3"),
+        "eu-west-3": ("euw3-az1", "euw3-az2", "euw3-az3"),
+        "eu-central-1": ("euc1-az1", "euc1-az2", "euc1-az3"),
+        "eu-north-1": ("eun1-az1", "eun1-az2", "eun1-az3"),
+        "eu-south-1": ("eus1-az1", "eus1-az2", "eus1-az3"),
+        "eu-south-2": ("eus2-az1", "eus2-az2", "eus2-az3"),
+        "ap-south-1": ("aps1-az1", "aps1-az2", "aps1-az3"),
+        "ap-northeast-1": ("apne1-az1", "apne1-az2", "apne1-az4"),
+        "ap-northeast-2": ("apne2-az1", "apne2-az2", "apne2-az3"),
+        "ap-southeast-1": ("apse1-az1", "apse1-az2", "apse1-az3"),
+        "ap-southeast-2": ("apse2-az1", "apse2-az2", "apse2-az3"),
+        "ap-southeast-5": ("apse5-az1", "apse5-az2", "apse5-az3"),
+        "ap-southeast-7": ("apse7-az1", "apse7-az2", "apse7-az3"),
+        "us-gov-west-1": ("usgw1-az1", "usgw1-az2", "usgw1-az3"),
+    }
     assert AGENTCORE_SUPPORTED_AZ_IDS["us-east-1"] == ("use1-az1", "use1-az2", "use1-az4")
     assert AGENTCORE_SUPPORTED_AZ_IDS["ap-northeast-1"] == ("apne1-az1", "apne1-az2", "apne1-az4")
     assert region_of_zone_id("apne1-az4") == "ap-northeast-1"
@@ -116,3 +143,10 @@ def test_table_matches_spec():
 def test_every_table_region_yields_its_supported_ids(region):
     chosen = select(region=region, count=3)
     assert set(chosen) == set(AGENTCORE_SUPPORTED_AZ_IDS[region])
+
+
+@pytest.mark.parametrize("region", sorted(AGENTCORE_SUPPORTED_AZ_IDS))
+def test_every_table_region_is_a_valid_region_with_its_own_zone_ids(region):
+    # the region setting accepts it, and every AZ ID of the table belongs to that region's ID prefix
+    assert REGION_PATTERN.match(region)
+    assert {region_of_zone_id(zone) for zone in AGENTCORE_SUPPORTED_AZ_IDS[region]} == {region}

@@ -249,7 +249,7 @@ def deploy(stack: str = "dev", faults: Faults = Faults()) -> Deployed:
     for runtime in ("executor", "agent"):
         repository = ecr.create_repository(
             repositoryName=f"{tags.prefix}-{runtime}",
-            imageTagMutability="IMMUTABLE",
+            imageTagMutability="MUTABLE",
             imageScanningConfiguration={"scanOnPush": True},
             encryptionConfiguration={"encryptionType": "AES256"},
         )["repository"]

@@ -62,19 +62,25 @@ def test_a_region_outside_the_table_assumes_the_configured_zone_ids():
     evaluation = evaluate(
         "dev",
         {
-            "aws:region": "eu-west-2",
-            "deep-insight:agent.modelId": "eu.anthropic.claude-sonnet-4-5-20250929-v1:0",
-            "deep-insight:network.supportedAzIds": '["euw2-az1", "euw2-az2", "euw2-az3"]',
+            "aws:region": "me-central-1",
+            "deep-insight:agent.modelId": "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            "deep-insight:network.supportedAzIds": '["mec1-az1", "mec1-az2", "mec1-az3"]',
         },
     )
     assert evaluation.error is None
-    assert evaluation.outputs["availabilityZoneIds"] == ["euw2-az1", "euw2-az2"]
-    assert "eu-west-2's AZs are not known offline: assumed euw2-az1, euw2-az2, euw2-az3 exist" in evaluation.warnings[0]
+    assert evaluation.outputs["availabilityZoneIds"] == ["mec1-az1", "mec1-az2"]
+    assert (
+        "me-central-1's AZs are not known offline: assumed mec1-az1, mec1-az2, mec1-az3 exist" in evaluation.warnings[0]
+    )
 
 
 def test_without_supported_ids_an_unknown_region_is_still_the_programs_error():
     evaluation = evaluate(
-        "dev", {"aws:region": "eu-west-2", "deep-insight:agent.modelId": "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"}
+        "dev",
+        {
+            "aws:region": "me-central-1",
+            "deep-insight:agent.modelId": "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        },
     )
     assert evaluation.error is not None
     assert "deep-insight:network.supportedAzIds" in evaluation.error

@@ -287,10 +287,10 @@ VARIANTS = [
         ),
     ),
     Variant(
-        "mutable-tags",
-        {"Agent repository": "deep-insight-dev-agent has MUTABLE tags, expected IMMUTABLE"},
+        "immutable-tags",
+        {"Agent repository": "deep-insight-dev-agent has IMMUTABLE tags, expected MUTABLE"},
         drift=lambda d: client("ecr").put_image_tag_mutability(
-            repositoryName=repository(d, "agentImageUri"), imageTagMutability="MUTABLE"
+            repositoryName=repository(d, "agentImageUri"), imageTagMutability="IMMUTABLE"
         ),
     ),
     Variant(
