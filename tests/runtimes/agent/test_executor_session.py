@@ -13,15 +13,13 @@ import pytest
 from botocore.exceptions import ClientError
 from deep_insight_agent.config import ConfigError, EcsSettings, Env, TargetGroupTemplate
 from deep_insight_agent.executor_session import (
-    SESSION_HEADER,
     CapacityError,
-    CleanupError,
     EcsExecutorSession,
     ExecutorStartError,
-    orphan_age,
-    reap,
     target_group_name,
 )
+from deep_insight_agent.reaper import orphan_age, reap
+from deep_insight_contract.session import ROUTING_HEADER, routing_key
 
 from components.iam import AgentRuntimeGrants, agent_runtime_policy
 from components.runtime_contract import AgentEnv, SessionTargetGroupTemplate
@@ -131,7 +129,7 @@ def test_a_session_starts_routes_and_cleans_up(clients, stack):
     async def job() -> None:
         async with backend as executor:
             assert executor.base_url == f"http://{stack.alb_dns}"
-            assert executor.headers[SESSION_HEADER] == SESSION
+            assert executor.headers[ROUTING_HEADER] == routing_key(SESSION)
             assert executor.headers["Authorization"].startswith("Bearer ")
             ecs, elbv2 = clients["ecs"], clients["elbv2"]
             (task,) = ecs.describe_tasks(cluster=stack.cluster_arn, tasks=[backend.task_arn], include=["TAGS"])["tasks"]
@@ -150,11 +148,15 @@ def test_a_session_starts_routes_and_cleans_up(clients, stack):
             attributes = elbv2.describe_target_group_attributes(TargetGroupArn=backend.target_group_arn)["Attributes"]
             assert {"Key": "deregistration_delay.timeout_seconds", "Value": "5"} in attributes
             (rule,) = [r for r in elbv2.describe_rules(ListenerArn=stack.listener_arn)["Rules"] if not r["IsDefault"]]
-            assert rule["Conditions"][0]["HttpHeaderConfig"] == {"HttpHeaderName": SESSION_HEADER, "Values": [SESSION]}
+            assert rule["Conditions"][0]["HttpHeaderConfig"] == {
+                "HttpHeaderName": "X-Deep-Insight-Session",
+                "Values": [routing_key(SESSION)],
+            }
             assert rule["Actions"][0]["TargetGroupArn"] == backend.target_group_arn
 
     asyncio.run(job())
     assert backend.calls == [
+        "elasticloadbalancing:DescribeTargetGroups",  # none left from an earlier attempt
         "elasticloadbalancing:DescribeRules",
         "ecs:RunTask",
         "ecs:DescribeTasks",
@@ -220,29 +222,34 @@ class FailingElb:
         return attribute
 
 
-def test_a_failing_cleanup_step_skips_none_of_the_others(clients, stack):
+def test_a_failing_cleanup_step_skips_none_of_the_others_and_is_reported_not_raised(clients, stack):
     async def upload_fails(executor) -> None:
         raise OSError("artifact upload failed")
 
+    reported: list[str] = []
     backend = EcsExecutorSession(
         stack,
         SESSION,
         ecs=clients["ecs"],
         elbv2=FailingElb(clients["elbv2"], "delete_rule"),
         before_cleanup=upload_fails,
+        report=reported.append,
+        target_group_delete_deadline_seconds=1.0,
     )
 
     async def job() -> None:
         async with backend:
             pass
 
-    with pytest.raises(CleanupError) as failed:
-        asyncio.run(job())
-    assert "artifacts: artifact upload failed" in str(failed.value)
-    assert "rule: " in str(failed.value)
-    # The target group is still referenced by the rule, so AWS refuses its deletion too; the task,
-    # whose step comes last, is stopped all the same.
-    assert "target group: " in str(failed.value)
+    asyncio.run(job())  # a finished job stays finished
+    failures = backend.cleanup_failures
+    assert failures[0] == "artifacts: artifact upload failed"
+    assert failures[1].startswith("rule: ") and "Throttling" in failures[1]
+    # The target group is still referenced by the rule, so AWS refuses its deletion too (ResourceInUse,
+    # retried until the deadline); the task, whose step comes last, is stopped all the same.
+    assert failures[2].startswith("target group: ") and "ResourceInUse" in failures[2]
+    assert len(failures) == 3
+    assert reported == [f"cleanup step failed, left for the reaper: {f}" for f in failures]
     left = leftovers(clients, stack)
     assert left["tasks"] == []
     assert (len(left["rules"]), len(left["target_groups"])) == (1, 1)
@@ -250,6 +257,23 @@ def test_a_failing_cleanup_step_skips_none_of_the_others(clients, stack):
     reaped = reap(stack, ecs=clients["ecs"], elbv2=clients["elbv2"], older_than=timedelta(seconds=-60))
     assert reaped.rules == left["rules"]
     assert len(reaped.target_groups) == 1
+    assert leftovers(clients, stack) == NOTHING
+
+
+def test_the_jobs_own_error_is_not_hidden_by_a_failing_cleanup(clients, stack):
+    backend = EcsExecutorSession(
+        stack, SESSION, ecs=clients["ecs"], elbv2=FailingElb(clients["elbv2"], "delete_rule"),
+        target_group_delete_deadline_seconds=0,
+    )  # fmt: skip
+
+    async def job() -> None:
+        async with backend:
+            raise RuntimeError("the model gave up")
+
+    with pytest.raises(RuntimeError, match="the model gave up"):
+        asyncio.run(job())
+    assert [f.split(":")[0] for f in backend.cleanup_failures] == ["rule", "target group"]
+    reap(stack, ecs=clients["ecs"], elbv2=clients["elbv2"], older_than=None)
     assert leftovers(clients, stack) == NOTHING
 
 
@@ -274,7 +298,7 @@ def test_priority_collision_is_retried(clients, stack):
                     Conditions=[
                         {
                             "Field": "http-header",
-                            "HttpHeaderConfig": {"HttpHeaderName": SESSION_HEADER, "Values": ["other"]},
+                            "HttpHeaderConfig": {"HttpHeaderName": ROUTING_HEADER, "Values": ["other"]},
                         }
                     ],
                     Actions=[{"Type": "forward", "TargetGroupArn": other["TargetGroups"][0]["TargetGroupArn"]}],
@@ -305,7 +329,8 @@ def test_sessions_beyond_max_sessions_are_refused(clients, stack):
             with pytest.raises(CapacityError, match=r"executor\.maxSessions = 1"):
                 async with second:
                     pass
-            assert second.calls == ["elasticloadbalancing:DescribeRules"]  # nothing started
+            # nothing started
+            assert second.calls == ["elasticloadbalancing:DescribeTargetGroups", "elasticloadbalancing:DescribeRules"]
 
     asyncio.run(two())
     assert leftovers(clients, stack) == NOTHING
@@ -337,7 +362,7 @@ def leave_orphan(clients, stack: EcsSettings, stack_name: str, sid: str, created
     priority = next(p for p in range(1, 100) if str(p) not in taken)
     rule = elbv2.create_rule(
         ListenerArn=stack.listener_arn, Priority=priority,
-        Conditions=[{"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": SESSION_HEADER, "Values": [sid]}}],
+        Conditions=[{"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": ROUTING_HEADER, "Values": [routing_key(sid)]}}],
         Actions=[{"Type": "forward", "TargetGroupArn": group}],
         Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
     )["Rules"][0]["RuleArn"]  # fmt: skip

@@ -21,6 +21,10 @@ Job = Callable[[Invocation, str], AsyncIterator[dict[str, Any]]]
 
 def create_app(job: Job, *, artifact_bucket: str | None, keepalive_after: float = 15.0) -> BedrockAgentCoreApp:
     app = BedrockAgentCoreApp()
+    # AgentCore sends every invocation of a session to the same microVM, so this set sees them all: one job
+    # per session at a time. The executor's task, target group and rule are per session; a second job would
+    # share (and, at its end, remove) them. It also makes whatever a new job finds of its session leftover.
+    running: set[str] = set()
 
     @app.entrypoint
     async def invocations(payload: Any, context: Any) -> AsyncIterator[dict[str, Any]]:
@@ -32,11 +36,17 @@ def create_app(job: Job, *, artifact_bucket: str | None, keepalive_after: float 
         except PayloadError as error:
             yield make_event("error", session_id, message=str(error), retryable=False)
             return
+        if session_id in running:
+            message = "a job of this session is already running; wait for its result or use a new session id"
+            yield make_event("error", session_id, message=message, retryable=True)
+            return
+        running.add(session_id)
         task = app.add_async_task("job", {"sessionId": session_id})  # /ping: HealthyBusy until it ends
         try:
             async for event in guarded(job(invocation, session_id), session_id, keepalive_after=keepalive_after):
                 yield event
         finally:
+            running.discard(session_id)
             app.complete_async_task(task)
 
     return app
