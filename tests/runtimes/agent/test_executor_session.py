@@ -244,10 +244,12 @@ def test_a_failing_cleanup_step_skips_none_of_the_others_and_is_reported_not_rai
     asyncio.run(job())  # a finished job stays finished
     failures = backend.cleanup_failures
     assert failures[0] == "artifacts: artifact upload failed"
-    assert failures[1].startswith("rule: ") and "Throttling" in failures[1]
+    assert failures[1].startswith("rule: ")
+    assert "Throttling" in failures[1]
     # The target group is still referenced by the rule, so AWS refuses its deletion too (ResourceInUse,
     # retried until the deadline); the task, whose step comes last, is stopped all the same.
-    assert failures[2].startswith("target group: ") and "ResourceInUse" in failures[2]
+    assert failures[2].startswith("target group: ")
+    assert "ResourceInUse" in failures[2]
     assert len(failures) == 3
     assert reported == [f"cleanup step failed, left for the reaper: {f}" for f in failures]
     left = leftovers(clients, stack)
