@@ -29,7 +29,9 @@ def create_app(job: Job, *, artifact_bucket: str | None, keepalive_after: float 
     @app.entrypoint
     async def invocations(payload: Any, context: Any) -> AsyncIterator[dict[str, Any]]:
         raw_session = getattr(context, "session_id", None)
-        session_id = raw_session or "unknown-session"
+        # Until it is checked, the id is echoed escaped: control and non-ASCII characters (a header decoded
+        # as Latin-1 may hold U+0085, a line break to some SSE clients) must not break the event's line.
+        session_id = str(raw_session).encode("unicode_escape").decode("ascii") if raw_session else "unknown-session"
         try:
             session_id = parse_session_id(raw_session)
             invocation = parse_invocation(payload, artifact_bucket=artifact_bucket)
