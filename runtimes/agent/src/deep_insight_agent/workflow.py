@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from importlib import resources
@@ -222,7 +222,7 @@ async def _on_executor(
     usage: dict[str, int],
     notices: list[str],
     published: list[list[dict[str, Any]]],
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncGenerator[dict[str, Any]]:
     """The job inside the executor session; appends the published artifacts to ``published`` at the end."""
     async with deps.open_executor(session_id, notices.append) as session, ExecutorClient(session) as executor:
         for event in _status_events(session_id, notices):
