@@ -30,7 +30,7 @@ import httpx
 import pandas as pd
 from deep_insight_agent.config import EcsSettings, TargetGroupTemplate
 from deep_insight_agent.executor_client import ExecutorClient
-from deep_insight_agent.executor_session import EcsExecutorSession, LocalExecutorSession
+from deep_insight_agent.executor_session import EcsExecutorSession, LocalExecutorSession, Notify
 from deep_insight_agent.payload import Invocation
 from deep_insight_agent.scripted import ScriptedModel
 from deep_insight_agent.workflow import WorkflowDeps, run_job
@@ -70,7 +70,7 @@ async def one_job(url: str, session_id: str, code_ms: list[float]) -> float:
     models = {name: ScriptedModel(turns) for name, turns in scripts(categories).items()}
 
     @asynccontextmanager
-    async def open_executor(sid: str):
+    async def open_executor(sid: str, report: Notify):
         async with LocalExecutorSession(url, sid, TOKEN) as session, ExecutorClient(session) as client:
             await client.put_file("data/fresh-food-sales.csv", DATA.read_bytes())
         async with LocalExecutorSession(url, sid, TOKEN) as session:

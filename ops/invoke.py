@@ -27,6 +27,7 @@ import urllib3.exceptions
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from deep_insight_agent.events import TERMINAL, validate_event
+from deep_insight_contract.session import AGENTCORE_SESSION_ID_MIN, check_session_id
 from rich.console import Group, RenderableType
 from rich.live import Live
 from rich.spinner import Spinner
@@ -43,7 +44,6 @@ QUALIFIER = ENDPOINT_NAME  # the runtime endpoint the program creates
 INVOKE_CONFIG = Config(
     retries={"total_max_attempts": 1}, connect_timeout=10, read_timeout=300, user_agent_extra="deep-insight-cli"
 )
-SESSION_ID_LENGTH = range(33, 257)  # AgentCore's rule for runtimeSessionId
 READ_SIZE = 64 * 1024
 TEXT_SUMMARY_CHARACTERS = 240  # an agent's text per line in plain output
 QUIET_AFTER_SECONDS = 20.0  # the runtime sends a keepalive after 15 s of silence: beyond that, say we wait
@@ -56,10 +56,11 @@ class Language(StrEnum):
 
 
 def new_session_id(now: datetime | None = None) -> str:
-    """A runtime session id (33-256 characters) that sorts by start time in the bucket's ``sessions/``."""
+    """A runtime session id that sorts by start time in the bucket's ``sessions/``: the contract's rule, and
+    at least AgentCore's 33 characters (``deep-insight-20261202T101500Z-<32 hex>``, 62)."""
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    session_id = f"deep-insight-{stamp}-{uuid.uuid4().hex}"
-    assert len(session_id) in SESSION_ID_LENGTH
+    session_id = check_session_id(f"deep-insight-{stamp}-{uuid.uuid4().hex}")
+    assert len(session_id) >= AGENTCORE_SESSION_ID_MIN
     return session_id
 
 

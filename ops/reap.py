@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from deep_insight_agent.config import EcsSettings, TargetGroupTemplate
-from deep_insight_agent.executor_session import ORPHAN_MARGIN, orphan_age, reap
+from deep_insight_agent.reaper import ORPHAN_MARGIN, STOP_DEADLINE_SECONDS, Reaped, orphan_age, reap, reap_stack
 from rich.markup import escape
 
 from components.runtime_contract import SessionTargetGroupTemplate, target_group_prefix
@@ -51,6 +51,14 @@ def command(
             help="Minutes; default: the executor session timeout + 10, past which no live session has resources.",
         ),
     ] = None,
+    everything: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Everything of the stack, any age (live sessions too), then wait until its tasks have stopped;"
+            " before `pulumi destroy`, whose executor security group and subnets their network interfaces hold.",
+        ),
+    ] = False,
     outputs_file: Annotated[
         Path | None, typer.Option("--outputs", help="Stack outputs JSON (default: pulumi stack output --json).")
     ] = None,
@@ -59,12 +67,27 @@ def command(
 
     Only resources tagged with this stack and a creation time older than --older-than are touched; rules go
     first, then target groups, then tasks. The agent runtime runs the same reaper at every session start.
+    With --all, every session resource of the stack goes, whatever its age, and the command waits (at most
+    10 minutes) until the stack's tasks have stopped.
 
-    Example: deep-insight reap --stack dev --older-than 120
+    Examples: deep-insight reap --stack dev --older-than 120 · deep-insight reap --stack dev --all
     """
+    if everything and older_than is not None:
+        raise typer.BadParameter("give either --all or --older-than", param_hint="--all")
     settings = read_settings(stack)
     outputs = read_outputs(stack, outputs_file)
     ecs_config = ecs_settings(stack, outputs, settings)
+    region = outputs["region"]
+    ecs, elbv2 = aws_client("ecs", region), aws_client("elbv2", region)
+    if everything:
+        with console.status(f"Removing every executor session of stack {stack} and waiting for its tasks to stop…"):
+            reaped = reap_stack(ecs_config, ecs=ecs, elbv2=elbv2)
+        _print_reaped(reaped)
+        for arn in reaped.not_stopped:
+            minutes = STOP_DEADLINE_SECONDS / 60
+            console.print(f"[red]✗[/red] task {escape(arn)} had not stopped after {minutes:g} minutes", soft_wrap=True)
+        _summarize(reaped, f"No executor sessions of stack {stack}.")
+        return
     age = orphan_age(ecs_config) if older_than is None else timedelta(minutes=older_than)
     if older_than is not None and age < orphan_age(ecs_config):
         margin, default = (int(d.total_seconds() // 60) for d in (ORPHAN_MARGIN, orphan_age(ecs_config)))
@@ -73,9 +96,13 @@ def command(
             f" ({default}): live sessions may be removed",
             soft_wrap=True,
         )
-    region = outputs["region"]
     with console.status(f"Looking for orphans of stack {stack} older than {age}…"):
-        reaped = reap(ecs_config, ecs=aws_client("ecs", region), elbv2=aws_client("elbv2", region), older_than=age)
+        reaped = reap(ecs_config, ecs=ecs, elbv2=elbv2, older_than=age)
+    _print_reaped(reaped)
+    _summarize(reaped, f"No orphans of stack {stack} older than {age}.")
+
+
+def _print_reaped(reaped: Reaped) -> None:
     for kind, arns in (("listener rule", reaped.rules), ("target group", reaped.target_groups), ("task", reaped.tasks)):
         for arn in arns:
             console.print(f"[green]✓[/green] removed {kind} {arn}", soft_wrap=True)
@@ -85,11 +112,16 @@ def command(
             f" {escape(failure.code)}: {escape(failure.message)}",
             soft_wrap=True,
         )
+
+
+def _summarize(reaped: Reaped, nothing: str) -> None:
     removed = f"{len(reaped.rules)} rules, {len(reaped.target_groups)} target groups, {len(reaped.tasks)} tasks"
-    if reaped.failures:
-        console.print(f"Removed {removed}; {len(reaped.failures)} could not be removed.")
+    problems = [f"{len(reaped.failures)} could not be removed"] if reaped.failures else []
+    problems += [f"{len(reaped.not_stopped)} tasks had not stopped"] if reaped.not_stopped else []
+    if problems:
+        console.print(f"Removed {removed}; {', '.join(problems)}.")
         raise typer.Exit(FAILED)
     if reaped.rules or reaped.target_groups or reaped.tasks:
         console.print(f"Removed {removed}.")
     else:
-        console.print(f"No orphans of stack {stack} older than {age}.")
+        console.print(nothing)

@@ -13,18 +13,21 @@ import json
 import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pandas as pd
 import pytest
 import urllib3.exceptions
 from deep_insight_agent.app import create_app
 from deep_insight_agent.events import make_event, validate_stream
-from deep_insight_agent.executor_session import LocalExecutorSession
+from deep_insight_agent.executor_session import LocalExecutorSession, Notify
 from deep_insight_agent.payload import Invocation
 from deep_insight_agent.scripted import ScriptedModel
 from deep_insight_agent.workflow import WorkflowDeps, run_job
+from deep_insight_contract.session import is_session_id
 from pypdf import PdfReader
 from rich.console import Console
 from rich.text import Text
@@ -108,7 +111,7 @@ def agentcore(executor) -> Iterator[tuple[AgentCoreDataPlane, str]]:
     categories = list(pd.read_csv(DATA)["카테고리"].unique())
 
     @asynccontextmanager
-    async def open_executor(session_id: str):
+    async def open_executor(session_id: str, report: Notify):
         async with LocalExecutorSession(executor.url, session_id, TOKEN) as session:
             yield session
 
@@ -557,10 +560,16 @@ def test_a_terminal_gets_the_whole_text_and_errors_say_whether_to_retry():
     assert full[1] == "2 ✗ job failed: boom"
 
 
-def test_session_ids_fit_agentcore_and_sort_by_time():
-    ids = {invoke.new_session_id() for _ in range(50)}
-    assert len(ids) == 50
-    assert all(len(i) in range(33, 257) and re.fullmatch(r"deep-insight-\d{8}T\d{6}Z-[0-9a-f]{32}", i) for i in ids)
+def test_session_ids_fit_agentcore_and_the_contract_and_sort_by_time():
+    ids = [invoke.new_session_id(datetime(2026, 12, 2, 10, 15, second, tzinfo=UTC)) for second in range(50)]
+    assert len(set(ids)) == 50
+    assert ids == sorted(ids)
+    # AgentCore: SessionType of 33-256 characters (botocore's model); Deep Insight: the contract's rule.
+    session_type = boto3.client("bedrock-agentcore", region_name=REGION).meta.service_model.shape_for("SessionType")
+    for session_id in ids:
+        assert session_type.metadata["min"] <= len(session_id) <= session_type.metadata["max"]
+        assert is_session_id(session_id)
+        assert re.fullmatch(r"deep-insight-20261202T1015\d\dZ-[0-9a-f]{32}", session_id)
 
 
 def test_the_cli_invokes_the_endpoint_the_program_creates():

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 from deep_insight_agent.executor_session import target_group_name
+from deep_insight_agent.reaper import reap_stack
 from typer.testing import CliRunner
 
 import ops.reap
@@ -164,3 +165,70 @@ def test_malformed_outputs_are_one_line_before_any_aws_call(stack, tmp_path):
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith(f"error: {path} is malformed: region should be a non-empty string")
     assert "securityGroupIds should map agent, alb, executor, endpoints to ids (lacks alb, executor, endpoints)" in line
+
+
+class StoppingSlowly:
+    """The real ECS client, except that a stopped task reports ``DEPROVISIONING`` (its network interface still
+    attached) the first ``times`` times DescribeTasks sees it: AWS's STOPPING → DEPROVISIONING → STOPPED."""
+
+    def __init__(self, real, times: int) -> None:
+        self._real, self._times, self.seen = real, times, {}
+
+    def __getattr__(self, name: str):
+        return getattr(self._real, name)
+
+    def describe_tasks(self, **kwargs):
+        described = self._real.describe_tasks(**kwargs)
+        for task in described["tasks"]:
+            if task["lastStatus"] == "STOPPED":
+                self.seen[task["taskArn"]] = self.seen.get(task["taskArn"], 0) + 1
+                if self.seen[task["taskArn"]] <= self._times:
+                    task["lastStatus"] = "DEPROVISIONING"
+        return described
+
+
+def test_all_removes_every_session_of_the_stack_and_waits_until_its_tasks_stopped(stack, monkeypatch):
+    leave_session(stack["deployed"], "crashed-two-hours-ago-0000000000000", timedelta(hours=2))
+    leave_session(stack["deployed"], "started-a-minute-ago-00000000000000", timedelta(minutes=1))
+    leave_session(stack["deployed"], "another-stacks-old-session-00000000000", timedelta(hours=5), stack="prod")
+    real, clients = ops.reap.aws_client, {}
+
+    def aws_client(service: str, region: str):
+        clients[service] = real(service, region)
+        if service == "ecs":
+            clients[service] = StoppingSlowly(clients[service], times=2)
+        return clients[service]
+
+    monkeypatch.setattr(ops.reap, "aws_client", aws_client)
+    result = reap(stack, "--all")
+    assert result.exit_code == 0, result.output
+    assert "Removed 2 rules, 2 target groups, 2 tasks." in result.stdout
+    assert "warning" not in result.stdout
+    left = sessions_left(stack)
+    assert left["rules"] == left["tasks"] == {"another-stacks-old-session-00000000000"}
+    assert len(left["target_groups"]) == 1
+    # It waited: each of dev's stopped tasks was described until it reported STOPPED.
+    assert sorted(clients["ecs"].seen.values()) == [3, 3]
+    # Nothing of dev is left that holds a network interface.
+    out = stack["outputs"]
+    arns = stack["ecs"].list_tasks(cluster=out["clusterArn"], desiredStatus="STOPPED")["taskArns"]
+    stopped = stack["ecs"].describe_tasks(cluster=out["clusterArn"], tasks=arns, include=["TAGS"])["tasks"]
+    assert {t["lastStatus"] for t in stopped} == {"STOPPED"}
+
+
+def test_all_and_older_than_exclude_each_other(stack):
+    result = reap(stack, "--all", "--older-than", "5")
+    assert result.exit_code == 2
+    assert "give either --all or --older-than" in result.output
+
+
+def test_the_stack_reaper_is_a_plain_function_and_reports_tasks_that_did_not_stop(stack):
+    """What the program's destroy mechanism calls: no CLI, a bounded wait, the laggards named."""
+    leave_session(stack["deployed"], "started-a-minute-ago-00000000000000", timedelta(minutes=1))
+    settings = ops.reap.ecs_settings("dev", stack["outputs"], ops.reap.read_settings("dev"))
+    never = StoppingSlowly(stack["ecs"], times=10**6)
+    reaped = reap_stack(settings, ecs=never, elbv2=stack["elbv2"], stop_deadline_seconds=2)
+    assert (len(reaped.rules), len(reaped.target_groups), len(reaped.tasks), reaped.failures) == (1, 1, 1, [])
+    assert reaped.not_stopped == reaped.tasks
+    again = reap_stack(settings, ecs=stack["ecs"], elbv2=stack["elbv2"], stop_deadline_seconds=2)
+    assert (again.rules, again.target_groups, again.tasks, again.not_stopped) == ([], [], [], [])

@@ -20,8 +20,12 @@ HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
 BUCKET = "artifacts-bucket"
 
 
+STARTED: list[str] = []  # the session id of every job started
+
+
 async def scripted_job(invocation: Invocation, session_id: str) -> AsyncIterator[dict]:
     """Stands in for the multi-agent workflow (not the subject here): echoes what it was given."""
+    STARTED.append(session_id)
     yield make_event("status", session_id, phase="started")
     seconds = 1.0 if "slow" in invocation.prompt else 0.0
     await asyncio.sleep(seconds)
@@ -107,11 +111,15 @@ def test_silence_gets_keepalives_and_failures_one_error(agent):
     [
         ({}, "s" * 40, "prompt is required"),
         ({"prompt": "q", "data": ["s3://elsewhere/x.csv"]}, "s" * 40, "outside the artifacts bucket"),
-        ({"prompt": "q"}, "too-short", "33-256 characters"),
+        ({"prompt": "q"}, "too-short", "is not accepted; use 1-256 characters"),
+        ({"prompt": "q"}, "wildcard-*-" + "x" * 40, "at least 33 characters"),
+        ({"prompt": "q"}, "x" * 257, "is not accepted"),
     ],
 )
 def test_bad_payloads_end_in_one_error_event(agent, payload, session, message):
+    STARTED.clear()
     events = invoke(agent, payload, session)
+    assert STARTED == []  # refused before the job (and any AWS call) started
     assert len(events) == 1
     assert events[0]["type"] == "error"
     assert message in events[0]["message"]
@@ -133,3 +141,36 @@ def test_concurrent_invocations_stay_apart(agent):
         assert {e["sessionId"] for e in events} == {tag * 40}
         assert [e["text"] for e in events if e["type"] == "text"] == [f"en:slow {tag}"]
         assert validate_stream(events) == []
+
+
+def test_a_non_ascii_session_id_is_one_error_event(agent):
+    STARTED.clear()
+    session = "세션-" + "x" * 40
+    with httpx.stream(
+        "POST", f"{agent}/invocations", json={"prompt": "q"}, headers={HEADER: session.encode()}, timeout=30
+    ) as response:
+        events = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: ")]
+    assert [e["type"] for e in events] == ["error"]
+    assert "is not accepted; use 1-256 characters" in events[0]["message"]
+    assert STARTED == []
+
+
+def test_case_twins_and_long_ids_are_sessions_of_their_own(agent):
+    for session in ("Session-ABC-" + "x" * 30, "session-abc-" + "x" * 30, "long-" + "y" * 195):
+        events = invoke(agent, {"prompt": "q"}, session=session)
+        assert events[-1]["type"] == "complete"
+        assert {e["sessionId"] for e in events} == {session}
+
+
+def test_a_second_job_of_a_running_session_is_refused(agent):
+    results: dict[str, list[dict]] = {}
+    first = threading.Thread(target=lambda: results.update(first=invoke(agent, {"prompt": "slow"}, session="c" * 40)))
+    first.start()
+    time.sleep(0.5)
+    results["second"] = invoke(agent, {"prompt": "q"}, session="c" * 40)
+    first.join(20)
+    assert results["first"][-1]["type"] == "complete"
+    (refused,) = results["second"]
+    assert (refused["type"], refused["retryable"]) == ("error", True)
+    assert refused["message"].startswith("a job of this session is already running")
+    assert invoke(agent, {"prompt": "q"}, session="c" * 40)[-1]["type"] == "complete"  # once it has ended

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+
+import boto3
 import pytest
 from deep_insight_agent.payload import Invocation, PayloadError, parse_invocation, parse_session_id
+from deep_insight_contract.session import AGENTCORE_SESSION_ID_MIN
 
 BUCKET = "deep-insight-dev-artifacts-abc"
 
@@ -47,8 +51,27 @@ def test_each_mistake_is_named(payload, message):
     assert "\n" not in str(caught.value)
 
 
-@pytest.mark.parametrize("session_id", [None, "", "short", "x" * 32, "x" * 257])
-def test_session_ids_are_33_to_256_characters(session_id):
-    with pytest.raises(PayloadError, match="33-256"):
+@pytest.mark.parametrize(
+    "session_id",
+    [
+        None, "", "short", "x" * 32, "x" * 257,
+        "a*" + "x" * 40,  # an ALB header wildcard
+        "세션-" + "x" * 40,  # AgentCore takes it; ELB/ECS tags and the executor's path do not
+        "x" * 40 + "\n", "x" * 20 + " " + "x" * 20, "-" + "x" * 40,
+    ],
+)  # fmt: skip
+def test_session_ids_outside_the_contracts_rule_or_shorter_than_agentcores_are_refused(session_id):
+    with pytest.raises(PayloadError, match="is not accepted; use 1-256 characters") as caught:
         parse_session_id(session_id)
-    assert parse_session_id("x" * 33) == "x" * 33
+    assert f"at least {AGENTCORE_SESSION_ID_MIN} characters" in str(caught.value)
+    assert "\n" not in str(caught.value)
+    assert len(str(caught.value)) < 400
+
+
+def test_agentcores_ids_within_the_rule_are_accepted():
+    session_type = boto3.client("bedrock-agentcore", region_name="us-east-1").meta.service_model.shape_for(
+        "SessionType"
+    )
+    for session_id in ("x" * session_type.metadata["min"], "Ab9._-" * 42 + "abcd", str(uuid.uuid4()) + "-x"):
+        assert session_type.metadata["min"] <= len(session_id) <= session_type.metadata["max"]
+        assert parse_session_id(session_id) == session_id

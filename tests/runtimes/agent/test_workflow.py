@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 import pandas as pd
 import pytest
 from deep_insight_agent.events import validate_stream
-from deep_insight_agent.executor_session import LocalExecutorSession
+from deep_insight_agent.executor_session import LocalExecutorSession, Notify
 from deep_insight_agent.payload import Invocation
 from deep_insight_agent.scripted import ScriptedModel, SilentOnce, ThrottledOnce
 from deep_insight_agent.workflow import WorkflowDeps, run_job
@@ -107,7 +107,7 @@ def executor_with_s3(start_executor, s3_endpoint, s3):
 
 def run_workflow(executor, models, session_id: str = SID, **deps_options) -> list[dict]:
     @asynccontextmanager
-    async def open_executor(session_id: str):
+    async def open_executor(session_id: str, report: Notify):
         async with LocalExecutorSession(executor.url, session_id, TOKEN) as session:
             yield session
 
@@ -190,7 +190,7 @@ def test_two_concurrent_jobs_stay_apart(executor_with_s3, s3):
     sessions = ("concurrent-a-0123456789abcdef0123456789", "concurrent-b-0123456789abcdef0123456789")
 
     @asynccontextmanager
-    async def open_executor(session_id: str):
+    async def open_executor(session_id: str, report: Notify):
         async with LocalExecutorSession(executor_with_s3.url, session_id, TOKEN) as session:
             yield session
 

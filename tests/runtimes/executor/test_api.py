@@ -109,3 +109,17 @@ def test_unknown_routes_and_methods_answer_json(executor):
         wrong = client.get("/v1/sessions/x/execute")
         assert wrong.status_code == 405
         assert wrong.json()["error"]
+
+
+def test_session_ids_outside_the_contracts_rule_are_400(executor):
+    # The one rule (deep_insight_contract.session) the agent and the ALB route use too.
+    bad = ["-leading-dash", "a*b", "a%3Fb", "a%20b", "%EC%84%B8%EC%85%98", "x" * 257, "trailing-newline%0A"]
+    with executor.client() as client:
+        for sid in bad:
+            for response in (
+                client.post(f"/v1/sessions/{sid}/execute", json={"code": "1"}),
+                client.delete(f"/v1/sessions/{sid}"),
+            ):
+                assert response.status_code == 400, (sid, response.text)
+                assert "an ASCII letter or digit, then letters, digits" in response.json()["error"]
+        assert run(client, "Session.Ok_1-" + "x" * 243, "print(1)")["stdout"] == "1\n"

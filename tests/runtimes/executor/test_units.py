@@ -34,7 +34,9 @@ def test_settings_from_the_environment():
     [
         ({"EXECUTOR_MAX_OUTPUT_BYTES": "10"}, "EXECUTOR_MAX_OUTPUT_BYTES='10' is out of range"),
         ({"EXECUTOR_SESSION_TIMEOUT_SECONDS": "soon"}, "EXECUTOR_SESSION_TIMEOUT_SECONDS='soon' is not a number"),
-        ({"SESSION_ID": "../etc"}, "SESSION_ID='../etc' is not a session id"),
+        ({"SESSION_ID": "../etc"}, "SESSION_ID='../etc' is not a session id; use 1-256 characters"),
+        ({"SESSION_ID": "job-1\n"}, "SESSION_ID='job-1"),  # the old pattern's $ let a trailing newline through
+        ({"SESSION_ID": "x" * 257}, "is not a session id; use 1-256 characters"),
         ({"EXECUTOR_PORT": "70000"}, "EXECUTOR_PORT='70000' is out of range"),
     ],
 )

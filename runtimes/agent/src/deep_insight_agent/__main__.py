@@ -9,6 +9,7 @@ executor's workspace.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import logging
 import os
@@ -23,13 +24,8 @@ from strands.models.bedrock import BedrockModel
 
 from deep_insight_agent.app import create_app
 from deep_insight_agent.config import ConfigError, EcsSettings, Env
-from deep_insight_agent.executor_session import (
-    EcsExecutorSession,
-    ExecutorSession,
-    LocalExecutorSession,
-    orphan_age,
-    reap,
-)
+from deep_insight_agent.executor_session import EcsExecutorSession, ExecutorSession, LocalExecutorSession, Notify
+from deep_insight_agent.reaper import orphan_age, reap
 from deep_insight_agent.workflow import WorkflowDeps, run_job
 
 # Model throttling: botocore's adaptive retry mode (exponential backoff with jitter plus a client-side
@@ -51,7 +47,7 @@ def build_deps(local_executor: str | None, executor_token: str | None) -> Workfl
     if local_executor:
 
         @contextlib.asynccontextmanager
-        async def open_local(session_id: str) -> AsyncIterator[ExecutorSession]:
+        async def open_local(session_id: str, report: Notify) -> AsyncIterator[ExecutorSession]:
             async with LocalExecutorSession(local_executor, session_id, executor_token) as session:
                 yield session
 
@@ -61,10 +57,13 @@ def build_deps(local_executor: str | None, executor_token: str | None) -> Workfl
     ecs, elbv2 = boto3.client("ecs", region_name=region), boto3.client("elbv2", region_name=region)
 
     @contextlib.asynccontextmanager
-    async def open_ecs(session_id: str) -> AsyncIterator[ExecutorSession]:
-        # Each session start sweeps what crashed runtimes left behind. A removal AWS refuses does not fail
-        # the job: it is logged, and the next session start (or `deep-insight reap`) tries again.
-        reaped = reap(settings, ecs=ecs, elbv2=elbv2, older_than=orphan_age(settings), keep={session_id})
+    async def open_ecs(session_id: str, report: Notify) -> AsyncIterator[ExecutorSession]:
+        # Each session start sweeps what crashed runtimes left behind, in a thread: its blocking AWS calls
+        # must not stall /ping and the keepalives. A removal AWS refuses does not fail the job: it is
+        # logged, and the next session start (or `deep-insight reap`) tries again.
+        reaped = await asyncio.to_thread(
+            reap, settings, ecs=ecs, elbv2=elbv2, older_than=orphan_age(settings), keep={session_id}
+        )
         for failure in reaped.failures:
             log.warning(
                 "reaper could not remove %s %s: %s: %s",
@@ -74,7 +73,7 @@ def build_deps(local_executor: str | None, executor_token: str | None) -> Workfl
                 failure.message,
                 extra={"session": session_id},
             )
-        async with EcsExecutorSession(settings, session_id, ecs=ecs, elbv2=elbv2) as session:
+        async with EcsExecutorSession(settings, session_id, ecs=ecs, elbv2=elbv2, report=report) as session:
             yield session
 
     return WorkflowDeps(model_for, open_ecs, settings.artifact_bucket)

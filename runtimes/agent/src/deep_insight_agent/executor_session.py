@@ -1,28 +1,36 @@
 """Executor sessions: one code-executor per job session, reached over HTTP.
 
 `EcsExecutorSession` (in AWS) starts a Fargate task for the session, gives it a target group of its
-own and a listener rule matching ``X-Deep-Insight-Session: <session id>``, waits until the ALB finds it
-healthy, and on the way out (success, error or cancellation) runs every cleanup step even when one
-fails: the caller's artifact upload, then the rule, the target group and the task. No fixed sleeps:
-every wait polls with backoff against a deadline. `LocalExecutorSession` talks to an executor started
-by hand. `reap` removes what crashed runtimes left behind, found by their tags.
+own and a listener rule matching ``X-Deep-Insight-Session: <routing key of the session id>``, waits until
+the ALB finds it healthy, and on the way out (success, error or cancellation) runs every cleanup step even
+when one fails: the caller's artifact upload, then the rule, the target group and the task. A failed step
+is logged and reported to the job's stream, never raised: it neither fails a finished job nor hides the
+job's own error (the reaper removes what is left). No fixed sleeps: every wait polls with backoff against
+a deadline. `LocalExecutorSession` talks to an executor started by hand. The reaper is in `reaper`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import random
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
+from deep_insight_contract.session import ROUTING_HEADER, check_session_id, routing_key
 
+from deep_insight_agent.aws_calls import (
+    TARGET_GROUP_DELETE_DEADLINE_SECONDS,
+    backoff,
+    error_code,
+    forwards_to,
+    listener_rules,
+)
 from deep_insight_agent.config import EcsSettings
 
 log = logging.getLogger("deep_insight_agent.executor")
@@ -31,8 +39,15 @@ STACK_TAG = "deep-insight:stack"
 SESSION_TAG = "deep-insight:session"
 CREATED_TAG = "deep-insight:created"
 CREATED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-SESSION_HEADER = "X-Deep-Insight-Session"
 MAX_RULE_PRIORITY = 50000
+STOPPING = ("STOPPED", "DEPROVISIONING", "STOPPING", "DEACTIVATING")
+
+Notify = Callable[[str], None]
+"""Puts a one-line notice on the job's event stream (a ``status`` event)."""
+
+
+def _no_report(message: str) -> None:
+    return None
 
 
 class CapacityError(RuntimeError):
@@ -41,10 +56,6 @@ class CapacityError(RuntimeError):
 
 class ExecutorStartError(RuntimeError):
     """The executor task or its route did not become ready; everything started was cleaned up."""
-
-
-class CleanupError(RuntimeError):
-    """One or more cleanup steps failed (each was still attempted); the reaper will retry them."""
 
 
 @dataclass
@@ -74,12 +85,15 @@ async def poll(
 
 def target_group_name(prefix: str, session_id: str) -> str:
     """A name unique to the session, within ALB's 32 characters."""
-    return prefix + hashlib.sha256(session_id.encode()).hexdigest()[: 32 - len(prefix)]
+    return prefix + routing_key(session_id)[: 32 - len(prefix)]
 
 
 @dataclass
 class EcsExecutorSession:
-    """``async with EcsExecutorSession(settings, sid, ecs=..., elbv2=...) as executor: ...``"""
+    """``async with EcsExecutorSession(settings, sid, ecs=..., elbv2=...) as executor: ...``
+
+    The session id must pass the contract's rule (`InvalidSessionId` before any AWS call).
+    """
 
     settings: EcsSettings
     session_id: str
@@ -87,13 +101,20 @@ class EcsExecutorSession:
     elbv2: Any
     before_cleanup: Callable[[ExecutorSession], Awaitable[None]] | None = None
     """Runs first on the way out (the workflow uploads the artifacts here); its failure skips nothing."""
+    report: Notify = _no_report
     task_deadline_seconds: float = 300.0
     health_deadline_seconds: float = 120.0
+    target_group_delete_deadline_seconds: float = TARGET_GROUP_DELETE_DEADLINE_SECONDS
     task_arn: str | None = None
     target_group_arn: str | None = None
     rule_arn: str | None = None
     executor: ExecutorSession | None = None
     calls: list[str] = field(default_factory=list)
+    cleanup_failures: list[str] = field(default_factory=list)
+    """One line per cleanup step that failed (also logged and reported)."""
+
+    def __post_init__(self) -> None:
+        check_session_id(self.session_id)
 
     def _tags(self) -> dict[str, str]:
         return {
@@ -102,13 +123,27 @@ class EcsExecutorSession:
             CREATED_TAG: datetime.now(UTC).strftime(CREATED_FORMAT),
         }
 
-    async def _aws(self, client: Any, operation: str, **kwargs: Any) -> Any:
+    def _record(self, client: Any, operation: str) -> None:
         # Recorded as IAM actions (elasticloadbalancing:CreateRule), which is what the role must allow.
         self.calls.append(f"{client.meta.service_model.signing_name}:{client.meta.method_to_api_mapping[operation]}")
+
+    async def _aws(self, client: Any, operation: str, **kwargs: Any) -> Any:
+        self._record(client, operation)
         return await asyncio.to_thread(getattr(client, operation), **kwargs)
+
+    async def _rules(self) -> list[dict[str, Any]]:
+        self._record(self.elbv2, "describe_rules")
+        return await asyncio.to_thread(listener_rules, self.elbv2, self.settings.listener_arn)
+
+    def _notify(self, message: str) -> None:
+        try:
+            self.report(message)
+        except Exception:  # a broken stream must not stop a cleanup
+            log.exception("could not report %r", message, extra={"session": self.session_id})
 
     async def __aenter__(self) -> ExecutorSession:
         try:
+            await self._replace_earlier_attempt()
             await self._refuse_beyond_capacity()
             token = secrets.token_urlsafe(32)
             ip = await self._start_task(token)
@@ -121,7 +156,7 @@ class EcsExecutorSession:
         self.executor = ExecutorSession(
             self.session_id,
             f"http://{self.settings.alb_dns}",
-            {SESSION_HEADER: self.session_id, "Authorization": f"Bearer {token}"},
+            {ROUTING_HEADER: routing_key(self.session_id), "Authorization": f"Bearer {token}"},
         )
         return self.executor
 
@@ -130,8 +165,7 @@ class EcsExecutorSession:
         await asyncio.shield(self._cleanup())
 
     async def _refuse_beyond_capacity(self) -> None:
-        rules = await self._aws(self.elbv2, "describe_rules", ListenerArn=self.settings.listener_arn)
-        in_use = [r for r in rules["Rules"] if not r["IsDefault"]]
+        in_use = [r for r in await self._rules() if not r["IsDefault"]]
         if len(in_use) >= self.settings.max_sessions:
             raise CapacityError(
                 f"{len(in_use)} executor sessions are running, the limit of this stack "
@@ -174,8 +208,15 @@ class EcsExecutorSession:
 
         async def running_ip() -> str | None:
             described = await self._aws(self.ecs, "describe_tasks", cluster=s.cluster_arn, tasks=[self.task_arn])
+            if not described.get("tasks"):
+                # Right after RunTask, DescribeTasks may not know the task yet: it is listed under failures
+                # with reason MISSING. Not yet, then; any other reason is an error.
+                reasons = [f.get("reason") for f in described.get("failures", [])]
+                if any(reason != "MISSING" for reason in reasons):
+                    raise ExecutorStartError(f"ecs:DescribeTasks failed: {described.get('failures')}")
+                return None
             task = described["tasks"][0]
-            if task["lastStatus"] in ("STOPPED", "DEPROVISIONING", "STOPPING", "DEACTIVATING"):
+            if task["lastStatus"] in STOPPING:
                 raise ExecutorStartError(f"the executor task stopped: {task.get('stoppedReason', task['lastStatus'])}")
             if task["lastStatus"] != "RUNNING":
                 return None
@@ -187,12 +228,53 @@ class EcsExecutorSession:
 
         return await poll(running_ip, what="the executor task running", deadline_seconds=self.task_deadline_seconds)
 
+    def _target_group_name(self) -> str:
+        return target_group_name(self.settings.target_group.name_prefix, self.session_id)
+
+    async def _replace_earlier_attempt(self) -> None:
+        """A target group of this name is left from an earlier attempt of this session (a crashed runtime,
+        or a cleanup AWS refused). CreateTargetGroup would hand it back with its stale targets (or refuse with
+        DuplicateTargetGroupName), so the ALB would also route to the old executor: remove it and its rules
+        first. Only one job per session runs at a time (the app refuses a second), so it is not in use."""
+        name = self._target_group_name()
+        try:
+            found = await self._aws(self.elbv2, "describe_target_groups", Names=[name])
+        except ClientError as error:
+            if error_code(error) == "TargetGroupNotFound":
+                return
+            raise
+        for group in found["TargetGroups"]:
+            arn = group["TargetGroupArn"]
+            self._notify(f"removing target group {name} left by an earlier attempt of this session")
+            log.warning("replacing stale target group %s", arn, extra={"session": self.session_id})
+            for rule in await self._rules():
+                if not rule["IsDefault"] and forwards_to(rule, arn):
+                    await self._aws(self.elbv2, "delete_rule", RuleArn=rule["RuleArn"])
+            await self._delete_target_group(arn)
+            await self._stop_earlier_tasks()
+
+    async def _stop_earlier_tasks(self) -> None:
+        """The earlier attempt's executor task, pinned to this session id, would otherwise idle until its timeout."""
+        cluster = self.settings.cluster_arn
+        listed = await self._aws(
+            self.ecs, "list_tasks", cluster=cluster, startedBy="deep-insight-agent", maxResults=100
+        )
+        arns = listed["taskArns"][:100]  # one page: the stack runs at most executor.maxSessions tasks
+        if not arns:
+            return
+        described = await self._aws(self.ecs, "describe_tasks", cluster=cluster, tasks=arns, include=["TAGS"])
+        for task in described["tasks"]:
+            tags = {t["key"]: t["value"] for t in task.get("tags", [])}
+            if tags.get(SESSION_TAG) == self.session_id and tags.get(STACK_TAG) == self.settings.stack:
+                reason = "replaced by a new attempt of the session"
+                await self._aws(self.ecs, "stop_task", cluster=cluster, task=task["taskArn"], reason=reason)
+
     async def _create_target_group(self, ip: str) -> None:
         t = self.settings.target_group
         created = await self._aws(
             self.elbv2,
             "create_target_group",
-            Name=target_group_name(t.name_prefix, self.session_id),
+            Name=self._target_group_name(),
             Protocol=t.protocol,
             Port=t.port,
             VpcId=self.settings.vpc_id,
@@ -218,9 +300,11 @@ class EcsExecutorSession:
         )
 
     async def _create_rule(self, attempts: int = 8) -> None:
+        # The ALB matches a header value of at most 128 characters, case-insensitively, with * and ? as
+        # wildcards: it routes on the session id's routing key (64 lowercase hex digits), never the raw id.
+        condition = {"HttpHeaderName": ROUTING_HEADER, "Values": [routing_key(self.session_id)]}
         for attempt in range(attempts):
-            rules = await self._aws(self.elbv2, "describe_rules", ListenerArn=self.settings.listener_arn)
-            taken = {int(r["Priority"]) for r in rules["Rules"] if r["Priority"] != "default"}
+            taken = {int(r["Priority"]) for r in await self._rules() if r["Priority"] != "default"}
             free = [p for p in range(1, MAX_RULE_PRIORITY + 1) if p not in taken][: max(1, attempt + 1) * 4]
             priority = random.choice(free)  # another session may pick the same: PriorityInUse, then retry
             try:
@@ -229,17 +313,12 @@ class EcsExecutorSession:
                     "create_rule",
                     ListenerArn=self.settings.listener_arn,
                     Priority=priority,
-                    Conditions=[
-                        {
-                            "Field": "http-header",
-                            "HttpHeaderConfig": {"HttpHeaderName": SESSION_HEADER, "Values": [self.session_id]},
-                        }
-                    ],
+                    Conditions=[{"Field": "http-header", "HttpHeaderConfig": condition}],
                     Actions=[{"Type": "forward", "TargetGroupArn": self.target_group_arn}],
                     Tags=[{"Key": k, "Value": v} for k, v in self._tags().items()],
                 )
             except ClientError as error:
-                if error.response["Error"]["Code"] != "PriorityInUse":
+                if error_code(error) != "PriorityInUse":
                     raise
                 log.info("rule priority %s taken, retrying", priority, extra={"session": self.session_id})
                 continue
@@ -255,35 +334,47 @@ class EcsExecutorSession:
 
         await poll(healthy, what="the executor target healthy", deadline_seconds=self.health_deadline_seconds)
 
-    async def _cleanup(self) -> None:
-        failures: list[str] = []
+    async def _delete_target_group(self, arn: str) -> None:
+        """Right after its rule is deleted, AWS may still answer ResourceInUse for a while: retried with
+        jittered backoff until ``target_group_delete_deadline_seconds``, then AWS's error is raised."""
+        for pause in backoff(self.target_group_delete_deadline_seconds):
+            try:
+                await self._aws(self.elbv2, "delete_target_group", TargetGroupArn=arn)
+                return
+            except ClientError as error:
+                if error_code(error) != "ResourceInUse":
+                    raise
+                log.info("target group %s still in use, retrying", arn, extra={"session": self.session_id})
+            await asyncio.sleep(pause)
+        await self._aws(self.elbv2, "delete_target_group", TargetGroupArn=arn)
 
+    async def _cleanup(self) -> None:
         async def step(name: str, action: Callable[[], Awaitable[Any]]) -> None:
             try:
                 await action()
             except Exception as error:
-                failures.append(f"{name}: {error}")
-                log.warning("cleanup step failed: %s: %s", name, error, extra={"session": self.session_id})
+                detail = f"{name}: {error}"
+                self.cleanup_failures.append(detail)
+                log.warning("cleanup step failed: %s", detail, extra={"session": self.session_id})
+                self._notify(f"cleanup step failed, left for the reaper: {detail}")
 
         if self.executor is not None and self.before_cleanup is not None:
-            executor = self.executor
-            await step("artifacts", lambda: self.before_cleanup(executor))  # type: ignore[misc]
+            executor, upload = self.executor, self.before_cleanup
+            await step("artifacts", lambda: upload(executor))
         if self.rule_arn is not None:
-            await step("rule", lambda: self._aws(self.elbv2, "delete_rule", RuleArn=self.rule_arn))
+            rule = self.rule_arn
+            await step("rule", lambda: self._aws(self.elbv2, "delete_rule", RuleArn=rule))
         if self.target_group_arn is not None:
-            await step(
-                "target group",
-                lambda: self._aws(self.elbv2, "delete_target_group", TargetGroupArn=self.target_group_arn),
-            )
+            group = self.target_group_arn
+            await step("target group", lambda: self._delete_target_group(group))
         if self.task_arn is not None:
+            task = self.task_arn
             await step(
                 "task",
                 lambda: self._aws(
-                    self.ecs, "stop_task", cluster=self.settings.cluster_arn, task=self.task_arn, reason="session ended"
+                    self.ecs, "stop_task", cluster=self.settings.cluster_arn, task=task, reason="session ended"
                 ),
             )
-        if failures:
-            raise CleanupError("; ".join(failures))
 
 
 @dataclass
@@ -300,132 +391,3 @@ class LocalExecutorSession:
 
     async def __aexit__(self, *exc: object) -> None:
         return None
-
-
-@dataclass(frozen=True)
-class ReapFailure:
-    """An orphan AWS refused to remove; the next sweep tries it again."""
-
-    kind: str
-    """``"listener rule"``, ``"target group"`` or ``"task"``."""
-    arn: str
-    code: str
-    """The AWS error code, e.g. ``AccessDenied`` or ``ResourceInUse``."""
-    message: str
-
-
-@dataclass
-class Reaped:
-    rules: list[str] = field(default_factory=list)
-    target_groups: list[str] = field(default_factory=list)
-    tasks: list[str] = field(default_factory=list)
-    failures: list[ReapFailure] = field(default_factory=list)
-    """Removals that failed; the others were still attempted."""
-
-
-def created_before(tags: Mapping[str, str], cutoff: datetime) -> bool:
-    """Whether a session resource's ``deep-insight:created`` tag is older than ``cutoff``; undated is not."""
-    try:
-        return datetime.strptime(tags.get(CREATED_TAG, ""), CREATED_FORMAT).replace(tzinfo=UTC) < cutoff
-    except ValueError:
-        return False
-
-
-SessionResources = dict[str, dict[str, dict[str, str]]]
-"""kind (``listener rule``, ``target group``, ``task``) → ARN → tags."""
-
-
-def session_resources(settings: EcsSettings, *, ecs: Any, elbv2: Any) -> SessionResources:
-    """Every resource a session may leave behind, with its tags: the listener's non-default rules, the target
-    groups named with the stack's prefix, and the cluster's running tasks (the reaper and `verify` read this)."""
-
-    def elb_tags(arns: list[str]) -> dict[str, dict[str, str]]:
-        found: dict[str, dict[str, str]] = {}
-        for start in range(0, len(arns), 20):  # DescribeTags takes 20 ARNs at a time
-            for description in elbv2.describe_tags(ResourceArns=arns[start : start + 20])["TagDescriptions"]:
-                found[description["ResourceArn"]] = {t["Key"]: t["Value"] for t in description.get("Tags", [])}
-        return found
-
-    rules = [
-        r["RuleArn"] for r in elbv2.describe_rules(ListenerArn=settings.listener_arn)["Rules"] if not r["IsDefault"]
-    ]
-    prefix = settings.target_group.name_prefix
-    groups = [
-        g["TargetGroupArn"]
-        for page in elbv2.get_paginator("describe_target_groups").paginate()
-        for g in page["TargetGroups"]
-        if g["TargetGroupName"].startswith(prefix)
-    ]
-    task_arns = [
-        arn
-        for page in ecs.get_paginator("list_tasks").paginate(cluster=settings.cluster_arn, desiredStatus="RUNNING")
-        for arn in page["taskArns"]
-    ]
-    tasks: dict[str, dict[str, str]] = {}
-    for start in range(0, len(task_arns), 100):  # DescribeTasks takes 100 at a time
-        described = ecs.describe_tasks(
-            cluster=settings.cluster_arn, tasks=task_arns[start : start + 100], include=["TAGS"]
-        )
-        for task in described["tasks"]:
-            tasks[task["taskArn"]] = {t["key"]: t["value"] for t in task.get("tags", [])}
-    return {"listener rule": elb_tags(rules), "target group": elb_tags(groups), "task": tasks}
-
-
-# Past its session timeout an executor ends itself, so nothing of a live session is older than that
-# timeout plus the time to start a task and the clock skew between machines.
-ORPHAN_MARGIN = timedelta(minutes=10)
-
-
-def orphan_age(settings: EcsSettings) -> timedelta:
-    """The age past which a session's task, target group and rule can only be left over.
-
-    A fixed 30 minutes (the first version) would have reaped a live session of a long job.
-    """
-    return timedelta(seconds=settings.executor_session_timeout_seconds) + ORPHAN_MARGIN
-
-
-def reap(settings: EcsSettings, *, ecs: Any, elbv2: Any, older_than: timedelta, keep: set[str] | None = None) -> Reaped:
-    """Remove this stack's executor tasks, target groups and rules older than ``older_than``.
-
-    Only resources tagged with this stack and a creation time are touched; sessions in ``keep`` are
-    spared. Rules go first (they reference target groups), then target groups, then tasks. A removal
-    AWS refuses (AccessDenied, or ResourceInUse for a target group whose rule stayed) is recorded in
-    ``failures`` and the sweep goes on; errors finding the resources are raised.
-    """
-    keep = keep or set()
-    cutoff = datetime.now(UTC) - older_than
-    reaped = Reaped()
-
-    def remove(kind: str, arn: str, removed: list[str], call: Callable[..., object], **kwargs: Any) -> None:
-        try:
-            call(**kwargs)
-        except ClientError as error:
-            detail = error.response.get("Error", {})
-            reaped.failures.append(ReapFailure(kind, arn, detail.get("Code", "Error"), detail.get("Message", "")))
-        else:
-            removed.append(arn)
-
-    def orphan(tags: dict[str, str]) -> bool:
-        return (
-            tags.get(STACK_TAG) == settings.stack and tags.get(SESSION_TAG) not in keep and created_before(tags, cutoff)
-        )
-
-    found = session_resources(settings, ecs=ecs, elbv2=elbv2)
-    for arn, tags in found["listener rule"].items():
-        if orphan(tags):
-            remove("listener rule", arn, reaped.rules, elbv2.delete_rule, RuleArn=arn)
-    for arn, tags in found["target group"].items():
-        if orphan(tags):
-            remove("target group", arn, reaped.target_groups, elbv2.delete_target_group, TargetGroupArn=arn)
-    for arn, tags in found["task"].items():
-        if orphan(tags):
-            remove(
-                "task",
-                arn,
-                reaped.tasks,
-                ecs.stop_task,
-                cluster=settings.cluster_arn,
-                task=arn,
-                reason="reaped: orphaned session",
-            )
-    return reaped

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+from deep_insight_contract.session import AGENTCORE_SESSION_ID_MIN, SESSION_ID_RULE, is_session_id
+
 MAX_PROMPT_CHARACTERS = 20_000
 MAX_DATA_FILES = 20
-SESSION_ID_LENGTH = range(33, 257)  # AgentCore runtime session ids
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 
@@ -24,12 +25,21 @@ class Invocation:
     language: str
 
 
-def parse_session_id(session_id: str | None) -> str:
-    if not session_id or len(session_id) not in SESSION_ID_LENGTH:
-        raise PayloadError(
-            "the runtime session id must be 33-256 characters (X-Amzn-Bedrock-AgentCore-Runtime-Session-Id)"
-        )
-    return session_id
+def parse_session_id(session_id: object) -> str:
+    """The runtime session id if Deep Insight accepts it: the contract's rule, and AgentCore's minimum length.
+
+    AgentCore accepts any 33-256 characters, but the id also becomes ECS and ELB tag values, the executor's
+    URL path and (hashed) the ALB route, so anything else is refused here, before any AWS call.
+    """
+    if isinstance(session_id, str) and is_session_id(session_id) and len(session_id) >= AGENTCORE_SESSION_ID_MIN:
+        return session_id
+    shown = (
+        repr(session_id) if not isinstance(session_id, str) or len(session_id) <= 80 else repr(session_id[:77] + "...")
+    )
+    raise PayloadError(
+        f"the runtime session id (X-Amzn-Bedrock-AgentCore-Runtime-Session-Id) {shown} is not accepted;"
+        f" use {SESSION_ID_RULE}, and at least {AGENTCORE_SESSION_ID_MIN} characters"
+    )
 
 
 def parse_invocation(payload: Any, *, artifact_bucket: str | None) -> Invocation:

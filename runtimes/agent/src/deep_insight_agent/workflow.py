@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from importlib import resources
@@ -19,7 +19,7 @@ from strands.models.model import Model
 from deep_insight_agent.artifacts import ARTIFACT_FOLDER, EXPECTED_ARTIFACTS, fetch_inputs, publish_artifacts
 from deep_insight_agent.events import make_event
 from deep_insight_agent.executor_client import ExecutorClient
-from deep_insight_agent.executor_session import ExecutorSession
+from deep_insight_agent.executor_session import ExecutorSession, Notify
 from deep_insight_agent.payload import Invocation
 from deep_insight_agent.report import Citation, Report, Section, render
 from deep_insight_agent.resilience import STALL_SECONDS, ResilientModel
@@ -38,8 +38,9 @@ def system_prompt(agent: str, language: str) -> str:
 class WorkflowDeps:
     model_for: Callable[[str], Model]
     """The model of each agent (Bedrock in AWS; a scripted model in tests)."""
-    open_executor: Callable[[str], AbstractAsyncContextManager[ExecutorSession]]
-    """The session's executor: ECS/ALB in AWS, a local URL in development."""
+    open_executor: Callable[[str, Notify], AbstractAsyncContextManager[ExecutorSession]]
+    """The session's executor: ECS/ALB in AWS, a local URL in development. It gets the session id and a
+    function that puts a notice (e.g. a cleanup step that failed) on the job's stream as a status event."""
     artifact_bucket: str | None
     stall_seconds: float = STALL_SECONDS
     retry_base_delay: float = 2.0
@@ -177,11 +178,55 @@ async def _write_reports(executor: ExecutorClient, holder: dict[str, Any]) -> No
     await executor.put_file(f"{ARTIFACT_FOLDER}/final_report.pdf", render(report, with_citations=False))
 
 
+def _status_events(session_id: str, notices: list[str]) -> list[dict[str, Any]]:
+    events = [make_event("status", session_id, phase=notice) for notice in notices]
+    notices.clear()
+    return events
+
+
 async def run_job(invocation: Invocation, session_id: str, deps: WorkflowDeps) -> AsyncIterator[dict[str, Any]]:
     started = time.monotonic()
     usage = {"inputTokens": 0, "outputTokens": 0}
+    notices: list[str] = []  # from the executor session: its start and its cleanup
+    published: list[list[dict[str, Any]]] = []
     yield make_event("status", session_id, phase="executor starting")
-    async with deps.open_executor(session_id) as session, ExecutorClient(session) as executor:
+    try:
+        # aclosing: closing this job (a cancelled stream) closes the executor session's block at once.
+        job = _on_executor(invocation, session_id, deps, usage=usage, notices=notices, published=published)
+        async with contextlib.aclosing(job):
+            async for event in job:
+                yield event
+    except Exception:
+        # What the executor session reported on its way out still reaches the stream before the job's
+        # own error, which stays the error (guarded() turns it into the terminal event).
+        for event in _status_events(session_id, notices):
+            yield event
+        raise
+    # A cleanup step that failed is a status event, never a failure of the finished job.
+    for event in _status_events(session_id, notices):
+        yield event
+    yield make_event(
+        "complete",
+        session_id,
+        artifacts=published[0],
+        durationSeconds=round(time.monotonic() - started, 3),
+        usage=usage,
+    )
+
+
+async def _on_executor(
+    invocation: Invocation,
+    session_id: str,
+    deps: WorkflowDeps,
+    *,
+    usage: dict[str, int],
+    notices: list[str],
+    published: list[list[dict[str, Any]]],
+) -> AsyncGenerator[dict[str, Any]]:
+    """The job inside the executor session; appends the published artifacts to ``published`` at the end."""
+    async with deps.open_executor(session_id, notices.append) as session, ExecutorClient(session) as executor:
+        for event in _status_events(session_id, notices):
+            yield event
         yield make_event("status", session_id, phase="executor ready")
         if invocation.data:
             files = await fetch_inputs(executor, invocation.data)
@@ -194,10 +239,10 @@ async def run_job(invocation: Invocation, session_id: str, deps: WorkflowDeps) -
             notes = [f"Question: {invocation.prompt}", f"Input files: {', '.join(invocation.data) or 'none'}"]
             for name in AGENTS:
                 yield make_event("agent", session_id, agent=name, state="started")
-                notices: asyncio.Queue = asyncio.Queue()
+                queue: asyncio.Queue = asyncio.Queue()
                 model = ResilientModel(
                     deps.model_for(name),
-                    notify=lambda message, queue=notices: queue.put_nowait(("notice", message)),
+                    notify=lambda message, queue=queue: queue.put_nowait(("notice", message)),
                     stall_seconds=deps.stall_seconds,
                     base_delay=deps.retry_base_delay,
                 )
@@ -209,7 +254,7 @@ async def run_job(invocation: Invocation, session_id: str, deps: WorkflowDeps) -
                 )
                 texts: list[str] = []
                 async for event in _run_agent(
-                    name, agent, "\n\n".join(notes), session_id=session_id, usage=usage, texts=texts, notices=notices
+                    name, agent, "\n\n".join(notes), session_id=session_id, usage=usage, texts=texts, notices=queue
                 ):
                     yield event
                 notes.append(f"{name} said:\n{''.join(texts)}")
@@ -230,10 +275,4 @@ async def run_job(invocation: Invocation, session_id: str, deps: WorkflowDeps) -
                         publish_artifacts(executor, session_id=session_id, bucket=deps.artifact_bucket)
                     )
     assert artifacts is not None  # set when the job got this far
-    yield make_event(
-        "complete",
-        session_id,
-        artifacts=artifacts,
-        durationSeconds=round(time.monotonic() - started, 3),
-        usage=usage,
-    )
+    published.append(artifacts)

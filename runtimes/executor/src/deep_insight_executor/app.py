@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from deep_insight_contract.session import SESSION_ID_RULE, is_session_id
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -24,7 +25,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deep_insight_executor import logs
-from deep_insight_executor.config import MAX_CALL_TIMEOUT_SECONDS, SESSION_ID_PATTERN, ExecutorConfig
+from deep_insight_executor.config import MAX_CALL_TIMEOUT_SECONDS, ExecutorConfig
 from deep_insight_executor.paths import PathError, resolve_inside
 from deep_insight_executor.s3sync import S3Sync, SyncError
 from deep_insight_executor.sessions import Session, SessionLimitError, SessionManager
@@ -125,8 +126,8 @@ def _session_from_path(path: str) -> str | None:
 def _session_id(request: Request) -> str | JSONResponse:
     sid = request.path_params["sid"]
     pinned = _state(request).config.session_id
-    if not SESSION_ID_PATTERN.match(sid):
-        return problem(400, "bad session id; use 1-256 of letters, digits, '-', '_', '.'")
+    if not is_session_id(sid):
+        return problem(400, f"bad session id; use {SESSION_ID_RULE}")
     if pinned is not None and sid != pinned:
         return problem(403, "this executor serves another session")
     if _state(request).finished or _state(request).shutting_down:
@@ -330,8 +331,8 @@ async def sync(request: Request) -> Response:
 async def delete_session(request: Request) -> Response:
     sid = request.path_params["sid"]
     pinned = _state(request).config.session_id
-    if not SESSION_ID_PATTERN.match(sid):
-        return problem(400, "bad session id")
+    if not is_session_id(sid):
+        return problem(400, f"bad session id; use {SESSION_ID_RULE}")
     if pinned is not None and sid != pinned:
         return problem(403, "this executor serves another session")
     await _state(request).sessions.delete(sid)

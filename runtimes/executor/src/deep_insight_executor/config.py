@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psutil
+from deep_insight_contract.session import SESSION_ID_RULE, is_session_id
 
-SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,255}$")
 MAX_CALL_TIMEOUT_SECONDS = 900.0
 
 
@@ -66,8 +65,8 @@ class ExecutorConfig:
             return value
 
         session_id = env.get("SESSION_ID") or None
-        if session_id is not None and not SESSION_ID_PATTERN.match(session_id):
-            raise ConfigError(f"SESSION_ID={session_id!r} is not a session id; use letters, digits, '-', '_', '.'")
+        if session_id is not None and not is_session_id(session_id):
+            raise ConfigError(f"SESSION_ID={session_id!r} is not a session id; use {SESSION_ID_RULE}")
         return cls(
             host=env.get("EXECUTOR_HOST", cls.host),
             port=int(number("EXECUTOR_PORT", cls.port, 1, 65535)),
