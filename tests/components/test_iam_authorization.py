@@ -27,7 +27,8 @@ from deep_insight_agent.__main__ import build_deps
 from deep_insight_agent.artifacts import fetch_inputs, publish_artifacts
 from deep_insight_agent.config import EcsSettings, Env
 from deep_insight_agent.executor_client import ExecutorClient
-from deep_insight_agent.executor_session import EcsExecutorSession, Reaped, reap
+from deep_insight_agent.executor_session import EcsExecutorSession
+from deep_insight_agent.reaper import Reaped, reap
 from deep_insight_executor.s3sync import S3Sync
 from strands.models.bedrock import BedrockModel
 
@@ -156,10 +157,12 @@ async def _run_runtime(deployed: Deployed, agent: Recorder, executor: Recorder, 
     settings = EcsSettings.from_env()
     ecs, elbv2 = boto3.client("ecs", region_name=region), boto3.client("elbv2", region_name=region)
     await EcsExecutorSession(settings, CRASHED, ecs=ecs, elbv2=elbv2).__aenter__()  # a runtime that crashed
-    async with deps.open_executor(SESSION):
+    notices: list[str] = []
+    async with deps.open_executor(SESSION, notices.append):
         pass
+    assert notices == []  # cleanup went through; a refused step would be a notice here
     # A later session start, once the crashed session's leftovers are past orphan_age.
-    reaped = reap(settings, ecs=ecs, elbv2=elbv2, older_than=timedelta(minutes=-1))
+    reaped = reap(settings, ecs=ecs, elbv2=elbv2, older_than=None)  # any age: the reaper's 'everything'
 
     deployed.client("s3").put_object(Bucket=bucket, Key=f"sessions/{SESSION}/input/sales.csv", Body=b"a,b\n1,2\n")
     s3 = boto3.Session(region_name=region, **CREDENTIALS).client("s3", endpoint_url=deployed.endpoint)
