@@ -177,6 +177,7 @@ alb = InternalAlb(
         security_group_id=security.group_ids[Group.ALB],
         deletion_protection=settings.alb.deletion_protection,
         access_log_bucket=access_logs.bucket_name if access_logs else None,
+        access_log_policy=access_logs.policy if access_logs else None,
         tags=tags,
     ),
 )
