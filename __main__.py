@@ -24,8 +24,8 @@ from components.runtime_contract import (
     agentcore_runtime_name,
     target_group_prefix,
 )
-from components.security import Group, SecurityArgs, SecurityGroups
 from components.runtime_platform import environment_config_problems
+from components.security import Group, SecurityArgs, SecurityGroups
 from components.settings import Architecture, NatStrategy, Settings, key, read_settings
 from components.sweeper import SessionCleanup, SweeperArgs
 from components.zones import select_zone_ids

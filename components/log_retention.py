@@ -44,7 +44,7 @@ def ensure_retention(logs: Any, group_name: str, days: int) -> bool:
 def logs_client(region: str, profile: str | None = None) -> Any:
     import boto3  # noqa: PLC0415 - only the provider process (at deploy time) needs boto3
 
-    return boto3.session.Session(profile_name=profile or None, region_name=region).client("logs")
+    return boto3.Session(profile_name=profile or None, region_name=region).client("logs")
 
 
 class RetentionProvider(pulumi.dynamic.ResourceProvider):

@@ -134,10 +134,11 @@ def checked_environment(
     if problems:
         raise EnvironmentBudgetError(problems, version)
 
-    def check(resolved: dict[str, str]) -> dict[str, str]:
-        late = environment_problems(resolved, version)
+    def check(resolved: dict[str, Any]) -> dict[str, str]:
+        values = {name: str(value) for name, value in resolved.items()}
+        late = environment_problems(values, version)
         if late:
             raise EnvironmentBudgetError(late, version)
-        return resolved
+        return values
 
     return pulumi.Output.from_input({str(k): v for k, v in environment.items()}).apply(check)

@@ -156,7 +156,7 @@ class SweepError(Exception):
 def clients(region: str, profile: str | None) -> tuple[Any, Any]:
     import boto3  # noqa: PLC0415 - only the provider process (at deploy time) needs boto3
 
-    session = boto3.session.Session(profile_name=profile or None, region_name=region)
+    session = boto3.Session(profile_name=profile or None, region_name=region)
     return session.client("ecs"), session.client("elbv2")
 
 

@@ -133,9 +133,10 @@ def test_platform_version_is_set_explicitly(dev, evaluate_stack):
     assert v2.error is None, v2.error
     assert v2.named("agent-runtime", RUNTIME).inputs["platformVersion"] == "V2"
     # the environment is the same on either version
-    assert v2.named("agent-runtime", RUNTIME).inputs["environmentVariables"] == dev.named(
-        "agent-runtime", RUNTIME
-    ).inputs["environmentVariables"]
+    assert (
+        v2.named("agent-runtime", RUNTIME).inputs["environmentVariables"]
+        == dev.named("agent-runtime", RUNTIME).inputs["environmentVariables"]
+    )
 
 
 @pytest.mark.parametrize(

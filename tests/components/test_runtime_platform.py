@@ -7,7 +7,13 @@ import pytest
 
 from components.errors import ConfigError
 from components.runtime_contract import AgentEnv
-from components.runtime_platform import PlatformVersion, environment_problems, modelled_budget
+from components.runtime_platform import (
+    EnvironmentBudgetError,
+    PlatformVersion,
+    checked_environment,
+    environment_problems,
+    modelled_budget,
+)
 from components.settings import parse_settings
 from tests.conftest import key
 
@@ -81,3 +87,13 @@ def test_an_environment_over_budget_stops_the_program_before_any_resource(evalua
     assert lines[0] == "invalid stack configuration:"
     assert lines[1].startswith(f"{key('agent.modelId')}: DEEP_INSIGHT_MODEL_ID would be {len(model)} characters")
     assert "Traceback" not in evaluation.error
+
+
+def test_the_component_refuses_a_known_value_over_budget_in_one_line_per_problem():
+    budget = modelled_budget()
+    with pytest.raises(EnvironmentBudgetError) as caught:
+        checked_environment({"A": "x" * budget.value_length.stop, "B": "ok"}, PlatformVersion.V2)
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "the agent runtime's environment does not fit platform V2:"
+    assert len(lines) == 2
+    assert lines[1].startswith(f"agent environment: A would be {budget.value_length.stop} characters")

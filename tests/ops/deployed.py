@@ -32,12 +32,12 @@ from deep_insight_agent.executor_session import CREATED_TAG, SESSION_TAG, STACK_
 
 from components.addressing import carve_subnets
 from components.agent_runtime import ENDPOINT_NAME, RETAINED_ENDPOINTS
-from components.log_retention import ensure_retention, runtime_log_group_name
 from components.alb import ACCESS_LOG_PREFIX, IDLE_TIMEOUT_SECONDS, NO_ROUTE_BODY
 from components.bucket import bucket_prefix
 from components.cluster import executor_container_definitions
 from components.endpoints import service_name
 from components.iam import agentcore_trust, ecs_tasks_trust, tls_only_bucket_policy
+from components.log_retention import ensure_retention, runtime_log_group_name
 from components.network import nat_zone_for
 from components.runtime_contract import EXECUTOR_CONTAINER, SESSION_HEADER, agentcore_runtime_name, target_group_prefix
 from components.security import INTERNET, Group, Peer, paths
