@@ -28,6 +28,9 @@ import pulumi.dynamic
 SWEEP_TIMEOUT_SECONDS = 300.0
 POLL_SECONDS = 5.0
 STOP_REASON = "deep-insight: stack destroyed"
+# The reaper removes what was created before now - older_than. Any age means a cutoff ahead of now: resources
+# tagged this very second, or by an agent whose clock runs ahead of the deployer's, are included.
+ANY_AGE = -timedelta(days=1)
 
 
 @dataclass
@@ -90,31 +93,36 @@ def sweep_sessions(
 ) -> Sweep:
     """Remove every session resource of the stack (``settings``: the agent's `EcsSettings`), any age.
 
-    The agent's reaper removes rules, then target groups, then tasks, by their stack tag. Tasks of the
-    stack's own cluster that it skipped (not tagged yet: DescribeTasks can lag RunTask) are stopped too; the
-    cluster belongs to this stack alone. A target group AWS refuses while its rule is still being deleted
-    (ResourceInUse) is tried again while the tasks stop.
+    1. The agent's reaper (any age: `ANY_AGE`) removes the stack's rules, then target groups, then tasks, by their tags.
+    2. Tasks of the stack's own cluster it skipped (not tagged yet, or tagged this very second) are stopped
+       too: the cluster belongs to this stack alone.
+    3. Wait, bounded, until the tasks are STOPPED.
+    4. Reap again until nothing is refused or time is up: target groups AWS refused while their rule was
+       being deleted (ResourceInUse), and what a session's own cleanup raced.
     """
-    from deep_insight_agent.executor_session import reap  # noqa: PLC0415 - the provider process imports late
+    from botocore.exceptions import ClientError  # noqa: PLC0415 - the provider process imports late
+    from deep_insight_agent.executor_session import reap  # noqa: PLC0415
 
     deadline = clock() + timeout
     result = Sweep()
-    reaped = reap(settings, ecs=ecs, elbv2=elbv2, older_than=timedelta(0))
-    result.rules += reaped.rules
-    result.target_groups += reaped.target_groups
-    result.tasks += reaped.tasks
+
+    def reap_once() -> list[Any]:
+        reaped = reap(settings, ecs=ecs, elbv2=elbv2, older_than=ANY_AGE)
+        result.rules += reaped.rules
+        result.target_groups += reaped.target_groups
+        result.tasks += [arn for arn in reaped.tasks if arn not in result.tasks]
+        return reaped.failures
+
+    failures = reap_once()
     for arn in running_tasks(ecs, settings.cluster_arn):
-        if arn not in result.tasks:
+        if arn in result.tasks:
+            continue
+        try:
             ecs.stop_task(cluster=settings.cluster_arn, task=arn, reason=STOP_REASON)
+        except ClientError as error:
+            result.failures.append(f"task {arn}: {error}")
+        else:
             result.tasks.append(arn)
-    failures = reaped.failures
-    while failures and clock() < deadline:
-        sleep(min(poll, max(0.0, deadline - clock())))
-        again = reap(settings, ecs=ecs, elbv2=elbv2, older_than=timedelta(0))
-        result.rules += again.rules
-        result.target_groups += again.target_groups
-        failures = again.failures
-    result.failures = [f"{f.kind} {f.arn}: {f.code}: {f.message}" for f in failures]
     result.still_running = wait_until_stopped(
         ecs,
         settings.cluster_arn,
@@ -124,6 +132,11 @@ def sweep_sessions(
         sleep=sleep,
         clock=clock,
     )
+    failures = reap_once()
+    while failures and clock() < deadline:
+        sleep(min(poll, max(0.0, deadline - clock())))
+        failures = reap_once()
+    result.failures += [f"{f.kind} {f.arn}: {f.code}: {f.message}" for f in failures]
     return result
 
 

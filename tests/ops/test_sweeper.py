@@ -60,8 +60,10 @@ def stack(aws):
 def test_delete_stops_every_task_and_removes_every_session_rule_and_target_group(stack, monkeypatch):
     out = stack.outputs
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")  # the provider must use the stack's region
-    # a live session (seconds old), an orphan, and a task RunTask made but not yet tagged as a session
-    leave_session(stack, "live-session-started-just-now-000000", timedelta(seconds=5))
+    # a live session started this second, one tagged by an agent whose clock runs 5 minutes ahead, an orphan,
+    # and a task RunTask made but not yet tagged as a session
+    leave_session(stack, "live-session-started-this-second-000", timedelta(0))
+    leave_session(stack, "agent-clock-five-minutes-ahead-00000", timedelta(minutes=-5))
     leave_session(stack, "orphan-from-a-crashed-runtime-000000", timedelta(hours=3))
     client("ecs").run_task(
         cluster=out["clusterArn"], taskDefinition=out["executorTaskDefinitionArn"], launchType="FARGATE",
@@ -70,11 +72,11 @@ def test_delete_stops_every_task_and_removes_every_session_rule_and_target_group
     )  # fmt: skip
     # another stack's target group in the same account is not this stack's to remove
     leave_session(stack, "another-stacks-session-000000000000", timedelta(hours=3), stack="prod", task=False)
-    assert sorted(task_statuses(out).values()) == ["RUNNING"] * 3
+    assert sorted(task_statuses(out).values()) == ["RUNNING"] * 4
 
     SweeperProvider().delete("sessions-of-dev", props_of(out))
 
-    assert sorted(task_statuses(out).values()) == ["STOPPED"] * 3
+    assert sorted(task_statuses(out).values()) == ["STOPPED"] * 4
     assert client("ecs").list_tasks(cluster=out["clusterArn"], desiredStatus="RUNNING")["taskArns"] == []
     rules = client("elbv2").describe_rules(ListenerArn=out["listenerArn"])["Rules"]
     assert [r["IsDefault"] for r in rules] == [True]
