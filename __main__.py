@@ -1,6 +1,7 @@
 """Deep Insight on AWS: one stack per environment (Pulumi.<stack>.yaml).
 
-settings -> network -> security -> endpoints -> bucket/images -> cluster/ALB -> agent runtime -> exports
+settings -> network -> security -> endpoints -> bucket/images -> cluster/ALB -> session sweeper -> agent runtime
+-> exports
 """
 
 from pathlib import Path
@@ -23,8 +24,10 @@ from components.runtime_contract import (
     agentcore_runtime_name,
     target_group_prefix,
 )
+from components.runtime_platform import environment_config_problems
 from components.security import Group, SecurityArgs, SecurityGroups
-from components.settings import Architecture, NatStrategy, Settings, read_settings
+from components.settings import Architecture, NatStrategy, Settings, key, read_settings
+from components.sweeper import SessionCleanup, SweeperArgs
 from components.zones import select_zone_ids
 
 PROJECT_DIR = Path(__file__).resolve().parent
@@ -39,10 +42,42 @@ def available_zones(region: str) -> dict[str, str]:
     return dict(zip(zones.names, zones.zone_ids, strict=True))
 
 
+def known_agent_environment(settings: Settings) -> dict[str, str]:
+    """The agent's environment that settings alone decide (SPEC §7); the rest are resource ids and ARNs."""
+    return {
+        AgentEnv.AWS_REGION: settings.region,
+        AgentEnv.STACK: settings.stack,
+        AgentEnv.MODEL_ID: settings.agent.model_id,
+        AgentEnv.MAX_SESSIONS: str(settings.executor.max_sessions),
+        AgentEnv.SESSION_TARGET_GROUP: SessionTargetGroupTemplate(
+            name_prefix=target_group_prefix(settings.stack)
+        ).to_json(),
+        AgentEnv.EXECUTOR_SESSION_TIMEOUT_SECONDS: str(settings.executor.session_timeout_seconds),
+    }
+
+
+def check_agent_environment(settings: Settings) -> None:
+    """The runtime's environment against agent.platformVersion's budget, as far as settings decide it."""
+    known: dict[str, str | None] = {**dict.fromkeys(map(str, AgentEnv)), **known_agent_environment(settings)}
+    problems = environment_config_problems(
+        known,
+        settings.agent.platform_version,
+        sources={
+            AgentEnv.MODEL_ID: key("agent.modelId"),
+            AgentEnv.MAX_SESSIONS: key("executor.maxSessions"),
+            AgentEnv.EXECUTOR_SESSION_TIMEOUT_SECONDS: key("executor.sessionTimeoutSeconds"),
+        },
+        version_key=key("agent.platformVersion"),
+    )
+    if problems:
+        raise ConfigError(problems)
+
+
 def resolve_configuration() -> tuple[Settings, tuple[str, ...]]:
     """Validate every setting, then pick the AZs, before any resource is declared."""
     try:
         settings = read_settings()
+        check_agent_environment(settings)
         zone_ids = select_zone_ids(
             settings.region,
             available_zones(settings.region),
@@ -62,6 +97,8 @@ tags = settings.resource_tags
 account_id = aws.get_caller_identity().account_id
 partition = aws.get_partition().partition
 retain = settings.retain_data
+# The program's own AWS calls (log retention, session sweep) use the same profile as the aws provider.
+aws_profile = pulumi.Config("aws").get("profile")
 
 # --- network ---
 network = Network(
@@ -177,10 +214,33 @@ alb = InternalAlb(
         security_group_id=security.group_ids[Group.ALB],
         deletion_protection=settings.alb.deletion_protection,
         access_log_bucket=access_logs.bucket_name if access_logs else None,
+        access_log_policy=access_logs.policy if access_logs else None,
         tags=tags,
     ),
 )
 session_target_group = SessionTargetGroupTemplate(name_prefix=target_group_prefix(settings.stack))
+
+# --- executor sessions on destroy: swept after the runtime is gone, before cluster, listener, SG, subnets ---
+sessions = SessionCleanup(
+    "sessions",
+    SweeperArgs(
+        region=settings.region,
+        stack=settings.stack,
+        cluster_arn=cluster.cluster_arn,
+        task_definition_arn=cluster.task_definition_arn,
+        container=cluster.container_name,
+        subnet_ids=network.private_subnet_ids,
+        security_group_id=security.group_ids[Group.EXECUTOR],
+        vpc_id=network.vpc_id,
+        listener_arn=alb.listener_arn,
+        alb_dns=alb.dns_name,
+        max_sessions=settings.executor.max_sessions,
+        target_group_json=session_target_group.to_json(),
+        executor_session_timeout_seconds=settings.executor.session_timeout_seconds,
+        artifact_bucket=artifacts.bucket_name,
+        profile=aws_profile,
+    ),
+)
 
 # --- agent runtime ---
 runtime_name = agentcore_runtime_name(settings.stack)
@@ -216,9 +276,7 @@ agent = AgentRuntime(
         subnet_ids=network.agent_subnet_ids,
         security_group_id=security.group_ids[Group.AGENT],
         environment={
-            AgentEnv.AWS_REGION: settings.region,
-            AgentEnv.STACK: settings.stack,
-            AgentEnv.MODEL_ID: settings.agent.model_id,
+            **known_agent_environment(settings),
             AgentEnv.ARTIFACT_BUCKET: artifacts.bucket_name,
             AgentEnv.CLUSTER_ARN: cluster.cluster_arn,
             AgentEnv.TASK_DEFINITION_ARN: cluster.task_definition_arn,
@@ -228,9 +286,6 @@ agent = AgentRuntime(
             AgentEnv.VPC_ID: network.vpc_id,
             AgentEnv.LISTENER_ARN: alb.listener_arn,
             AgentEnv.ALB_DNS: alb.dns_name,
-            AgentEnv.MAX_SESSIONS: str(settings.executor.max_sessions),
-            AgentEnv.SESSION_TARGET_GROUP: session_target_group.to_json(),
-            AgentEnv.EXECUTOR_SESSION_TIMEOUT_SECONDS: str(settings.executor.session_timeout_seconds),
         },
         idle_session_timeout_seconds=settings.agent.idle_session_timeout_seconds,
         max_lifetime_seconds=settings.agent.max_lifetime_seconds,
@@ -240,6 +295,10 @@ agent = AgentRuntime(
         region=settings.region,
         account_id=account_id,
         tags=tags,
+        platform_version=settings.agent.platform_version,
+        aws_profile=aws_profile,
+        # Created after the sweeper, so deleted before it: no new session starts once the sweep begins.
+        depends_on=[sessions.sweeper],
     ),
 )
 

@@ -1,4 +1,4 @@
-"""The AgentCore runtime (VPC mode), its execution role, its endpoint and its log groups.
+"""The AgentCore runtime (VPC mode), its execution role, its endpoint and the retention of its log group.
 
 The runtime's ENIs go only into the agent subnets (AgentCore-supported AZ IDs) behind the agent
 security group. Everything the agent needs to know about the stack reaches it as environment (SPEC §7,
@@ -7,24 +7,26 @@ security group. Everything the agent needs to know about the stack reaches it as
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components.iam import AgentRuntimeGrants, agent_runtime_policy, agentcore_trust
+from components.log_retention import RetentionArgs, RuntimeLogRetention, runtime_log_group_name
 from components.role import role_with_policy
+from components.runtime_platform import PlatformVersion, checked_environment
 from components.settings import ResourceTags
 
 ENDPOINT_NAME = "live"
-# AgentCore writes a runtime's logs to /aws/bedrock-agentcore/runtimes/<runtime id>-<endpoint name>;
-# the program creates those groups itself so that they get the stack's retention.
-LOGGED_ENDPOINTS = (ENDPOINT_NAME, "DEFAULT")
+# AgentCore creates and writes /aws/bedrock-agentcore/runtimes/<runtime id>-<endpoint name> itself. The
+# program only applies the stack's retention to the group of its own endpoint (components.log_retention);
+# it leaves the DEFAULT endpoint's group alone: callers use `live`, and managing retention on -DEFAULT has
+# been reported to stop AgentCore's logs there.
+RETAINED_ENDPOINTS = (ENDPOINT_NAME,)
 
-
-def runtime_log_group_name(runtime_id: str, endpoint: str) -> str:
-    return f"/aws/bedrock-agentcore/runtimes/{runtime_id}-{endpoint}"
+__all__ = ["ENDPOINT_NAME", "RETAINED_ENDPOINTS", "AgentRuntime", "AgentRuntimeArgs", "runtime_log_group_name"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,11 @@ class AgentRuntimeArgs:
     region: str
     account_id: str
     tags: ResourceTags
+    platform_version: PlatformVersion = PlatformVersion.V1
+    aws_profile: str | None = None
+    """The stack's ``aws:profile``, for the log-retention step's own AWS calls."""
+    depends_on: Sequence[pulumi.Resource] = ()
+    """What must exist before the runtime and be deleted only after it (the session sweeper)."""
 
 
 class AgentRuntime(pulumi.ComponentResource):
@@ -85,10 +92,12 @@ class AgentRuntime(pulumi.ComponentResource):
                     "max_lifetime": args.max_lifetime_seconds,
                 }
             ],
-            environment_variables=dict(args.environment),
+            environment_variables=checked_environment(args.environment, args.platform_version),
+            # Explicit: omitted, a new runtime gets V1 and an existing one keeps whatever it has.
+            platform_version=args.platform_version.value,
             tags=tags.named("agent-runtime"),
             # AgentCore checks at creation that the role can pull the image: the policy must exist first.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, *args.depends_on]),
         )
         endpoint = aws.bedrock.AgentcoreAgentRuntimeEndpoint(
             f"{name}-endpoint",
@@ -100,21 +109,28 @@ class AgentRuntime(pulumi.ComponentResource):
             tags=tags.named("agent-endpoint"),
             opts=child,
         )
-        log_groups = {
-            endpoint_name: aws.cloudwatch.LogGroup(
-                f"{name}-logs-{endpoint_name.lower()}",
-                name=runtime.agent_runtime_id.apply(lambda rid, e=endpoint_name: runtime_log_group_name(rid, e)),
-                retention_in_days=args.log_retention_days,
-                tags=tags.named(f"agent-logs-{endpoint_name.lower()}"),
-                opts=child,
+        retention = {
+            endpoint_name: RuntimeLogRetention(
+                f"{name}-log-retention-{endpoint_name.lower()}",
+                RetentionArgs(
+                    log_group_name=runtime.agent_runtime_id.apply(
+                        lambda rid, e=endpoint_name: runtime_log_group_name(rid, e)
+                    ),
+                    days=args.log_retention_days,
+                    region=args.region,
+                    profile=args.aws_profile,
+                ),
+                # After the runtime and its endpoint exist: AgentCore may create the group at any point from
+                # there, and either order ends with the group and its retention (create-if-missing).
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[endpoint]),
             )
-            for endpoint_name in LOGGED_ENDPOINTS
+            for endpoint_name in RETAINED_ENDPOINTS
         }
         self.runtime_arn = runtime.agent_runtime_arn
         self.runtime_id = runtime.agent_runtime_id
         self.endpoint_arn = endpoint.agent_runtime_endpoint_arn
         self.role_arn = role.arn
-        self.log_group_name = log_groups[ENDPOINT_NAME].name
+        self.log_group_name = retention[ENDPOINT_NAME].log_group_name
         self.register_outputs(
             {
                 "agentRuntimeArn": self.runtime_arn,

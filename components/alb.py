@@ -28,6 +28,8 @@ class AlbArgs:
     deletion_protection: bool
     access_log_bucket: pulumi.Input[str] | None
     tags: ResourceTags
+    access_log_policy: pulumi.Resource | None = None
+    """The access-log bucket's policy: ELB checks at creation that it may write there, so the ALB waits on it."""
 
 
 class InternalAlb(pulumi.ComponentResource):
@@ -54,7 +56,9 @@ class InternalAlb(pulumi.ComponentResource):
             enable_deletion_protection=args.deletion_protection,
             access_logs=access_logs,
             tags=args.tags.named("alb"),
-            opts=child,
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[args.access_log_policy] if args.access_log_policy is not None else None
+            ),
         )
         listener = aws.lb.Listener(
             f"{name}-http",

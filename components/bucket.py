@@ -52,6 +52,8 @@ class BucketArgs:
 class PrivateBucket(pulumi.ComponentResource):
     bucket_name: pulumi.Output[str]
     bucket_arn: pulumi.Output[str]
+    policy: aws.s3.BucketPolicy
+    """The bucket policy: what may write to the bucket (ALB log delivery, say) waits on it with depends_on."""
 
     def __init__(self, name: str, args: BucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("deep-insight:bucket:PrivateBucket", name, None, opts)
@@ -118,7 +120,7 @@ class PrivateBucket(pulumi.ComponentResource):
                 )
             )
         aws.s3.BucketLifecycleConfiguration(f"{name}-lifecycle", bucket=bucket.id, rules=rules, opts=child)
-        aws.s3.BucketPolicy(
+        self.policy = aws.s3.BucketPolicy(
             f"{name}-policy",
             bucket=bucket.id,
             policy=bucket.arn.apply(lambda arn: json.dumps(args.policy(arn))),

@@ -204,6 +204,9 @@ class ExecutorCluster(pulumi.ComponentResource):
             container_definitions=containers,
             volumes=[{"name": volume_name(path)} for path in EXECUTOR_WRITABLE_PATHS],
             tags=tags.named("executor-task"),
+            # A new image replaces the task definition; without skip_destroy the old revision would be
+            # deregistered, and sessions of the previous runtime version (still pinned to it) could not RunTask.
+            skip_destroy=True,
             opts=child,
         )
 

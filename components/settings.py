@@ -25,6 +25,7 @@ from pulumi.runtime import config as runtime_config
 from components.addressing import VPC_PREFIX_RANGE, carve_subnets
 from components.errors import ConfigError, Problem
 from components.names import resource_prefix
+from components.runtime_platform import PlatformVersion
 from components.zones import AZ_ID_PATTERN, AZ_NAME_PATTERN, MIN_ZONES
 
 PROJECT = "deep-insight"
@@ -180,6 +181,8 @@ class AgentSettings:
     model_id: str
     idle_session_timeout_seconds: int
     max_lifetime_seconds: int
+    platform_version: PlatformVersion = PlatformVersion.V1
+    """agent.platformVersion: set on the runtime explicitly (components.runtime_platform)."""
 
 
 @dataclass(frozen=True)
@@ -455,6 +458,7 @@ _SCHEMA: dict[str, tuple[Callable[[str], Any], str | None]] = {
     "agent.modelId": (_model_id, None),
     "agent.idleSessionTimeoutSeconds": (lambda raw: _integer(raw, AGENTCORE_LIFECYCLE_RANGE), "900"),
     "agent.maxLifetimeSeconds": (lambda raw: _integer(raw, AGENTCORE_LIFECYCLE_RANGE), "28800"),
+    "agent.platformVersion": (_choice(PlatformVersion), PlatformVersion.V1.value),
     "images.build": (_choice(ImageBuild), ImageBuild.LOCAL.value),
     "images.executorImage": (_image_uri, None),
     "images.agentImage": (_image_uri, None),
@@ -655,6 +659,7 @@ def parse_settings(raw: Mapping[str, str], *, stack: str) -> Settings:
             model_id=str(values["agent.modelId"]),  # required: a missing one is a problem above
             idle_session_timeout_seconds=values["agent.idleSessionTimeoutSeconds"],
             max_lifetime_seconds=values["agent.maxLifetimeSeconds"],
+            platform_version=values["agent.platformVersion"],
         ),
         images=ImageSettings(
             build=values["images.build"],

@@ -20,7 +20,7 @@ from policy.rules import POLICIES
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 # The architecture's order (as __main__.py reads); the engine registers components concurrently.
-LAYERS = ("network", "security", "endpoints", "bucket", "image", "cluster", "alb", "agent")
+LAYERS = ("network", "security", "endpoints", "bucket", "image", "cluster", "alb", "sessions", "agent")
 
 
 def _layer(type_token: str) -> int:

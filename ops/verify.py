@@ -23,7 +23,7 @@ from deep_insight_agent.executor_session import SESSION_TAG, STACK_TAG
 from deep_insight_agent.reaper import created_before, orphan_age, session_resources
 from rich.text import Text
 
-from components.agent_runtime import ENDPOINT_NAME, runtime_log_group_name
+from components.agent_runtime import ENDPOINT_NAME
 from components.endpoints import service_name
 from components.image import TAG_MUTABILITY
 from components.security import INTERNET, Group, Peer, paths
@@ -496,7 +496,7 @@ def executor_image(ctx: Context) -> Result:
 # --- log groups ---
 
 
-def log_group_check(label: str, name: Callable[[Context], str]) -> None:
+def log_group_check(label: str, name: Callable[[Context], str], missing: str = "") -> None:
     def run(ctx: Context) -> Result:
         group_name = name(ctx)
         found = [
@@ -505,7 +505,7 @@ def log_group_check(label: str, name: Callable[[Context], str]) -> None:
             if g.get("logGroupName") == group_name
         ]
         if not found:
-            return False, f"{group_name} does not exist"
+            return False, f"{group_name} does not exist{missing}"
         days = found[0].get("retentionInDays")
         expected = ctx.settings.log_retention_days
         if days != expected:
@@ -517,10 +517,15 @@ def log_group_check(label: str, name: Callable[[Context], str]) -> None:
 
 
 log_group_check("Executor log group", lambda ctx: ctx.outputs["executorLogGroup"])
-log_group_check("Agent log group", lambda ctx: ctx.outputs["agentLogGroup"])
-# AgentCore also logs to its DEFAULT endpoint's group; the program creates that one too, for the retention.
+# AgentCore owns its runtime's log groups and creates them at its first write; `pulumi up` creates the live
+# endpoint's group ahead of that (if missing) and sets its retention. So after a deploy the group exists:
+# missing means the retention step did not run or the group was deleted since, and AgentCore would re-create
+# it without retention (kept forever). The DEFAULT endpoint's group is AgentCore's alone and not checked.
 log_group_check(
-    "Agent log group (DEFAULT)", lambda ctx: runtime_log_group_name(ctx.outputs["agentRuntimeId"], "DEFAULT")
+    "Agent log group",
+    lambda ctx: ctx.outputs["agentLogGroup"],
+    "; AgentCore would create it at the next invocation and keep its logs forever: run `pulumi up` to create "
+    "it with logRetentionDays",
 )
 
 

@@ -84,6 +84,9 @@ def test_untaggable_types_are_only_routes_and_associations(dev):
         "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
         "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
         "docker:index/image:Image",
+        # the program's own dynamic resources: no AWS resource of their own (components.log_retention, .sweeper)
+        "pulumi-python:dynamic/logs:RuntimeLogRetention",
+        "pulumi-python:dynamic/ecs:SessionSweeper",
     }
 
 
@@ -97,6 +100,7 @@ def test_components_parent_their_children(dev):
         "deep-insight:image:ContainerImage",
         "deep-insight:cluster:ExecutorCluster",
         "deep-insight:alb:InternalAlb",
+        "deep-insight:sessions:SessionCleanup",
         "deep-insight:agent:AgentRuntime",
     }
     for resource in dev.resources:

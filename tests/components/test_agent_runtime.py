@@ -102,20 +102,41 @@ def test_endpoint_follows_the_runtime_version(dev):
     assert dev.outputs["agentRuntimeEndpointArn"].endswith("/runtime-endpoint/live")
 
 
+RETENTION = "pulumi-python:dynamic/logs:RuntimeLogRetention"
+
+
 @pytest.mark.parametrize(("stack", "days"), [("dev", 7), ("prod", 30)])
-def test_runtime_log_groups_get_the_stack_retention(request, stack, days):
+def test_agentcore_log_groups_are_not_owned_only_their_retention_is_applied(request, stack, days):
     evaluation = request.getfixturevalue(stack)
     runtime_id = evaluation.outputs["agentRuntimeId"]
-    groups = {
-        r.inputs["name"]: r.inputs["retentionInDays"]
-        for r in evaluation.of_type("aws:cloudwatch/logGroup:LogGroup")
-        if r.name.startswith("agent-logs-")
-    }
-    assert groups == {
-        f"/aws/bedrock-agentcore/runtimes/{runtime_id}-live": days,
-        f"/aws/bedrock-agentcore/runtimes/{runtime_id}-DEFAULT": days,
-    }
-    assert evaluation.outputs["agentLogGroup"] == f"/aws/bedrock-agentcore/runtimes/{runtime_id}-live"
+    # AgentCore creates /aws/bedrock-agentcore/runtimes/<id>-<endpoint> itself: declaring it would race it.
+    owned = [r.inputs.get("name", "") for r in evaluation.of_type("aws:cloudwatch/logGroup:LogGroup")]
+    assert not [name for name in owned if name.startswith("/aws/bedrock-agentcore/")]
+    (retention,) = evaluation.of_type(RETENTION)
+    live = f"/aws/bedrock-agentcore/runtimes/{runtime_id}-live"
+    assert retention.inputs["log_group_name"] == live  # the live endpoint's group only, not -DEFAULT
+    assert retention.inputs["days"] == days
+    assert retention.inputs["region"] == "us-east-1"
+    assert evaluation.outputs["agentLogGroup"] == live
+    assert not retention.retain_on_delete  # deleting it deletes nothing: its provider leaves the group
+
+
+def test_retention_is_applied_after_the_runtime_and_its_endpoint_exist(dev):
+    (retention,) = dev.of_type(RETENTION)
+    assert dev.named("agent-runtime", RUNTIME).urn in retention.dependencies
+    assert dev.named("agent-endpoint", ENDPOINT).urn in retention.dependencies
+
+
+def test_platform_version_is_set_explicitly(dev, evaluate_stack):
+    assert dev.named("agent-runtime", RUNTIME).inputs["platformVersion"] == "V1"
+    v2 = evaluate_stack("dev", {key("agent.platformVersion"): "V2"})
+    assert v2.error is None, v2.error
+    assert v2.named("agent-runtime", RUNTIME).inputs["platformVersion"] == "V2"
+    # the environment is the same on either version
+    assert (
+        v2.named("agent-runtime", RUNTIME).inputs["environmentVariables"]
+        == dev.named("agent-runtime", RUNTIME).inputs["environmentVariables"]
+    )
 
 
 @pytest.mark.parametrize(

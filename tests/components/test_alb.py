@@ -91,3 +91,19 @@ def test_target_group_prefix_leaves_room_for_the_session(stack, prefix):
     assert target_group_prefix(stack) == prefix
     assert len(prefix) <= 16
     SessionTargetGroupTemplate(name_prefix=prefix)
+
+
+def test_prod_alb_waits_for_its_access_log_bucket_policy(prod):
+    # ELB checks at creation that it may write the access-log bucket: the policy must exist first.
+    lb = prod.named("alb-lb", LB)
+    policy = prod.named("alb-logs-policy", "aws:s3/bucketPolicy:BucketPolicy")
+    assert lb.inputs["accessLogs"]["enabled"] is True
+    assert lb.inputs["accessLogs"]["bucket"] == prod.named("alb-logs-bucket", "aws:s3/bucket:Bucket").state["bucket"]
+    assert policy.urn in lb.dependencies
+
+
+def test_dev_alb_without_access_logs_depends_on_no_bucket_policy(dev):
+    lb = dev.named("alb-lb", LB)
+    policies = {r.urn for r in dev.of_type("aws:s3/bucketPolicy:BucketPolicy")}
+    assert "accessLogs" not in lb.inputs or not lb.inputs["accessLogs"]
+    assert policies.isdisjoint(lb.dependencies)

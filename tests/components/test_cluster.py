@@ -96,3 +96,12 @@ def test_roles_get_exactly_their_documents(dev):
     assert task_policy == executor_task_policy(
         bucket_arn=dev.named("artifacts-bucket", "aws:s3/bucket:Bucket").state["arn"]
     )
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_a_replaced_task_definition_keeps_its_old_revision(request, stack):
+    # A new executor image replaces the task definition; sessions of the previous runtime version still
+    # RunTask the old family:revision, which Pulumi would deregister on replacement without skip_destroy.
+    evaluation = request.getfixturevalue(stack)
+    task = evaluation.named("executor-task", TASK).inputs
+    assert task["skipDestroy"] is True

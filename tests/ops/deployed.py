@@ -31,12 +31,13 @@ import boto3
 from deep_insight_agent.executor_session import CREATED_TAG, SESSION_TAG, STACK_TAG, target_group_name
 
 from components.addressing import carve_subnets
-from components.agent_runtime import ENDPOINT_NAME, LOGGED_ENDPOINTS, runtime_log_group_name
+from components.agent_runtime import ENDPOINT_NAME, RETAINED_ENDPOINTS
 from components.alb import ACCESS_LOG_PREFIX, IDLE_TIMEOUT_SECONDS, NO_ROUTE_BODY
 from components.bucket import bucket_prefix
 from components.cluster import executor_container_definitions
 from components.endpoints import service_name
 from components.iam import agentcore_trust, ecs_tasks_trust, tls_only_bucket_policy
+from components.log_retention import ensure_retention, runtime_log_group_name
 from components.network import nat_zone_for
 from components.runtime_contract import EXECUTOR_CONTAINER, SESSION_HEADER, agentcore_runtime_name, target_group_prefix
 from components.security import INTERNET, Group, Peer, paths
@@ -67,6 +68,8 @@ class Faults:
     private_dns_off: tuple[str, ...] = ()
     """Interface endpoints created without private DNS (moto ignores ModifyVpcEndpoint PrivateDnsEnabled)."""
     service_linked_role: bool = True
+    agent_log_retention: bool = True
+    """Whether `pulumi up`'s log-retention step ran (False: AgentCore's group not made yet, no retention)."""
 
 
 @dataclass
@@ -399,10 +402,13 @@ def deploy(stack: str = "dev", faults: Faults = Faults()) -> Deployed:
                 {"ResourceType": "network-interface", "Tags": [{"Key": AGENTCORE_ENI_TAG, "Value": "true"}]}
             ],
         )
-    for endpoint_name in LOGGED_ENDPOINTS:
-        name = runtime_log_group_name(runtime["agentRuntimeId"], endpoint_name)
-        logs.create_log_group(logGroupName=name)
-        logs.put_retention_policy(logGroupName=name, retentionInDays=settings.log_retention_days)
+    # AgentCore makes its DEFAULT endpoint's group itself, without retention; the program only gives the
+    # retained endpoints' groups the stack's retention, with its own function (components.log_retention).
+    logs.create_log_group(logGroupName=runtime_log_group_name(runtime["agentRuntimeId"], "DEFAULT"))
+    if faults.agent_log_retention:
+        for endpoint_name in RETAINED_ENDPOINTS:
+            name = runtime_log_group_name(runtime["agentRuntimeId"], endpoint_name)
+            ensure_retention(logs, name, settings.log_retention_days)
 
     outputs: dict[str, Any] = {
         "region": region,

@@ -45,8 +45,10 @@ def test_json_plan_of_dev_lists_components_resources_and_cost():
         "agent-image",
         "executor",
         "alb",
+        "sessions",
         "agent",
     }
+    assert names["sessions"]["resources"] == {"pulumi-python:dynamic:SessionSweeper": 1}
     assert names["network"]["resources"]["aws:ec2:Subnet"] == 6
     assert names["network"]["resources"]["aws:ec2:NatGateway"] == 1
     assert names["endpoints"]["resources"] == {"aws:ec2:VpcEndpoint": 8}

@@ -100,6 +100,7 @@ def test_a_healthy_dev_stack_passes_every_check(aws, tmp_path):
     assert run.lines["Subnets"][1].endswith("one each in use1-az1, use1-az2 (AgentCore-supported AZ IDs)")
     assert "ARM64, 1024 CPU / 2048 MiB" in run.lines["Task definition"][1]
     assert run.lines["Executor log group"][1] == "/deep-insight/dev/executor keeps 7 days"
+    assert run.lines["Agent log group"][1].endswith("-live keeps 7 days")
     assert "7 available with private DNS" in run.lines["Interface endpoints"][1]
 
 
@@ -112,6 +113,7 @@ def test_a_healthy_prod_stack_passes_every_check(aws, tmp_path):
     assert run.lines["NAT gateways"][1].startswith("3 available (perAz)")
     assert "use1-az1, use1-az2, use1-az4" in run.lines["Subnets"][1]
     assert run.lines["Executor log group"][1] == "/deep-insight/prod/executor keeps 30 days"
+    assert run.lines["Agent log group"][1].endswith("-live keeps 30 days")
     assert run.lines["ALB"][1].endswith("with deletion protection and access logs")
 
 
@@ -273,11 +275,16 @@ VARIANTS = [
         ),
     ),
     Variant(
-        "agent-default-log-group-missing",
-        {"Agent log group (DEFAULT)": "-DEFAULT does not exist"},
-        drift=lambda d: client("logs").delete_log_group(
-            logGroupName=d.outputs["agentLogGroup"].replace("-live", "-DEFAULT")
-        ),
+        # Not invoked yet and the retention step of `pulumi up` did not run: AgentCore would create the group
+        # at its first write, without retention.
+        "agent-log-group-not-created",
+        {"Agent log group": "-live does not exist; AgentCore would create it at the next invocation"},
+        faults=Faults(agent_log_retention=False),
+    ),
+    Variant(
+        "agent-log-group-without-retention",
+        {"Agent log group": "-live retention never expires, expected 7 (logRetentionDays)"},
+        drift=lambda d: client("logs").delete_retention_policy(logGroupName=d.outputs["agentLogGroup"]),
     ),
     Variant(
         "scan-on-push-off",

@@ -176,7 +176,7 @@ CASES = [
          "endpoints-sts", lambda p: p.pop("privateDnsEnabled")),
     Case("log-group-forever", "log-group-retention", "retentionInDays is None, so events are kept forever", "dev",
          LOG_GROUP, "executor-logs", lambda p: p.pop("retentionInDays")),
-    Case("log-group-zero", "log-group-retention", "retentionInDays is 0", "prod", LOG_GROUP, "agent-logs-live",
+    Case("log-group-zero", "log-group-retention", "retentionInDays is 0", "prod", LOG_GROUP, "executor-logs",
          lambda p: p.update(retentionInDays=0)),
     Case("ecr-no-scan", "ecr-scan-on-push", "scanOnPush is False", "dev", REPOSITORY, "agent-image-repository",
          lambda p: p.update(imageScanningConfiguration={"scanOnPush": False})),

@@ -1,0 +1,252 @@
+"""The session sweeper: on ``pulumi destroy``, stop this stack's executor sessions before their network goes.
+
+Executor tasks are started by the agent at run time, not by Pulumi. If any still run at destroy, their
+ENIs block deleting the executor security group and the private subnets (DependencyViolation), ECS
+refuses DeleteCluster while tasks run, and their listener rules and target groups are left behind.
+
+`SessionSweeper` is a Pulumi dynamic resource that does nothing on create and update, and on delete
+removes every session resource of the stack: listener rules, target groups and tasks (the agent's own
+reaper with age 0), then waits, bounded, until the tasks are STOPPED. Its order in the graph does the
+rest: it takes the cluster, listener, executor security group and private subnets as inputs, so Pulumi
+deletes it before any of them; and the agent runtime depends on it, so the runtime (which starts new
+sessions) is deleted before the sweep. It is never replaced (a replacement would delete, i.e. sweep,
+live sessions during ``pulumi up``): every change is an in-place update.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pulumi
+import pulumi.dynamic
+
+SWEEP_TIMEOUT_SECONDS = 300.0
+POLL_SECONDS = 5.0
+STOP_REASON = "deep-insight: stack destroyed"
+# The reaper removes what was created before now - older_than. Any age means a cutoff ahead of now: resources
+# tagged this very second, or by an agent whose clock runs ahead of the deployer's, are included.
+ANY_AGE = -timedelta(days=1)
+
+
+@dataclass
+class Sweep:
+    """What a sweep removed, and what it could not."""
+
+    rules: list[str] = field(default_factory=list)
+    target_groups: list[str] = field(default_factory=list)
+    tasks: list[str] = field(default_factory=list)
+    still_running: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    """``kind arn: code: message`` for each removal AWS refused at the last try."""
+
+
+def running_tasks(ecs: Any, cluster: str) -> list[str]:
+    return [
+        arn
+        for page in ecs.get_paginator("list_tasks").paginate(cluster=cluster, desiredStatus="RUNNING")
+        for arn in page["taskArns"]
+    ]
+
+
+def wait_until_stopped(
+    ecs: Any,
+    cluster: str,
+    task_arns: Sequence[str],
+    *,
+    timeout: float = SWEEP_TIMEOUT_SECONDS,
+    poll: float = POLL_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> list[str]:
+    """Poll DescribeTasks until every task is STOPPED or ``timeout`` passes; return those not STOPPED.
+
+    A task DescribeTasks cannot find (``failures`` with MISSING) is gone, i.e. stopped.
+    """
+    deadline = clock() + timeout
+    waiting = list(task_arns)
+    while waiting:
+        described: dict[str, str] = {}
+        for start in range(0, len(waiting), 100):  # DescribeTasks takes 100 at a time
+            answer = ecs.describe_tasks(cluster=cluster, tasks=waiting[start : start + 100])
+            described.update({t["taskArn"]: t.get("lastStatus", "") for t in answer.get("tasks", [])})
+        waiting = [arn for arn in waiting if arn in described and described[arn] != "STOPPED"]
+        if not waiting or clock() >= deadline:
+            break
+        sleep(min(poll, max(0.0, deadline - clock())))
+    return waiting
+
+
+def sweep_sessions(
+    settings: Any,
+    *,
+    ecs: Any,
+    elbv2: Any,
+    timeout: float = SWEEP_TIMEOUT_SECONDS,
+    poll: float = POLL_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Sweep:
+    """Remove every session resource of the stack (``settings``: the agent's `EcsSettings`), any age.
+
+    1. The agent's reaper (any age: `ANY_AGE`) removes the stack's rules, then target groups, then tasks, by their tags.
+    2. Tasks of the stack's own cluster it skipped (not tagged yet, or tagged this very second) are stopped
+       too: the cluster belongs to this stack alone.
+    3. Wait, bounded, until the tasks are STOPPED.
+    4. Reap again until nothing is refused or time is up: target groups AWS refused while their rule was
+       being deleted (ResourceInUse), and what a session's own cleanup raced.
+    """
+    from botocore.exceptions import ClientError  # noqa: PLC0415 - the provider process imports late
+    from deep_insight_agent.executor_session import reap  # noqa: PLC0415
+
+    deadline = clock() + timeout
+    result = Sweep()
+
+    def reap_once() -> list[Any]:
+        reaped = reap(settings, ecs=ecs, elbv2=elbv2, older_than=ANY_AGE)
+        result.rules += reaped.rules
+        result.target_groups += reaped.target_groups
+        result.tasks += [arn for arn in reaped.tasks if arn not in result.tasks]
+        return reaped.failures
+
+    failures = reap_once()
+    for arn in running_tasks(ecs, settings.cluster_arn):
+        if arn in result.tasks:
+            continue
+        try:
+            ecs.stop_task(cluster=settings.cluster_arn, task=arn, reason=STOP_REASON)
+        except ClientError as error:
+            result.failures.append(f"task {arn}: {error}")
+        else:
+            result.tasks.append(arn)
+    result.still_running = wait_until_stopped(
+        ecs,
+        settings.cluster_arn,
+        result.tasks,
+        timeout=max(0.0, deadline - clock()),
+        poll=poll,
+        sleep=sleep,
+        clock=clock,
+    )
+    failures = reap_once()
+    while failures and clock() < deadline:
+        sleep(min(poll, max(0.0, deadline - clock())))
+        failures = reap_once()
+    result.failures += [f"{f.kind} {f.arn}: {f.code}: {f.message}" for f in failures]
+    return result
+
+
+def settings_of(props: dict[str, Any]) -> Any:
+    """The agent's `EcsSettings` from the sweeper's state (what the agent runtime is configured with)."""
+    from deep_insight_agent.config import EcsSettings, TargetGroupTemplate  # noqa: PLC0415
+
+    return EcsSettings(
+        region=props["region"],
+        stack=props["stack"],
+        cluster_arn=props["cluster_arn"],
+        task_definition_arn=props["task_definition_arn"],
+        container=props["container"],
+        subnet_ids=tuple(props["subnet_ids"]),
+        security_group_id=props["security_group_id"],
+        vpc_id=props["vpc_id"],
+        listener_arn=props["listener_arn"],
+        alb_dns=props["alb_dns"],
+        max_sessions=int(props["max_sessions"]),
+        target_group=TargetGroupTemplate(**json.loads(props["target_group"])),
+        executor_session_timeout_seconds=int(props["executor_session_timeout_seconds"]),
+        artifact_bucket=props["artifact_bucket"],
+    )
+
+
+class SweepError(Exception):
+    pass
+
+
+def clients(region: str, profile: str | None) -> tuple[Any, Any]:
+    import boto3  # noqa: PLC0415 - only the provider process (at deploy time) needs boto3
+
+    session = boto3.Session(profile_name=profile or None, region_name=region)
+    return session.client("ecs"), session.client("elbv2")
+
+
+class SweeperProvider(pulumi.dynamic.ResourceProvider):
+    """create/update: record the stack's session settings; delete: sweep, bounded."""
+
+    def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
+        return pulumi.dynamic.CreateResult(id_=f"sessions-of-{props['stack']}", outs=props)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
+        changed = {k for k in set(olds) | set(news) if not k.startswith("__") and olds.get(k) != news.get(k)}
+        # Never replace: deleting the old sweeper would stop live sessions in the middle of `pulumi up`.
+        return pulumi.dynamic.DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
+        return pulumi.dynamic.UpdateResult(outs=news)
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        ecs, elbv2 = clients(props["region"], props.get("profile"))
+        swept = sweep_sessions(settings_of(props), ecs=ecs, elbv2=elbv2)
+        problems = swept.failures + [f"task {arn} not STOPPED yet" for arn in swept.still_running]
+        if problems:
+            raise SweepError(
+                f"{len(problems)} executor session resource(s) of stack {props['stack']} remain after "
+                f"{int(SWEEP_TIMEOUT_SECONDS)} s; run `pulumi destroy` again: " + "; ".join(problems)
+            )
+
+
+@dataclass(frozen=True)
+class SweeperArgs:
+    region: str
+    stack: str
+    cluster_arn: pulumi.Input[str]
+    task_definition_arn: pulumi.Input[str]
+    container: str
+    subnet_ids: pulumi.Input[list[str]]
+    security_group_id: pulumi.Input[str]
+    vpc_id: pulumi.Input[str]
+    listener_arn: pulumi.Input[str]
+    alb_dns: pulumi.Input[str]
+    max_sessions: int
+    target_group_json: str
+    executor_session_timeout_seconds: int
+    artifact_bucket: pulumi.Input[str]
+    profile: str | None = None
+
+
+class SessionSweeper(pulumi.dynamic.Resource, module="ecs", name="SessionSweeper"):
+    """Type ``pulumi-python:dynamic/ecs:SessionSweeper``. Its inputs are its dependencies: see the module."""
+
+    def __init__(self, name: str, args: SweeperArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        props: dict[str, Any] = {
+            "region": args.region,
+            "stack": args.stack,
+            "cluster_arn": args.cluster_arn,
+            "task_definition_arn": args.task_definition_arn,
+            "container": args.container,
+            "subnet_ids": args.subnet_ids,
+            "security_group_id": args.security_group_id,
+            "vpc_id": args.vpc_id,
+            "listener_arn": args.listener_arn,
+            "alb_dns": args.alb_dns,
+            "max_sessions": args.max_sessions,
+            "target_group": args.target_group_json,
+            "executor_session_timeout_seconds": args.executor_session_timeout_seconds,
+            "artifact_bucket": args.artifact_bucket,
+            "profile": args.profile,
+        }
+        super().__init__(SweeperProvider(), name, props, opts)
+
+
+class SessionCleanup(pulumi.ComponentResource):
+    """The component around `SessionSweeper` (what `pulumi preview` shows as ``deep-insight:sessions``)."""
+
+    sweeper: SessionSweeper
+
+    def __init__(self, name: str, args: SweeperArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("deep-insight:sessions:SessionCleanup", name, None, opts)
+        self.sweeper = SessionSweeper(f"{name}-sweeper", args, pulumi.ResourceOptions(parent=self))
+        self.register_outputs({"sweeperId": self.sweeper.id})

@@ -1,0 +1,170 @@
+"""The session sweeper's delete (components.sweeper) against a deployed dev stack in moto, tasks held RUNNING.
+
+What `pulumi destroy` relies on: once the sweeper is deleted, no executor task of the stack runs (their ENIs
+would block the executor security group and the private subnets, and ECS DeleteCluster), and no session
+rule or target group is left; the wait is bounded.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from components import sweeper
+from components.runtime_contract import SessionTargetGroupTemplate, target_group_prefix
+from components.sweeper import Sweep, SweeperProvider, SweepError, wait_until_stopped
+from tests.moto_server import hold_ecs_tasks
+from tests.ops.deployed import deploy, leave_session, shared_session
+
+REGION = "us-east-1"
+
+
+def client(service: str):
+    return shared_session().client(service, region_name=REGION)
+
+
+def props_of(outputs: dict, stack: str = "dev") -> dict:
+    """The sweeper's state as the program declares it (numbers come back from the engine as floats)."""
+    return {
+        "region": outputs["region"],
+        "stack": stack,
+        "cluster_arn": outputs["clusterArn"],
+        "task_definition_arn": outputs["executorTaskDefinitionArn"],
+        "container": outputs["executorContainerName"],
+        "subnet_ids": outputs["privateSubnetIds"],
+        "security_group_id": outputs["securityGroupIds"]["executor"],
+        "vpc_id": outputs["vpcId"],
+        "listener_arn": outputs["listenerArn"],
+        "alb_dns": outputs["albDnsName"],
+        "max_sessions": 20.0,
+        "target_group": SessionTargetGroupTemplate(name_prefix=target_group_prefix(stack)).to_json(),
+        "executor_session_timeout_seconds": 3600.0,
+        "artifact_bucket": outputs["artifactBucket"],
+    }
+
+
+def task_statuses(outputs: dict) -> dict[str, str]:
+    ecs = client("ecs")
+    arns = ecs.list_tasks(cluster=outputs["clusterArn"])["taskArns"]
+    described = ecs.describe_tasks(cluster=outputs["clusterArn"], tasks=arns)["tasks"] if arns else []
+    return {t["taskArn"]: t["lastStatus"] for t in described}
+
+
+@pytest.fixture
+def stack(aws):
+    hold_ecs_tasks(aws)
+    return deploy("dev")
+
+
+def test_delete_stops_every_task_and_removes_every_session_rule_and_target_group(stack, monkeypatch):
+    out = stack.outputs
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")  # the provider must use the stack's region
+    # a live session started this second, one tagged by an agent whose clock runs 5 minutes ahead, an orphan,
+    # and a task RunTask made but not yet tagged as a session
+    leave_session(stack, "live-session-started-this-second-000", timedelta(0))
+    leave_session(stack, "agent-clock-five-minutes-ahead-00000", timedelta(minutes=-5))
+    leave_session(stack, "orphan-from-a-crashed-runtime-000000", timedelta(hours=3))
+    client("ecs").run_task(
+        cluster=out["clusterArn"], taskDefinition=out["executorTaskDefinitionArn"], launchType="FARGATE",
+        networkConfiguration={"awsvpcConfiguration": {"subnets": out["privateSubnetIds"],
+                                                      "securityGroups": [out["securityGroupIds"]["executor"]]}},
+    )  # fmt: skip
+    # another stack's target group in the same account is not this stack's to remove
+    leave_session(stack, "another-stacks-session-000000000000", timedelta(hours=3), stack="prod", task=False)
+    assert sorted(task_statuses(out).values()) == ["RUNNING"] * 4
+
+    SweeperProvider().delete("sessions-of-dev", props_of(out))
+
+    assert sorted(task_statuses(out).values()) == ["STOPPED"] * 4
+    assert client("ecs").list_tasks(cluster=out["clusterArn"], desiredStatus="RUNNING")["taskArns"] == []
+    rules = client("elbv2").describe_rules(ListenerArn=out["listenerArn"])["Rules"]
+    assert [r["IsDefault"] for r in rules] == [True]
+    groups = [g["TargetGroupName"] for g in client("elbv2").describe_target_groups()["TargetGroups"]]
+    assert groups == [g for g in groups if g.startswith(target_group_prefix("prod"))]
+    assert len(groups) == 1
+    # with no session left, ECS deletes the cluster (what Pulumi does next)
+    client("ecs").delete_cluster(cluster=out["clusterArn"])
+
+
+def test_delete_with_nothing_running_is_quick_and_quiet(stack):
+    SweeperProvider().delete("sessions-of-dev", props_of(stack.outputs))
+    assert task_statuses(stack.outputs) == {}
+
+
+def test_create_and_every_update_touch_nothing_and_never_replace(stack):
+    out = stack.outputs
+    leave_session(stack, "live-session-started-just-now-000000", timedelta(seconds=5))
+    provider = SweeperProvider()
+    olds = props_of(out)
+    assert provider.create(olds).id == "sessions-of-dev"
+    news = {**olds, "task_definition_arn": olds["task_definition_arn"] + "-2", "listener_arn": "changed"}
+    diff = provider.diff("sessions-of-dev", olds, news)
+    assert (diff.changes, diff.replaces) == (True, [])  # a replacement would delete, i.e. sweep live sessions
+    provider.update("sessions-of-dev", olds, news)
+    assert sorted(task_statuses(out).values()) == ["RUNNING"]
+
+
+def test_delete_fails_loudly_when_tasks_outlive_the_wait(monkeypatch):
+    monkeypatch.setattr(sweeper, "clients", lambda region, profile: (None, None))
+    monkeypatch.setattr(sweeper, "sweep_sessions", lambda *a, **k: Sweep(tasks=["arn:t/1"], still_running=["arn:t/1"]))
+    with pytest.raises(SweepError, match=r"remain after 300 s; run `pulumi destroy` again: task arn:t/1 not STOPPED"):
+        SweeperProvider().delete("sessions-of-dev", props_of(FAKE_OUTPUTS))
+
+
+# --- the bounded wait, with a stub ECS and a fake clock ---
+
+FAKE_OUTPUTS = {
+    "region": REGION, "clusterArn": "arn:c", "executorTaskDefinitionArn": "arn:td:1", "executorContainerName": "executor",
+    "privateSubnetIds": ["subnet-1"], "securityGroupIds": {"executor": "sg-1"}, "vpcId": "vpc-1",
+    "listenerArn": "arn:l", "albDnsName": "alb", "artifactBucket": "bucket",
+}  # fmt: skip
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+class StubEcs:
+    """DescribeTasks answers: each task STOPPED after ``stops_after`` calls (None: never); unknown: MISSING."""
+
+    def __init__(self, stops_after: dict[str, int | None]) -> None:
+        self.stops_after = stops_after
+        self.calls = 0
+
+    def describe_tasks(self, *, cluster: str, tasks: list[str]) -> dict:
+        self.calls += 1
+        known = [t for t in tasks if t in self.stops_after]
+        return {
+            "tasks": [
+                {"taskArn": t, "lastStatus": "STOPPED" if (n := self.stops_after[t]) is not None and self.calls > n else "RUNNING"}
+                for t in known
+            ],
+            "failures": [{"arn": t, "reason": "MISSING"} for t in tasks if t not in known],
+        }  # fmt: skip
+
+
+def test_the_wait_ends_when_every_task_is_stopped():
+    clock, ecs = Clock(), StubEcs({"a": 1, "b": 3, "gone": None})
+    ecs.stops_after.pop("gone")  # DescribeTasks no longer knows it: stopped long ago
+    left = wait_until_stopped(ecs, "c", ["a", "b", "gone"], timeout=300, poll=5, sleep=clock.sleep, clock=clock)
+    assert left == []
+    assert ecs.calls == 4
+    assert clock.sleeps == [5, 5, 5]
+
+
+def test_the_wait_is_bounded_and_names_what_still_runs():
+    clock, ecs = Clock(), StubEcs({"stuck": None, "a": 0})
+    left = wait_until_stopped(ecs, "c", ["stuck", "a"], timeout=300, poll=7, sleep=clock.sleep, clock=clock)
+    assert left == ["stuck"]
+    assert clock.now == 300  # never past the timeout
+    assert max(clock.sleeps) <= 7
