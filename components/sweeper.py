@@ -6,7 +6,7 @@ refuses DeleteCluster while tasks run, and their listener rules and target group
 
 `SessionSweeper` is a Pulumi dynamic resource that does nothing on create and update, and on delete
 removes every session resource of the stack: listener rules, target groups and tasks (the agent's own
-reaper with age 0), then waits, bounded, until the tasks are STOPPED. Its order in the graph does the
+reaper, any age), then waits, bounded, until the tasks are STOPPED. Its order in the graph does the
 rest: it takes the cluster, listener, executor security group and private subnets as inputs, so Pulumi
 deletes it before any of them; and the agent runtime depends on it, so the runtime (which starts new
 sessions) is deleted before the sweep. It is never replaced (a replacement would delete, i.e. sweep,
@@ -17,20 +17,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import pulumi
 import pulumi.dynamic
 
 SWEEP_TIMEOUT_SECONDS = 300.0
-POLL_SECONDS = 5.0
-STOP_REASON = "deep-insight: stack destroyed"
-# The reaper removes what was created before now - older_than. Any age means a cutoff ahead of now: resources
-# tagged this very second, or by an agent whose clock runs ahead of the deployer's, are included.
-ANY_AGE = -timedelta(days=1)
+TARGET_GROUP_DEADLINE_SECONDS = 60.0
 
 
 @dataclass
@@ -45,99 +40,39 @@ class Sweep:
     """``kind arn: code: message`` for each removal AWS refused at the last try."""
 
 
-def running_tasks(ecs: Any, cluster: str) -> list[str]:
-    return [
-        arn
-        for page in ecs.get_paginator("list_tasks").paginate(cluster=cluster, desiredStatus="RUNNING")
-        for arn in page["taskArns"]
-    ]
-
-
-def wait_until_stopped(
-    ecs: Any,
-    cluster: str,
-    task_arns: Sequence[str],
-    *,
-    timeout: float = SWEEP_TIMEOUT_SECONDS,
-    poll: float = POLL_SECONDS,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> list[str]:
-    """Poll DescribeTasks until every task is STOPPED or ``timeout`` passes; return those not STOPPED.
-
-    A task DescribeTasks cannot find (``failures`` with MISSING) is gone, i.e. stopped.
-    """
-    deadline = clock() + timeout
-    waiting = list(task_arns)
-    while waiting:
-        described: dict[str, str] = {}
-        for start in range(0, len(waiting), 100):  # DescribeTasks takes 100 at a time
-            answer = ecs.describe_tasks(cluster=cluster, tasks=waiting[start : start + 100])
-            described.update({t["taskArn"]: t.get("lastStatus", "") for t in answer.get("tasks", [])})
-        waiting = [arn for arn in waiting if arn in described and described[arn] != "STOPPED"]
-        if not waiting or clock() >= deadline:
-            break
-        sleep(min(poll, max(0.0, deadline - clock())))
-    return waiting
-
-
 def sweep_sessions(
     settings: Any,
     *,
     ecs: Any,
     elbv2: Any,
     timeout: float = SWEEP_TIMEOUT_SECONDS,
-    poll: float = POLL_SECONDS,
     sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
 ) -> Sweep:
     """Remove every session resource of the stack (``settings``: the agent's `EcsSettings`), any age.
 
-    1. The agent's reaper (any age: `ANY_AGE`) removes the stack's rules, then target groups, then tasks, by their tags.
-    2. Tasks of the stack's own cluster it skipped (not tagged yet, or tagged this very second) are stopped
-       too: the cluster belongs to this stack alone.
-    3. Wait, bounded, until the tasks are STOPPED.
-    4. Reap again until nothing is refused or time is up: target groups AWS refused while their rule was
-       being deleted (ResourceInUse), and what a session's own cleanup raced.
+    The agent's own `reap_stack`: rules, then target groups (retried on ResourceInUse), then tasks, by their
+    tags and whatever their age; with ``whole_cluster`` also tasks of the stack's cluster that carry no stack
+    tag (the cluster is this stack's alone). Then a bounded wait until the tasks are STOPPED, and one more
+    pass for what AWS refused while the tasks were still going.
     """
-    from botocore.exceptions import ClientError  # noqa: PLC0415 - the provider process imports late
-    from deep_insight_agent.executor_session import reap  # noqa: PLC0415
+    from deep_insight_agent.reaper import reap_stack  # noqa: PLC0415 - the provider process imports late
 
-    deadline = clock() + timeout
-    result = Sweep()
-
-    def reap_once() -> list[Any]:
-        reaped = reap(settings, ecs=ecs, elbv2=elbv2, older_than=ANY_AGE)
-        result.rules += reaped.rules
-        result.target_groups += reaped.target_groups
-        result.tasks += [arn for arn in reaped.tasks if arn not in result.tasks]
-        return reaped.failures
-
-    failures = reap_once()
-    for arn in running_tasks(ecs, settings.cluster_arn):
-        if arn in result.tasks:
-            continue
-        try:
-            ecs.stop_task(cluster=settings.cluster_arn, task=arn, reason=STOP_REASON)
-        except ClientError as error:
-            result.failures.append(f"task {arn}: {error}")
-        else:
-            result.tasks.append(arn)
-    result.still_running = wait_until_stopped(
-        ecs,
-        settings.cluster_arn,
-        result.tasks,
-        timeout=max(0.0, deadline - clock()),
-        poll=poll,
+    reaped = reap_stack(
+        settings,
+        ecs=ecs,
+        elbv2=elbv2,
+        stop_deadline_seconds=timeout,
+        target_group_deadline_seconds=TARGET_GROUP_DEADLINE_SECONDS,
+        whole_cluster=True,
         sleep=sleep,
-        clock=clock,
     )
-    failures = reap_once()
-    while failures and clock() < deadline:
-        sleep(min(poll, max(0.0, deadline - clock())))
-        failures = reap_once()
-    result.failures += [f"{f.kind} {f.arn}: {f.code}: {f.message}" for f in failures]
-    return result
+    return Sweep(
+        rules=reaped.rules,
+        target_groups=reaped.target_groups,
+        tasks=reaped.tasks,
+        still_running=reaped.not_stopped,
+        failures=[f"{f.kind} {f.arn}: {f.code}: {f.message}" for f in reaped.failures],
+    )
 
 
 def settings_of(props: dict[str, Any]) -> Any:

@@ -13,7 +13,7 @@ import pytest
 
 from components import sweeper
 from components.runtime_contract import SessionTargetGroupTemplate, target_group_prefix
-from components.sweeper import Sweep, SweeperProvider, SweepError, wait_until_stopped
+from components.sweeper import Sweep, SweeperProvider, SweepError
 from tests.moto_server import hold_ecs_tasks
 from tests.ops.deployed import deploy, leave_session, shared_session
 
@@ -112,59 +112,8 @@ def test_delete_fails_loudly_when_tasks_outlive_the_wait(monkeypatch):
         SweeperProvider().delete("sessions-of-dev", props_of(FAKE_OUTPUTS))
 
 
-# --- the bounded wait, with a stub ECS and a fake clock ---
-
 FAKE_OUTPUTS = {
     "region": REGION, "clusterArn": "arn:c", "executorTaskDefinitionArn": "arn:td:1", "executorContainerName": "executor",
     "privateSubnetIds": ["subnet-1"], "securityGroupIds": {"executor": "sg-1"}, "vpcId": "vpc-1",
     "listenerArn": "arn:l", "albDnsName": "alb", "artifactBucket": "bucket",
 }  # fmt: skip
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-class StubEcs:
-    """DescribeTasks answers: each task STOPPED after ``stops_after`` calls (None: never); unknown: MISSING."""
-
-    def __init__(self, stops_after: dict[str, int | None]) -> None:
-        self.stops_after = stops_after
-        self.calls = 0
-
-    def describe_tasks(self, *, cluster: str, tasks: list[str]) -> dict:
-        self.calls += 1
-        known = [t for t in tasks if t in self.stops_after]
-        return {
-            "tasks": [
-                {"taskArn": t, "lastStatus": "STOPPED" if (n := self.stops_after[t]) is not None and self.calls > n else "RUNNING"}
-                for t in known
-            ],
-            "failures": [{"arn": t, "reason": "MISSING"} for t in tasks if t not in known],
-        }  # fmt: skip
-
-
-def test_the_wait_ends_when_every_task_is_stopped():
-    clock, ecs = Clock(), StubEcs({"a": 1, "b": 3, "gone": None})
-    ecs.stops_after.pop("gone")  # DescribeTasks no longer knows it: stopped long ago
-    left = wait_until_stopped(ecs, "c", ["a", "b", "gone"], timeout=300, poll=5, sleep=clock.sleep, clock=clock)
-    assert left == []
-    assert ecs.calls == 4
-    assert clock.sleeps == [5, 5, 5]
-
-
-def test_the_wait_is_bounded_and_names_what_still_runs():
-    clock, ecs = Clock(), StubEcs({"stuck": None, "a": 0})
-    left = wait_until_stopped(ecs, "c", ["stuck", "a"], timeout=300, poll=7, sleep=clock.sleep, clock=clock)
-    assert left == ["stuck"]
-    assert clock.now == 300  # never past the timeout
-    assert max(clock.sleeps) <= 7

@@ -120,6 +120,7 @@ def reap(
     older_than: timedelta | None,
     keep: set[str] | None = None,
     target_group_deadline_seconds: float = 0.0,
+    whole_cluster: bool = False,
 ) -> Reaped:
     """Remove this stack's executor tasks, target groups and rules older than ``older_than``.
 
@@ -128,6 +129,8 @@ def reap(
     destroy). Sessions in ``keep`` are spared. Rules go first (they reference target groups), then target
     groups (each retried on ``ResourceInUse`` for ``target_group_deadline_seconds``), then tasks. A removal
     AWS refuses is recorded in ``failures`` and the sweep goes on; errors finding the resources are raised.
+    ``whole_cluster`` also stops running tasks of the stack's cluster that carry no stack tag (the cluster is
+    the stack's own; only before destroy).
     """
     keep = keep or set()
     cutoff = None if older_than is None else datetime.now(UTC) - older_than
@@ -159,7 +162,7 @@ def reap(
         if orphan(tags):
             remove("target group", arn, reaped.target_groups, lambda arn=arn: delete_group(arn))
     for arn, tags in found["task"].items():
-        if orphan(tags):
+        if orphan(tags) or (whole_cluster and STACK_TAG not in tags):
             remove(
                 "task",
                 arn,
@@ -178,15 +181,18 @@ def wait_until_stopped(
     ecs: Any,
     deadline_seconds: float = STOP_DEADLINE_SECONDS,
     sleep: Callable[[float], None] = time.sleep,
+    whole_cluster: bool = False,
 ) -> list[str]:
     """Wait until every task of this stack in the cluster (running or stopping) reports ``lastStatus``
-    STOPPED, when its network interface is gone; returns the ARNs still not stopped at the deadline."""
+    STOPPED, when its network interface is gone; returns the ARNs still not stopped at the deadline.
+    ``whole_cluster``: tasks without a stack tag count as the stack's too."""
 
     def ours(tasks: list[dict[str, Any]]) -> set[str]:
         return {
             t["taskArn"]
             for t in tasks
-            if _task_tags(t).get(STACK_TAG) == settings.stack and t.get("lastStatus") != "STOPPED"
+            if t.get("lastStatus") != "STOPPED"
+            and (_task_tags(t).get(STACK_TAG) == settings.stack or (whole_cluster and STACK_TAG not in _task_tags(t)))
         }
 
     arns = _list_tasks(ecs, settings.cluster_arn, "RUNNING") + _list_tasks(ecs, settings.cluster_arn, "STOPPED")
@@ -207,12 +213,28 @@ def reap_stack(
     elbv2: Any,
     stop_deadline_seconds: float = STOP_DEADLINE_SECONDS,
     target_group_deadline_seconds: float = TARGET_GROUP_DELETE_DEADLINE_SECONDS,
+    whole_cluster: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Reaped:
     """Everything of this stack, any age: its rules, target groups and tasks removed, then a bounded wait
     until its tasks have stopped, so their network interfaces no longer hold the executor security group
     and subnets (``pulumi destroy``); tasks still not stopped are listed in ``not_stopped``."""
     reaped = reap(
-        settings, ecs=ecs, elbv2=elbv2, older_than=None, target_group_deadline_seconds=target_group_deadline_seconds
+        settings,
+        ecs=ecs,
+        elbv2=elbv2,
+        older_than=None,
+        target_group_deadline_seconds=target_group_deadline_seconds,
+        whole_cluster=whole_cluster,
     )
-    reaped.not_stopped = wait_until_stopped(settings, ecs=ecs, deadline_seconds=stop_deadline_seconds)
+    reaped.not_stopped = wait_until_stopped(
+        settings, ecs=ecs, deadline_seconds=stop_deadline_seconds, sleep=sleep, whole_cluster=whole_cluster
+    )
+    if reaped.failures:  # e.g. a target group whose rule was still being deleted: once more, now tasks are gone
+        again = reap(
+            settings, ecs=ecs, elbv2=elbv2, older_than=None, target_group_deadline_seconds=target_group_deadline_seconds
+        )
+        reaped.rules += again.rules
+        reaped.target_groups += again.target_groups
+        reaped.failures = again.failures
     return reaped
