@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
+import botocore.session
 import deep_insight_agent.__main__ as agent_main
 import pandas as pd
 import pytest
@@ -28,6 +29,7 @@ from deep_insight_agent.executor_session import (
     ExecutorSession,
     ExecutorStartError,
     Notify,
+    stopped_reason,
     target_group_name,
 )
 from deep_insight_agent.payload import Invocation
@@ -35,6 +37,7 @@ from deep_insight_agent.reaper import orphan_age, reap
 from deep_insight_agent.report import ReportFontError, find_font
 from deep_insight_agent.scripted import ScriptedModel
 from deep_insight_agent.workflow import WorkflowDeps, run_job
+from deep_insight_contract.executor import EXIT_UNWRITABLE
 from deep_insight_contract.session import ROUTING_HEADER, InvalidSessionId, routing_key
 
 from components.iam import AgentRuntimeGrants, agent_runtime_policy
@@ -818,3 +821,22 @@ def test_the_session_start_sweep_does_not_stall_the_event_loop(endpoint, stack, 
         return ticks
 
     assert asyncio.run(session_start_and_ticks()) >= 10  # /ping and keepalives kept being served
+
+
+def test_a_stopped_task_is_explained_by_its_containers_exit_code() -> None:
+    # Field names from botocore's ECS model (DescribeTasks: Task.stoppedReason, Container.exitCode/reason),
+    # so the message reads what ECS really answers.
+    ecs_model = botocore.session.get_session().get_service_model("ecs")
+    assert {"stoppedReason", "containers", "lastStatus"} <= set(ecs_model.shape_for("Task").members)
+    assert {"name", "exitCode", "reason"} <= set(ecs_model.shape_for("Container").members)
+    task = {
+        "lastStatus": "STOPPED",
+        "stoppedReason": "Essential container in task exited",
+        "containers": [{"name": "executor", "exitCode": EXIT_UNWRITABLE}],
+    }
+    message = stopped_reason(task)
+    assert message.startswith("Essential container in task exited; container executor exit 73")
+    assert "not writable" in message
+    assert stopped_reason({"lastStatus": "STOPPED", "containers": [{"name": "executor", "reason": "OOM"}]}) == (
+        "STOPPED; container executor: OOM"
+    )

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from deep_insight_contract.executor import EXIT_UNWRITABLE
 
 from ops.evaluate import Evaluation
 from tests.dockerfile import ROOT_DIRECTORY, fargate_bind_mount, stages
@@ -179,7 +180,7 @@ def test_without_the_volumes_the_executor_stops_at_once_with_one_line(
         executor.stop()
     assert time.monotonic() - started < 30
     output = executor.log.read_text()
-    assert code != 0, output
+    assert code == EXIT_UNWRITABLE, output  # the code the agent explains to the user (deep_insight_contract)
     lines = [line for line in output.splitlines() if line.strip()]
     assert len(lines) == 1, output
     entry = json.loads(lines[0])

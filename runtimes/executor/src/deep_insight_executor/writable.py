@@ -1,4 +1,4 @@
-"""Start-up check that the folders the executor writes can really be written (issue 10).
+"""Start-up check that the folders the executor writes can really be written.
 
 On Fargate the only writable paths are the task's bind mounts (/workspace, /tmp); a mount the image does
 not declare as ``VOLUME`` is root:root 0755, so the executor's uid 10001 could write nothing and every
@@ -14,7 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-EXIT_UNWRITABLE = 73  # EX_CANTCREAT (sysexits.h)
+from deep_insight_contract.executor import EXIT_UNWRITABLE
+
+__all__ = ["EXIT_UNWRITABLE", "Folder", "Unwritable", "first_unwritable", "first_unwritable_as"]
 
 
 @dataclass(frozen=True)
