@@ -49,7 +49,8 @@ def context_files(context: Path, dockerfile: Path) -> list[str]:
     lets through, plus the Dockerfile and the ignore file themselves (Docker always sends those)."""
     ignore = ignore_file(context, dockerfile)
     patterns = dockerignore.parse(ignore.read_text(encoding="utf-8")) if ignore else []
-    always = {path.resolve().relative_to(context.resolve()).as_posix() for path in (dockerfile, ignore) if path}
+    # absolute, not resolved: a context may reach its inputs through symlinks (Docker sends them as found)
+    always = {path.absolute().relative_to(context.absolute()).as_posix() for path in (dockerfile, ignore) if path}
     return sorted(set(dockerignore.included_files(context, patterns)) | always)
 
 

@@ -70,7 +70,7 @@ def command(
     With --all, every session resource of the stack goes, whatever its age, and the command waits (at most
     10 minutes) until the stack's tasks have stopped.
 
-    Examples: deep-insight reap --stack dev --older-than 120 · deep-insight reap --stack dev --all
+    Example: deep-insight reap --stack dev --older-than 120 (or --all before destroy)
     """
     if everything and older_than is not None:
         raise typer.BadParameter("give either --all or --older-than", param_hint="--all")

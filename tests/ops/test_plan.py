@@ -24,7 +24,8 @@ def project_with(tmp_path: Path, stack: str, text: str) -> Path:
     """The real program beside one extra stack file."""
     for name in ("__main__.py", "Pulumi.yaml"):
         shutil.copy(PROJECT_DIR / name, tmp_path / name)
-    (tmp_path / "runtimes").symlink_to(PROJECT_DIR / "runtimes")
+    for folder in ("runtimes", "contract"):  # the images' build inputs
+        (tmp_path / folder).symlink_to(PROJECT_DIR / folder)
     (tmp_path / f"Pulumi.{stack}.yaml").write_text(text, encoding="utf-8")
     return tmp_path
 
