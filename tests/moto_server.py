@@ -6,7 +6,9 @@ import contextlib
 import json
 import socket
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from moto.server import ThreadedMotoServer
 
@@ -38,3 +40,65 @@ def hold_ecs_tasks(endpoint: str) -> None:
         method="POST",
     )
     urllib.request.urlopen(request, timeout=10).read()
+
+
+@dataclass(frozen=True)
+class ExecutorNetwork:
+    """What the agent's ECS/ALB backend touches, created in moto: VPC, two subnets, executor SG, cluster,
+    executor task definition, internal ALB with its HTTP :80 listener (default: fixed 404)."""
+
+    vpc_id: str
+    subnet_ids: tuple[str, ...]
+    security_group_id: str
+    cluster_arn: str
+    task_definition_arn: str
+    listener_arn: str
+    alb_dns: str
+
+
+def executor_network(
+    ec2: Any,
+    ecs: Any,
+    elbv2: Any,
+    *,
+    cluster_name: str,
+    family: str,
+    container: str = "executor",
+    alb_name: str = "alb",
+    roles: Mapping[str, str] | None = None,
+) -> ExecutorNetwork:
+    """``roles``: optional ``taskRoleArn`` / ``executionRoleArn`` of the task definition."""
+    vpc = ec2.create_vpc(CidrBlock="10.100.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})  # moto's RunTask needs it
+    subnets = tuple(
+        ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"]["SubnetId"]
+        for cidr, zone in (("10.100.0.0/18", "us-east-1b"), ("10.100.64.0/18", "us-east-1c"))
+    )
+    group = ec2.create_security_group(GroupName="executor", Description="executor", VpcId=vpc)["GroupId"]
+    cluster = ecs.create_cluster(clusterName=cluster_name)["cluster"]["clusterArn"]
+    definition = ecs.register_task_definition(
+        family=family,
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="1024",
+        memory="2048",
+        containerDefinitions=[
+            {"name": container, "image": "executor", "memory": 2048, "portMappings": [{"containerPort": 8080}]}
+        ],
+        **dict(roles or {}),
+    )["taskDefinition"]["taskDefinitionArn"]
+    balancer = elbv2.create_load_balancer(
+        Name=alb_name, Subnets=list(subnets), SecurityGroups=[group], Scheme="internal", Type="application"
+    )["LoadBalancers"][0]
+    listener = elbv2.create_listener(
+        LoadBalancerArn=balancer["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[
+            {
+                "Type": "fixed-response",
+                "FixedResponseConfig": {"StatusCode": "404", "ContentType": "application/json", "MessageBody": "{}"},
+            }
+        ],
+    )["Listeners"][0]["ListenerArn"]
+    return ExecutorNetwork(vpc, subnets, group, cluster, definition, listener, balancer["DNSName"])

@@ -42,7 +42,7 @@ from tests.aws_reference import (
     resource_types,
 )
 from tests.aws_requests import Authorization, Recorder, Request, World, authorizations
-from tests.moto_server import hold_ecs_tasks, moto_server
+from tests.moto_server import executor_network, hold_ecs_tasks, moto_server
 
 SESSION = "session-0123456789abcdef0123456789abcdef"
 CRASHED = "crashed-0123456789abcdef0123456789abcdef"
@@ -76,45 +76,28 @@ def deployed(dev: Evaluation) -> Iterator[Deployed]:
         hold_ecs_tasks(endpoint)
         world = Deployed(endpoint, env, {}, boto3.Session(region_name=env[Env.AWS_REGION], **CREDENTIALS))
         ec2, ecs, elbv2 = world.client("ec2"), world.client("ecs"), world.client("elbv2")
-        vpc = ec2.create_vpc(CidrBlock="10.100.0.0/16")["Vpc"]["VpcId"]
-        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
-        subnets = [
-            ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"]["SubnetId"]
-            for cidr, zone in (("10.100.0.0/18", "us-east-1b"), ("10.100.64.0/18", "us-east-1c"))
-        ]
-        group = ec2.create_security_group(GroupName="executor", Description="executor", VpcId=vpc)["GroupId"]
-        cluster = ecs.create_cluster(clusterName=env[Env.CLUSTER_ARN].rsplit("/", 1)[1])["cluster"]["clusterArn"]
-        definition = ecs.register_task_definition(
-            family=task_definition.inputs["family"],
-            taskRoleArn=task_definition.inputs["taskRoleArn"],
-            executionRoleArn=task_definition.inputs["executionRoleArn"],
-            networkMode="awsvpc",
-            requiresCompatibilities=["FARGATE"],
-            cpu="1024",
-            memory="2048",
-            containerDefinitions=[{"name": env[Env.EXECUTOR_CONTAINER], "image": "executor", "memory": 2048}],
-        )["taskDefinition"]["taskDefinitionArn"]
         dev_listener = env[Env.LISTENER_ARN]
-        balancer = elbv2.create_load_balancer(
-            Name=_listener_path(dev_listener).split("/")[1], Subnets=subnets, SecurityGroups=[group], Scheme="internal"
-        )["LoadBalancers"][0]
-        listener = elbv2.create_listener(
-            LoadBalancerArn=balancer["LoadBalancerArn"],
-            Protocol="HTTP",
-            Port=80,
-            DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
-        )["Listeners"][0]["ListenerArn"]
+        net = executor_network(
+            ec2,
+            ecs,
+            elbv2,
+            cluster_name=env[Env.CLUSTER_ARN].rsplit("/", 1)[1],
+            family=task_definition.inputs["family"],
+            container=env[Env.EXECUTOR_CONTAINER],
+            alb_name=_listener_path(dev_listener).split("/")[1],
+            roles={k: task_definition.inputs[k] for k in ("taskRoleArn", "executionRoleArn")},
+        )
         world.client("s3").create_bucket(Bucket=env[Env.ARTIFACT_BUCKET])
         world.env |= {
-            Env.VPC_ID: vpc,
-            Env.SUBNET_IDS: ",".join(subnets),
-            Env.EXECUTOR_SECURITY_GROUP_ID: group,
-            Env.CLUSTER_ARN: cluster,
-            Env.TASK_DEFINITION_ARN: definition,
-            Env.LISTENER_ARN: listener,
-            Env.ALB_DNS: balancer["DNSName"],
+            Env.VPC_ID: net.vpc_id,
+            Env.SUBNET_IDS: ",".join(net.subnet_ids),
+            Env.EXECUTOR_SECURITY_GROUP_ID: net.security_group_id,
+            Env.CLUSTER_ARN: net.cluster_arn,
+            Env.TASK_DEFINITION_ARN: net.task_definition_arn,
+            Env.LISTENER_ARN: net.listener_arn,
+            Env.ALB_DNS: net.alb_dns,
         }
-        swap = (_listener_path(dev_listener), _listener_path(listener))
+        swap = (_listener_path(dev_listener), _listener_path(net.listener_arn))
         world.policies = {
             r.name: json.loads(r.inputs["policy"].replace(*swap)) for r in dev.of_type("aws:iam/rolePolicy:RolePolicy")
         }

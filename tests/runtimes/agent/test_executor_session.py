@@ -42,7 +42,7 @@ from deep_insight_contract.session import ROUTING_HEADER, InvalidSessionId, rout
 
 from components.iam import AgentRuntimeGrants, agent_runtime_policy
 from components.runtime_contract import AgentEnv, SessionTargetGroupTemplate
-from tests.moto_server import hold_ecs_tasks, moto_server
+from tests.moto_server import executor_network, hold_ecs_tasks, moto_server
 from tests.runtimes.agent.test_workflow import scripts  # the reference job's scripted turns
 from tests.runtimes.conftest import DATA, TOKEN
 
@@ -77,51 +77,25 @@ def clients(endpoint):
 @pytest.fixture(scope="module")
 def stack(clients) -> EcsSettings:
     """A deployed stack as the Pulumi program leaves it, reduced to what the backend touches."""
-    ec2, ecs, elbv2 = clients["ec2"], clients["ecs"], clients["elbv2"]
-    vpc = ec2.create_vpc(CidrBlock="10.100.0.0/16")["Vpc"]["VpcId"]
-    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=zone)["Subnet"]["SubnetId"]
-        for cidr, zone in (("10.100.0.0/18", "us-east-1b"), ("10.100.64.0/18", "us-east-1c"))
-    ]
-    group = ec2.create_security_group(GroupName="executor", Description="executor", VpcId=vpc)["GroupId"]
-    cluster = ecs.create_cluster(clusterName="deep-insight-test")["cluster"]["clusterArn"]
-    task_definition = ecs.register_task_definition(
+    net = executor_network(
+        clients["ec2"],
+        clients["ecs"],
+        clients["elbv2"],
+        cluster_name="deep-insight-test",
         family="deep-insight-test-executor",
-        networkMode="awsvpc",
-        requiresCompatibilities=["FARGATE"],
-        cpu="1024",
-        memory="2048",
-        containerDefinitions=[
-            {"name": "executor", "image": "executor", "memory": 2048, "portMappings": [{"containerPort": 8080}]}
-        ],
-    )["taskDefinition"]["taskDefinitionArn"]
-    alb = elbv2.create_load_balancer(
-        Name="alb", Subnets=subnets, SecurityGroups=[group], Scheme="internal", Type="application"
     )
-    listener = elbv2.create_listener(
-        LoadBalancerArn=alb["LoadBalancers"][0]["LoadBalancerArn"],
-        Protocol="HTTP",
-        Port=80,
-        DefaultActions=[
-            {
-                "Type": "fixed-response",
-                "FixedResponseConfig": {"StatusCode": "404", "ContentType": "application/json", "MessageBody": "{}"},
-            }
-        ],
-    )["Listeners"][0]["ListenerArn"]
     template = json.loads(SessionTargetGroupTemplate(name_prefix="di-test-").to_json())
     return EcsSettings(
         region="us-east-1",
         stack="test",
-        cluster_arn=cluster,
-        task_definition_arn=task_definition,
+        cluster_arn=net.cluster_arn,
+        task_definition_arn=net.task_definition_arn,
         container="executor",
-        subnet_ids=tuple(subnets),
-        security_group_id=group,
-        vpc_id=vpc,
-        listener_arn=listener,
-        alb_dns=alb["LoadBalancers"][0]["DNSName"],
+        subnet_ids=net.subnet_ids,
+        security_group_id=net.security_group_id,
+        vpc_id=net.vpc_id,
+        listener_arn=net.listener_arn,
+        alb_dns=net.alb_dns,
         max_sessions=5,
         target_group=TargetGroupTemplate(**template),
         executor_session_timeout_seconds=3600,
