@@ -16,9 +16,7 @@ live sessions during ``pulumi up``): every change is an in-place update.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -28,50 +26,23 @@ SWEEP_TIMEOUT_SECONDS = 300.0
 TARGET_GROUP_DEADLINE_SECONDS = 60.0
 
 
-@dataclass
-class Sweep:
-    """What a sweep removed, and what it could not."""
-
-    rules: list[str] = field(default_factory=list)
-    target_groups: list[str] = field(default_factory=list)
-    tasks: list[str] = field(default_factory=list)
-    still_running: list[str] = field(default_factory=list)
-    failures: list[str] = field(default_factory=list)
-    """``kind arn: code: message`` for each removal AWS refused at the last try."""
-
-
-def sweep_sessions(
-    settings: Any,
-    *,
-    ecs: Any,
-    elbv2: Any,
-    timeout: float = SWEEP_TIMEOUT_SECONDS,
-    sleep: Callable[[float], None] = time.sleep,
-) -> Sweep:
+def sweep_sessions(settings: Any, *, ecs: Any, elbv2: Any, timeout: float = SWEEP_TIMEOUT_SECONDS) -> Any:
     """Remove every session resource of the stack (``settings``: the agent's `EcsSettings`), any age.
 
-    The agent's own `reap_stack`: rules, then target groups (retried on ResourceInUse), then tasks, by their
-    tags and whatever their age; with ``whole_cluster`` also tasks of the stack's cluster that carry no stack
-    tag (the cluster is this stack's alone). Then a bounded wait until the tasks are STOPPED, and one more
-    pass for what AWS refused while the tasks were still going.
+    The agent's own `reap_stack` (returns its `Reaped`): rules, then target groups (retried on
+    ResourceInUse), then tasks, by their tags and whatever their age; with ``whole_cluster`` also tasks of
+    the stack's cluster that carry no stack tag (the cluster is this stack's alone). Then a bounded wait
+    until the tasks are STOPPED, and one more pass for what AWS refused while the tasks were still going.
     """
     from deep_insight_agent.reaper import reap_stack  # noqa: PLC0415 - the provider process imports late
 
-    reaped = reap_stack(
+    return reap_stack(
         settings,
         ecs=ecs,
         elbv2=elbv2,
         stop_deadline_seconds=timeout,
         target_group_deadline_seconds=TARGET_GROUP_DEADLINE_SECONDS,
         whole_cluster=True,
-        sleep=sleep,
-    )
-    return Sweep(
-        rules=reaped.rules,
-        target_groups=reaped.target_groups,
-        tasks=reaped.tasks,
-        still_running=reaped.not_stopped,
-        failures=[f"{f.kind} {f.arn}: {f.code}: {f.message}" for f in reaped.failures],
     )
 
 
@@ -125,7 +96,8 @@ class SweeperProvider(pulumi.dynamic.ResourceProvider):
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         ecs, elbv2 = clients(props["region"], props.get("profile"))
         swept = sweep_sessions(settings_of(props), ecs=ecs, elbv2=elbv2)
-        problems = swept.failures + [f"task {arn} not STOPPED yet" for arn in swept.still_running]
+        problems = [f"{f.kind} {f.arn}: {f.code}: {f.message}" for f in swept.failures]
+        problems += [f"task {arn} not STOPPED yet" for arn in swept.not_stopped]
         if problems:
             raise SweepError(
                 f"{len(problems)} executor session resource(s) of stack {props['stack']} remain after "

@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from deep_insight_agent.reaper import Reaped
 
 from components import sweeper
 from components.runtime_contract import SessionTargetGroupTemplate, target_group_prefix
-from components.sweeper import Sweep, SweeperProvider, SweepError
+from components.sweeper import SweeperProvider, SweepError
 from tests.moto_server import hold_ecs_tasks
 from tests.ops.deployed import deploy, leave_session, shared_session
 
@@ -107,7 +108,7 @@ def test_create_and_every_update_touch_nothing_and_never_replace(stack):
 
 def test_delete_fails_loudly_when_tasks_outlive_the_wait(monkeypatch):
     monkeypatch.setattr(sweeper, "clients", lambda region, profile: (None, None))
-    monkeypatch.setattr(sweeper, "sweep_sessions", lambda *a, **k: Sweep(tasks=["arn:t/1"], still_running=["arn:t/1"]))
+    monkeypatch.setattr(sweeper, "sweep_sessions", lambda *a, **k: Reaped(tasks=["arn:t/1"], not_stopped=["arn:t/1"]))
     with pytest.raises(SweepError, match=r"remain after 300 s; run `pulumi destroy` again: task arn:t/1 not STOPPED"):
         SweeperProvider().delete("sessions-of-dev", props_of(FAKE_OUTPUTS))
 
