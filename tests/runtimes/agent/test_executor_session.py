@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
-from deep_insight_agent.aws_calls import listener_rules
+from deep_insight_agent.aws_calls import listener_rules, stopped_reason
 from deep_insight_agent.config import ConfigError, EcsSettings, Env, TargetGroupTemplate
 from deep_insight_agent.events import guarded, validate_stream
 from deep_insight_agent.executor_client import ExecutorClient
@@ -29,7 +29,6 @@ from deep_insight_agent.executor_session import (
     ExecutorSession,
     ExecutorStartError,
     Notify,
-    stopped_reason,
     target_group_name,
 )
 from deep_insight_agent.payload import Invocation

@@ -1,15 +1,16 @@
 """Small helpers for the AWS calls of executor sessions and the reaper: every page of a listener's rules,
 and bounded, jittered retries of `DeleteTargetGroup`, which AWS may refuse with ``ResourceInUse`` for a
-while right after the rule that forwarded to the group was deleted."""
+while right after the rule that forwarded to the group was deleted; and what a stopped ECS task says about why."""
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
+from deep_insight_contract.executor import EXIT_MEANINGS
 
 TARGET_GROUP_DELETE_DEADLINE_SECONDS = 60.0
 """How long a target group's deletion is retried while AWS still reports it in use by a deleted rule."""
@@ -58,3 +59,23 @@ def delete_target_group(elbv2: Any, arn: str, *, deadline_seconds: float) -> Non
                 raise
         time.sleep(pause)
     elbv2.delete_target_group(TargetGroupArn=arn)
+
+
+def stopped_reason(task: Mapping[str, Any]) -> str:
+    """ECS's reason for a stopped task, with its container's exit code and what that code means.
+
+    ``stoppedReason`` alone says only "Essential container in task exited"; the container's ``exitCode``
+    and ``reason`` tell why (e.g. 73: the executor could not write its workdir).
+    """
+    parts = [str(task.get("stoppedReason") or task.get("lastStatus", "stopped"))]
+    for container in task.get("containers", []):
+        code, reason = container.get("exitCode"), container.get("reason")
+        if code is None and not reason:
+            continue
+        detail = f"container {container.get('name', '?')}"
+        if code is not None:
+            detail += f" exit {code}" + (f" ({EXIT_MEANINGS[code]})" if code in EXIT_MEANINGS else "")
+        if reason:
+            detail += f": {reason}"
+        parts.append(detail)
+    return "; ".join(parts)

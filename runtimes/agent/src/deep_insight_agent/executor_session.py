@@ -16,13 +16,12 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
-from deep_insight_contract.executor import EXIT_MEANINGS
 from deep_insight_contract.session import ROUTING_HEADER, check_session_id, routing_key
 
 from deep_insight_agent.aws_calls import (
@@ -31,6 +30,7 @@ from deep_insight_agent.aws_calls import (
     error_code,
     forwards_to,
     listener_rules,
+    stopped_reason,
 )
 from deep_insight_agent.config import EcsSettings
 
@@ -57,26 +57,6 @@ class CapacityError(RuntimeError):
 
 class ExecutorStartError(RuntimeError):
     """The executor task or its route did not become ready; everything started was cleaned up."""
-
-
-def stopped_reason(task: Mapping[str, Any]) -> str:
-    """ECS's reason for a stopped task, with its container's exit code and what that code means.
-
-    ``stoppedReason`` alone says only "Essential container in task exited"; the container's ``exitCode``
-    and ``reason`` tell why (e.g. 73: the executor could not write its workdir).
-    """
-    parts = [str(task.get("stoppedReason") or task.get("lastStatus", "stopped"))]
-    for container in task.get("containers", []):
-        code, reason = container.get("exitCode"), container.get("reason")
-        if code is None and not reason:
-            continue
-        detail = f"container {container.get('name', '?')}"
-        if code is not None:
-            detail += f" exit {code}" + (f" ({EXIT_MEANINGS[code]})" if code in EXIT_MEANINGS else "")
-        if reason:
-            detail += f": {reason}"
-        parts.append(detail)
-    return "; ".join(parts)
 
 
 @dataclass
