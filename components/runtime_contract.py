@@ -54,7 +54,6 @@ EXECUTOR_TMPDIR = "/tmp"
 # bind mount AND a ``VOLUME`` of the image, so Fargate gives the mount the image's owner and mode
 # (without the VOLUME it would be root:root 0755, unwritable by uid 10001).
 EXECUTOR_WRITABLE_PATHS = (EXECUTOR_WORKDIR, EXECUTOR_TMPDIR)
-SESSION_HEADER = "X-Deep-Insight-Session"
 
 # ALB limits (elbv2 API reference).
 HEALTH_CHECK_INTERVAL_RANGE = range(5, 301)

@@ -29,6 +29,7 @@ from typing import Any
 
 import boto3
 from deep_insight_agent.executor_session import CREATED_TAG, SESSION_TAG, STACK_TAG, target_group_name
+from deep_insight_contract.session import ROUTING_HEADER, routing_key
 
 from components.addressing import carve_subnets
 from components.agent_runtime import ENDPOINT_NAME, RETAINED_ENDPOINTS
@@ -39,7 +40,7 @@ from components.endpoints import service_name
 from components.iam import agentcore_trust, ecs_tasks_trust, tls_only_bucket_policy
 from components.log_retention import ensure_retention, runtime_log_group_name
 from components.network import nat_zone_for
-from components.runtime_contract import EXECUTOR_CONTAINER, SESSION_HEADER, agentcore_runtime_name, target_group_prefix
+from components.runtime_contract import EXECUTOR_CONTAINER, agentcore_runtime_name, target_group_prefix
 from components.security import INTERNET, Group, Peer, paths
 from components.settings import Architecture, NatStrategy
 from components.zones import select_zone_ids
@@ -455,7 +456,7 @@ def leave_session(d: Deployed, session: str, age: timedelta, *, stack: str = "de
     taken = {r["Priority"] for r in elbv2.describe_rules(ListenerArn=out["listenerArn"])["Rules"]}
     elbv2.create_rule(
         ListenerArn=out["listenerArn"], Priority=next(p for p in range(1, 100) if str(p) not in taken),
-        Conditions=[{"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": SESSION_HEADER, "Values": [session]}}],
+        Conditions=[{"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": ROUTING_HEADER, "Values": [routing_key(session)]}}],
         Actions=[{"Type": "forward", "TargetGroupArn": group}], Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
     )  # fmt: skip
     shared_session().client("ecs", region_name=out["region"]).run_task(
