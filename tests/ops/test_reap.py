@@ -37,12 +37,12 @@ def stack(aws, tmp_path) -> dict:
 def sessions_left(stack: dict) -> dict[str, set[str]]:
     out, ecs, elbv2 = stack["outputs"], stack["ecs"], stack["elbv2"]
     groups = {g["TargetGroupName"] for g in elbv2.describe_target_groups()["TargetGroups"]}
-    rules = {
-        c["HttpHeaderConfig"]["Values"][0]
-        for r in elbv2.describe_rules(ListenerArn=out["listenerArn"])["Rules"]
-        for c in r["Conditions"]
-        if c["Field"] == "http-header"
-    }
+    # A rule matches the routing key, not the id: the session is the rule's tag.
+    rule_arns = [
+        r["RuleArn"] for r in elbv2.describe_rules(ListenerArn=out["listenerArn"])["Rules"] if not r["IsDefault"]
+    ]
+    described = elbv2.describe_tags(ResourceArns=rule_arns)["TagDescriptions"] if rule_arns else []
+    rules = {t["Value"] for d in described for t in d["Tags"] if t["Key"] == "deep-insight:session"}
     arns = ecs.list_tasks(cluster=out["clusterArn"], desiredStatus="RUNNING")["taskArns"]
     tasks = ecs.describe_tasks(cluster=out["clusterArn"], tasks=arns, include=["TAGS"])["tasks"] if arns else []
     sessions = {t["value"] for task in tasks for t in task.get("tags", []) if t["key"] == "deep-insight:session"}
