@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
+from deep_insight_contract.environment import AgentEnv
 
 from components.agent_runtime import AgentRuntime, AgentRuntimeArgs
 from components.alb import ACCESS_LOG_PREFIX, AlbArgs, InternalAlb
@@ -19,7 +20,6 @@ from components.iam import AgentRuntimeGrants, access_log_bucket_policy, tls_onl
 from components.image import ContainerImage, ImageArgs
 from components.network import Network, NetworkArgs
 from components.runtime_contract import (
-    AgentEnv,
     SessionTargetGroupTemplate,
     agentcore_runtime_name,
     target_group_prefix,

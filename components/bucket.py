@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+from deep_insight_contract.tags import RETAIN_DATA_TAG
 
 from components.iam import Document
 from components.settings import ResourceTags
@@ -24,7 +25,6 @@ BUCKET_PREFIX_MAX = 37  # AWS: bucket_prefix leaves room for the 26-character un
 # On every bucket and ECR repository: whether this stack keeps it (deep-insight:retainData). A policy pack
 # cannot read stack config, so the policy `retain-data-protected` (policy/rules.py) reads this tag and
 # requires a resource tagged "true" to be protected.
-RETAIN_DATA_TAG = "deep-insight:retain-data"
 
 
 def retain_data_tag(retain: bool) -> dict[str, str]:

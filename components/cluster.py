@@ -14,6 +14,7 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+from deep_insight_contract.environment import ExecutorEnv
 
 from components.iam import ecs_tasks_trust, executor_execution_policy, executor_task_policy
 from components.role import role_with_policy
@@ -23,7 +24,6 @@ from components.runtime_contract import (
     EXECUTOR_UID,
     EXECUTOR_WORKDIR,
     EXECUTOR_WRITABLE_PATHS,
-    ExecutorEnv,
 )
 from components.settings import Architecture, ResourceTags
 

@@ -15,12 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from deep_insight_contract.tags import SESSION_RESOURCE_TAGS, STACK_TAG
+
 Document = dict[str, Any]
 Statement = dict[str, Any]
 
-STACK_TAG = "deep-insight:stack"
-SESSION_TAG = "deep-insight:session"
-CREATED_TAG = "deep-insight:created"
 ECS_TASKS = "ecs-tasks.amazonaws.com"
 AGENTCORE = "bedrock-agentcore.amazonaws.com"
 
@@ -179,7 +178,7 @@ def agent_runtime_policy(g: AgentRuntimeGrants) -> Document:
     ours = {"StringEquals": {f"aws:ResourceTag/{STACK_TAG}": g.stack}}
     tagged_on_create = {
         "StringEquals": {f"aws:RequestTag/{STACK_TAG}": g.stack},
-        "ForAllValues:StringEquals": {"aws:TagKeys": [STACK_TAG, SESSION_TAG, CREATED_TAG]},
+        "ForAllValues:StringEquals": {"aws:TagKeys": list(SESSION_RESOURCE_TAGS)},
     }
     directory = f"arn:{p}:bedrock-agentcore:{r}:{a}:workload-identity-directory/default"
     return document(

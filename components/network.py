@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+from deep_insight_contract.tags import RETAINED_TAG
 
 from components.addressing import carve_subnets
 from components.settings import NatStrategy, ResourceTags
 
 # Tag value on everything kept on `pulumi destroy` because AgentCore's ENIs may still be attached.
-RETAINED_TAG = "deep-insight:retained"
 RETAINED_REASON = "agentcore-enis"
 
 

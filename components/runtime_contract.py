@@ -1,8 +1,7 @@
 """The contract between this program and the runtimes it deploys: names and numbers that live once.
 
-* the agent runtime's environment variables (SPEC §7): the program sets exactly these, the agent reads
-  exactly these (runtimes/agent's tests compare its names with this module);
-* the executor container's name, port, user and environment;
+* the executor container's name, port, user and writable paths (the environment variable names of both
+  runtimes live in `deep_insight_contract.environment`);
 * the per-session target-group template the agent uses for every executor session, checked here
   against the ALB's limits.
 """
@@ -12,38 +11,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass
-from enum import StrEnum
-
-
-class AgentEnv(StrEnum):
-    AWS_REGION = "AWS_REGION"
-    STACK = "DEEP_INSIGHT_STACK"
-    MODEL_ID = "DEEP_INSIGHT_MODEL_ID"
-    ARTIFACT_BUCKET = "DEEP_INSIGHT_ARTIFACT_BUCKET"
-    CLUSTER_ARN = "DEEP_INSIGHT_CLUSTER_ARN"
-    TASK_DEFINITION_ARN = "DEEP_INSIGHT_TASK_DEFINITION_ARN"
-    EXECUTOR_CONTAINER = "DEEP_INSIGHT_EXECUTOR_CONTAINER"
-    SUBNET_IDS = "DEEP_INSIGHT_SUBNET_IDS"
-    EXECUTOR_SECURITY_GROUP_ID = "DEEP_INSIGHT_EXECUTOR_SECURITY_GROUP_ID"
-    VPC_ID = "DEEP_INSIGHT_VPC_ID"
-    LISTENER_ARN = "DEEP_INSIGHT_LISTENER_ARN"
-    ALB_DNS = "DEEP_INSIGHT_ALB_DNS"
-    MAX_SESSIONS = "DEEP_INSIGHT_MAX_SESSIONS"
-    SESSION_TARGET_GROUP = "DEEP_INSIGHT_SESSION_TARGET_GROUP"
-    EXECUTOR_SESSION_TIMEOUT_SECONDS = "DEEP_INSIGHT_EXECUTOR_SESSION_TIMEOUT_SECONDS"
-
-
-class ExecutorEnv(StrEnum):
-    """SPEC §6. SESSION_ID and EXECUTOR_TOKEN are set per task by the agent at RunTask."""
-
-    ARTIFACT_BUCKET = "ARTIFACT_BUCKET"
-    SESSION_ID = "SESSION_ID"
-    TOKEN = "EXECUTOR_TOKEN"
-    WORKDIR = "EXECUTOR_WORKDIR"
-    MAX_OUTPUT_BYTES = "EXECUTOR_MAX_OUTPUT_BYTES"
-    MEMORY_LIMIT_MB = "EXECUTOR_MEMORY_LIMIT_MB"
-    SESSION_TIMEOUT_SECONDS = "EXECUTOR_SESSION_TIMEOUT_SECONDS"
-
 
 EXECUTOR_CONTAINER = "executor"
 EXECUTOR_PORT = 8080

@@ -16,8 +16,9 @@ from enum import StrEnum
 
 import pulumi
 import pulumi_aws as aws
+from deep_insight_contract.tags import RETAINED_TAG
 
-from components.network import RETAINED_REASON, RETAINED_TAG
+from components.network import RETAINED_REASON
 from components.settings import ResourceTags
 
 INTERNET = "0.0.0.0/0"

@@ -20,6 +20,7 @@ from types import MappingProxyType
 from typing import Any
 
 import pulumi
+from deep_insight_contract.tags import STACK_TAG
 from pulumi.runtime import config as runtime_config
 
 from components.addressing import VPC_PREFIX_RANGE, carve_subnets
@@ -29,7 +30,6 @@ from components.runtime_platform import PlatformVersion
 from components.zones import AZ_ID_PATTERN, AZ_NAME_PATTERN, MIN_ZONES
 
 PROJECT = "deep-insight"
-STACK_TAG = "deep-insight:stack"
 
 
 def key(name: str) -> str:

@@ -19,8 +19,8 @@ from typing import Annotated, Any
 
 import typer
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError
-from deep_insight_agent.executor_session import SESSION_TAG, STACK_TAG
 from deep_insight_agent.reaper import created_before, orphan_age, session_resources
+from deep_insight_contract.tags import SESSION_TAG, STACK_TAG
 from rich.text import Text
 
 from components.agent_runtime import ENDPOINT_NAME

@@ -35,7 +35,7 @@ from pulumi_policy import (
 )
 
 STACK_TAG = "deep-insight:stack"
-RETAIN_DATA_TAG = "deep-insight:retain-data"  # components.bucket.RETAIN_DATA_TAG (tests keep them equal)
+RETAIN_DATA_TAG = "deep-insight:retain-data"  # deep_insight_contract.tags (tests keep them equal)
 
 # --- resource types (pulumi-aws 7 tokens) ---
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"

@@ -21,8 +21,9 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
-from deep_insight_agent.executor_session import SESSION_TAG, STACK_TAG, target_group_name
+from deep_insight_agent.executor_session import target_group_name
 from deep_insight_contract.session import ROUTING_HEADER, SESSION_ID_MAX, routing_key
+from deep_insight_contract.tags import SESSION_TAG, STACK_TAG
 
 from components.bucket import bucket_prefix
 from components.names import resource_prefix

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from deep_insight_contract.environment import AgentEnv
 
-from components.runtime_contract import AgentEnv, agentcore_runtime_name
+from components.runtime_contract import agentcore_runtime_name
 from components.zones import AGENTCORE_SUPPORTED_AZ_IDS
 from tests.conftest import key
 from tests.policy_lint import parliament_findings, wildcard_grants

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from deep_insight_contract.tags import RETAIN_DATA_TAG
 
-from components.bucket import RETAIN_DATA_TAG, bucket_prefix
+from components.bucket import bucket_prefix
 from tests.conftest import key
 
 BUCKET = "aws:s3/bucket:Bucket"

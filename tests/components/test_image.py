@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from deep_insight_contract.tags import RETAIN_DATA_TAG
 
-from components.bucket import RETAIN_DATA_TAG
 from components.image import context_digest, ecr_lifecycle_policy, repository_arn_from_uri
 from ops.evaluate import PROJECT_DIR, evaluate
 from tests.conftest import key

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import botocore.loaders
 import pytest
+from deep_insight_contract.environment import AgentEnv
 
 from components.errors import ConfigError
-from components.runtime_contract import AgentEnv
 from components.runtime_platform import (
     EnvironmentBudgetError,
     PlatformVersion,

@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from deep_insight_agent.executor_session import CREATED_TAG, SESSION_TAG, STACK_TAG, target_group_name
+from deep_insight_agent.executor_session import target_group_name
 from deep_insight_contract.session import ROUTING_HEADER, routing_key
+from deep_insight_contract.tags import CREATED_TAG, SESSION_TAG, STACK_TAG
 
 from components.addressing import carve_subnets
 from components.agent_runtime import ENDPOINT_NAME, RETAINED_ENDPOINTS

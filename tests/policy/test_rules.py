@@ -18,11 +18,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from deep_insight_contract.tags import RETAIN_DATA_TAG as PROGRAM_RETAIN_DATA_TAG
+from deep_insight_contract.tags import STACK_TAG as PROGRAM_STACK_TAG
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
-from components.bucket import RETAIN_DATA_TAG as PROGRAM_RETAIN_DATA_TAG
-from components.settings import STACK_TAG as PROGRAM_STACK_TAG
 from ops.evaluate import Declared, Evaluation, is_taggable
 from policy import rules
 from policy.offline import resource_args, run_policies

@@ -40,7 +40,7 @@ from deep_insight_contract.executor import EXIT_UNWRITABLE
 from deep_insight_contract.session import ROUTING_HEADER, InvalidSessionId, routing_key
 
 from components.iam import AgentRuntimeGrants, agent_runtime_policy
-from components.runtime_contract import AgentEnv, SessionTargetGroupTemplate
+from components.runtime_contract import SessionTargetGroupTemplate
 from tests.moto_server import executor_network, hold_ecs_tasks, moto_server
 from tests.runtimes.agent.test_workflow import scripts  # the reference job's scripted turns
 from tests.runtimes.conftest import DATA, TOKEN
@@ -435,10 +435,6 @@ def test_a_live_session_is_never_old_enough_to_reap(stack):
         settings = replace(stack, executor_session_timeout_seconds=timeout)
         assert orphan_age(settings) > timedelta(seconds=timeout)
         assert orphan_age(settings) <= timedelta(seconds=timeout, minutes=15)
-
-
-def test_environment_names_are_the_programs():
-    assert {e.value for e in Env} == {e.value for e in AgentEnv}
 
 
 def test_missing_environment_is_named_in_one_line():

@@ -6,27 +6,11 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 
+from deep_insight_contract.environment import AgentEnv
 
-class Env(StrEnum):
-    """One name each, shared with the program (components/runtime_contract.py; a test compares them)."""
-
-    AWS_REGION = "AWS_REGION"
-    STACK = "DEEP_INSIGHT_STACK"
-    MODEL_ID = "DEEP_INSIGHT_MODEL_ID"
-    ARTIFACT_BUCKET = "DEEP_INSIGHT_ARTIFACT_BUCKET"
-    CLUSTER_ARN = "DEEP_INSIGHT_CLUSTER_ARN"
-    TASK_DEFINITION_ARN = "DEEP_INSIGHT_TASK_DEFINITION_ARN"
-    EXECUTOR_CONTAINER = "DEEP_INSIGHT_EXECUTOR_CONTAINER"
-    SUBNET_IDS = "DEEP_INSIGHT_SUBNET_IDS"
-    EXECUTOR_SECURITY_GROUP_ID = "DEEP_INSIGHT_EXECUTOR_SECURITY_GROUP_ID"
-    VPC_ID = "DEEP_INSIGHT_VPC_ID"
-    LISTENER_ARN = "DEEP_INSIGHT_LISTENER_ARN"
-    ALB_DNS = "DEEP_INSIGHT_ALB_DNS"
-    MAX_SESSIONS = "DEEP_INSIGHT_MAX_SESSIONS"
-    SESSION_TARGET_GROUP = "DEEP_INSIGHT_SESSION_TARGET_GROUP"
-    EXECUTOR_SESSION_TIMEOUT_SECONDS = "DEEP_INSIGHT_EXECUTOR_SESSION_TIMEOUT_SECONDS"
+Env = AgentEnv
+"""The names the program sets (one definition: `deep_insight_contract.environment.AgentEnv`)."""
 
 
 class ConfigError(ValueError):

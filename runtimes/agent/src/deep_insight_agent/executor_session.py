@@ -22,7 +22,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
+from deep_insight_contract.environment import ExecutorEnv
 from deep_insight_contract.session import ROUTING_HEADER, check_session_id, routing_key
+from deep_insight_contract.tags import CREATED_FORMAT, CREATED_TAG, SESSION_TAG, STACK_TAG
 
 from deep_insight_agent.aws_calls import (
     TARGET_GROUP_DELETE_DEADLINE_SECONDS,
@@ -36,10 +38,6 @@ from deep_insight_agent.config import EcsSettings
 
 log = logging.getLogger("deep_insight_agent.executor")
 
-STACK_TAG = "deep-insight:stack"
-SESSION_TAG = "deep-insight:session"
-CREATED_TAG = "deep-insight:created"
-CREATED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 MAX_RULE_PRIORITY = 50000
 STOPPING = ("STOPPED", "DEPROVISIONING", "STOPPING", "DEACTIVATING")
 
@@ -194,8 +192,8 @@ class EcsExecutorSession:
                     {
                         "name": s.container,
                         "environment": [
-                            {"name": "SESSION_ID", "value": self.session_id},
-                            {"name": "EXECUTOR_TOKEN", "value": token},
+                            {"name": ExecutorEnv.SESSION_ID, "value": self.session_id},
+                            {"name": ExecutorEnv.TOKEN, "value": token},
                         ],
                     }
                 ]

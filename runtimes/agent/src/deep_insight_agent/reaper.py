@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
+from deep_insight_contract.tags import CREATED_FORMAT, CREATED_TAG, SESSION_TAG, STACK_TAG
 
 from deep_insight_agent.aws_calls import (
     TARGET_GROUP_DELETE_DEADLINE_SECONDS,
@@ -19,7 +20,6 @@ from deep_insight_agent.aws_calls import (
     listener_rules,
 )
 from deep_insight_agent.config import EcsSettings
-from deep_insight_agent.executor_session import CREATED_FORMAT, CREATED_TAG, SESSION_TAG, STACK_TAG
 
 # Past its session timeout an executor ends itself, so nothing of a live session is older than that
 # timeout plus the time to start a task and the clock skew between machines.

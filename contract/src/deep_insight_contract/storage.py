@@ -1,0 +1,20 @@
+"""Where a session's files live in the artifacts bucket (SPEC §7)."""
+
+from __future__ import annotations
+
+SESSIONS_PREFIX = "sessions/"
+"""Everything of every session; lifecycle expiry and IAM grants are scoped to it."""
+
+
+def session_prefix(session_id: str) -> str:
+    return f"{SESSIONS_PREFIX}{session_id}/"
+
+
+def input_prefix(session_id: str) -> str:
+    """Data files the caller uploads for the job."""
+    return f"{session_prefix(session_id)}input/"
+
+
+def artifacts_prefix(session_id: str) -> str:
+    """What the job produces (figures, charts, citations, reports)."""
+    return f"{session_prefix(session_id)}artifacts/"
