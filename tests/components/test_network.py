@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from ipaddress import IPv4Network
-
 import pytest
 
-from components.addressing import carve_subnets
-from components.network import nat_zone_for
 from components.settings import NatStrategy
 from tests.conftest import key
 
@@ -71,18 +67,27 @@ def test_vpc_has_dns_support_and_hostnames(dev):
     assert vpc.inputs["enableDnsHostnames"] is True
 
 
+# The subnet plan of README's "Network design" for 10.100.0.0/16, written out by hand: per AZ a private /18
+# from the front; the last /18 halved, its first half cut into agent /21s, its second into public /21s.
+SUBNET_PLAN = {
+    "use1-az1": {"private": "10.100.0.0/18", "agent": "10.100.192.0/21", "public": "10.100.224.0/21"},
+    "use1-az2": {"private": "10.100.64.0/18", "agent": "10.100.200.0/21", "public": "10.100.232.0/21"},
+    "use1-az4": {"private": "10.100.128.0/18", "agent": "10.100.208.0/21", "public": "10.100.240.0/21"},
+}
+
+
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_subnets_are_placed_by_az_id_with_carved_cidrs(request, stack):
+def test_subnets_are_placed_by_az_id_with_the_documented_cidrs(request, stack):
     evaluation = request.getfixturevalue(stack)
     zones = evaluation.outputs["availabilityZoneIds"]
-    plan = carve_subnets(IPv4Network("10.100.0.0/16"), len(zones))
+    assert zones == list(SUBNET_PLAN)[: len(zones)]
     vpc_id = evaluation.id_of("network-vpc")
-    for zone, cidrs in zip(zones, plan, strict=True):
+    for zone in zones:
         for tier in ("private", "agent", "public"):
             subnet = evaluation.named(f"network-{tier}-{zone}", SUBNET).inputs
             assert subnet["availabilityZoneId"] == zone
             assert "availabilityZone" not in subnet  # names differ per account
-            assert subnet["cidrBlock"] == str(getattr(cidrs, tier))
+            assert subnet["cidrBlock"] == SUBNET_PLAN[zone][tier]
             assert subnet["vpcId"] == vpc_id
             assert subnet["mapPublicIpOnLaunch"] is False
 
@@ -96,8 +101,10 @@ def test_dev_uses_the_first_supported_ids_not_us_east_1a(dev):
 def test_each_private_route_table_routes_to_the_right_nat(evaluate_stack, strategy):
     evaluation = evaluate_stack("prod", {key("network.natGateways"): strategy.value})
     zones = evaluation.outputs["availabilityZoneIds"]
-    for index, zone in enumerate(zones):
-        nat_zone = nat_zone_for(index, zones, strategy)
+    assert zones == ["use1-az1", "use1-az2", "use1-az4"]
+    for zone in zones:
+        # single: every AZ through the first AZ's NAT; perAz: each AZ through its own
+        nat_zone = "use1-az1" if strategy is NatStrategy.SINGLE else zone
         route = evaluation.named(f"network-private-{zone}-default", ROUTE).inputs
         nat = evaluation.named(f"network-nat-{nat_zone}", NAT)
         assert route["routeTableId"] == evaluation.id_of(f"network-private-{zone}", ROUTE_TABLE)
