@@ -8,6 +8,7 @@ import pytest
 from deep_insight_agent.artifacts import artifacts_uri, fetch_inputs, publish_artifacts
 from deep_insight_agent.executor_client import ExecutorClient, ExecutorError
 from deep_insight_agent.executor_session import LocalExecutorSession
+from deep_insight_contract.executor import Language
 
 from tests.runtimes.conftest import DATA, TOKEN, s3_client
 
@@ -37,11 +38,11 @@ async def with_client(executor, action, sid=SID, token=TOKEN):
 
 def test_execute_files_and_errors_through_the_client(executor):
     async def action(client: ExecutorClient):
-        assert (await client.execute("x = 2\nprint(x * 21)"))["stdout"] == "42\n"
-        assert (await client.execute("echo $((6*7))", language="bash"))["stdout"] == "42\n"
+        assert (await client.execute("x = 2\nprint(x * 21)")).stdout == "42\n"
+        assert (await client.execute("echo $((6*7))", language=Language.BASH)).stdout == "42\n"
         await client.put_file("data/a.txt", "한글".encode())
         assert await client.get_file("data/a.txt") == "한글".encode()
-        assert [f["path"] for f in await client.list_files()] == ["data/a.txt"]
+        assert [f.path for f in await client.list_files()] == ["data/a.txt"]
         with pytest.raises(ExecutorError) as missing:
             await client.get_file("data/none.txt")
         assert missing.value.status == 404
@@ -73,7 +74,7 @@ def test_inputs_in_and_artifacts_out(executor_with_s3, s3):
             "open('artifacts/all_results.txt', 'w').write(f'총 금액: {total:,}\\n')\n"
             "print(total)"
         )
-        assert total["stdout"] == "157685452\n"
+        assert total.stdout == "157685452\n"
         return await publish_artifacts(client, session_id=SID, bucket=BUCKET)
 
     described = asyncio.run(with_client(executor_with_s3, action))

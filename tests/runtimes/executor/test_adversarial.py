@@ -165,6 +165,7 @@ def test_oversized_upload_is_refused(start_executor):
         (b'{"code": "1", "timeoutSeconds": 901}', 422, "timeoutSeconds"),
         (b'{"code": "1", "timeoutSeconds": -1}', 422, "timeoutSeconds"),
         (b'{"code": "1", "timeoutSeconds": true}', 422, "timeoutSeconds"),
+        (b'{"code": "1", "timeout": 5}', 422, "timeout"),  # a typo of timeoutSeconds is not ignored
     ],
 )
 def test_malformed_requests_get_json_errors(executor, body, status, field):
@@ -177,11 +178,50 @@ def test_malformed_requests_get_json_errors(executor, body, status, field):
         assert_alive(client, "malformed")
 
 
+def test_an_unknown_field_is_named_with_the_field_it_resembles(executor):
+    with executor.client() as client:
+        response = client.post("/v1/sessions/typo/execute", json={"code": "1", "timeout": 5})
+        assert response.status_code == 422
+        assert response.json()["fields"] == [
+            {"field": "timeout", "problem": "unknown field; did you mean timeoutSeconds?"}
+        ]
+        assert "timeout" in response.json()["error"]
+
+
+def test_every_problem_of_a_body_is_reported_at_once(executor):
+    with executor.client() as client:
+        body = {"code": 5, "language": "ruby", "timeoutSeconds": 0, "extra": 1}
+        response = client.post("/v1/sessions/many/execute", json=body)
+        assert response.status_code == 422
+        assert sorted(f["field"] for f in response.json()["fields"]) == ["code", "extra", "language", "timeoutSeconds"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "error"),
+    [
+        ("GET", "/v1/nowhere", 404, "no such route"),
+        ("POST", "/health", 405, "method not allowed"),
+        ("GET", "/v1/sessions/errors/files/absent.txt", 404, "'absent.txt' not found"),
+        ("GET", "/v1/sessions/-bad/files", 400, None),
+    ],
+)
+def test_every_error_is_a_json_body_with_an_error_line(executor, method, path, status, error):
+    with executor.client() as client:
+        response = client.request(method, path)
+        assert response.status_code == status
+        assert response.headers["content-type"] == "application/json"
+        assert set(response.json()) == {"error"}
+        assert error is None or response.json()["error"] == error
+
+
 def test_sync_body_is_validated(executor):
     with executor.client() as client:
         response = client.post("/v1/sessions/s/sync", json={"direction": "sideways", "s3Uri": "s3://b/p/"})
         assert response.status_code == 422
         assert client.post("/v1/sessions/s/sync", json={"direction": "upload"}).status_code == 422
+        typo = client.post("/v1/sessions/s/sync", json={"direction": "upload", "s3Uri": "s3://b/p/", "s3uri": "x"})
+        assert typo.status_code == 422
+        assert [f["field"] for f in typo.json()["fields"]] == ["s3uri"]
 
 
 @pytest.mark.parametrize("token", [None, "wrong", TOKEN + "x", ""])

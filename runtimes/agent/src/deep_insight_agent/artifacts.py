@@ -6,6 +6,8 @@ import posixpath
 from typing import Any
 from urllib.parse import urlparse
 
+from deep_insight_contract.executor import SyncDirection
+
 from deep_insight_agent.executor_client import ExecutorClient
 
 ARTIFACT_FOLDER = "artifacts"
@@ -35,8 +37,8 @@ async def fetch_inputs(executor: ExecutorClient, data: tuple[str, ...]) -> int:
     files = 0
     for bucket in sorted(buckets):
         for folder in folders:
-            result = await executor.sync("download", f"s3://{bucket}/{folder}/", INPUT_FOLDER)
-            files += result["files"]
+            result = await executor.sync(SyncDirection.DOWNLOAD, f"s3://{bucket}/{folder}/", INPUT_FOLDER)
+            files += result.files
     return files
 
 
@@ -44,14 +46,14 @@ async def publish_artifacts(executor: ExecutorClient, *, session_id: str, bucket
     """Upload ``artifacts/`` to ``s3://<bucket>/sessions/<session>/artifacts/`` and describe each file
     (``name``, ``s3Uri``, ``bytes``). Without a bucket (local runs) they stay in the workspace and
     ``s3Uri`` is None."""
-    files = [f for f in await executor.list_files() if f["path"].startswith(f"{ARTIFACT_FOLDER}/")]
+    files = [f for f in await executor.list_files() if f.path.startswith(f"{ARTIFACT_FOLDER}/")]
     if not files:
         return []
     target = artifacts_uri(bucket, session_id) if bucket else None
     if target is not None:
-        await executor.sync("upload", target, ARTIFACT_FOLDER)
+        await executor.sync(SyncDirection.UPLOAD, target, ARTIFACT_FOLDER)
     described = []
     for file in files:
-        name = file["path"].removeprefix(f"{ARTIFACT_FOLDER}/")
-        described.append({"name": name, "s3Uri": f"{target}{name}" if target else None, "bytes": file["bytes"]})
+        name = file.path.removeprefix(f"{ARTIFACT_FOLDER}/")
+        described.append({"name": name, "s3Uri": f"{target}{name}" if target else None, "bytes": file.bytes})
     return described

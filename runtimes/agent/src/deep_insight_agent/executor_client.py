@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
+from deep_insight_contract.executor import (
+    ErrorBody,
+    ExecuteRequest,
+    ExecuteResult,
+    FileEntry,
+    Language,
+    StoredFile,
+    SyncDirection,
+    SyncRequest,
+    SyncResult,
+)
 
 from deep_insight_agent.executor_session import ExecutorSession
 
@@ -13,11 +22,13 @@ READ_MARGIN_SECONDS = 30.0
 
 
 class ExecutorError(RuntimeError):
-    """The executor answered with an error status; ``status`` is the HTTP status."""
+    """The executor answered with an error status; ``status`` is the HTTP status, ``body`` its JSON error
+    body when it sent one (``body.fields`` names each bad field of a 422)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, body: ErrorBody | None = None) -> None:
         super().__init__(f"executor answered {status}: {message}")
         self.status = status
+        self.body = body
 
 
 class ExecutorClient:
@@ -46,36 +57,44 @@ class ExecutorClient:
     def _checked(response: httpx.Response) -> httpx.Response:
         if response.status_code >= 400:
             try:
-                message = response.json().get("error", response.text)
-            except ValueError:
-                message = response.text
-            raise ExecutorError(response.status_code, str(message)[:500])
+                body = ErrorBody.from_json(response.json())
+            except (ValueError, TypeError, KeyError, AttributeError):  # not the executor's JSON error body
+                raise ExecutorError(response.status_code, response.text[:500]) from None
+            raise ExecutorError(response.status_code, body.error[:500], body)
         return response
 
-    async def execute(self, code: str, *, language: str = "python", timeout_seconds: float = 120.0) -> dict[str, Any]:
+    async def execute(
+        self, code: str, *, language: Language = Language.PYTHON, timeout_seconds: float = 120.0
+    ) -> ExecuteResult:
+        """Run code; errors in it are in the result (``result.error.type``: an ``ErrorType`` of the contract
+        for the executor's own, such as a timeout or a crashed worker, else the Python exception's name)."""
         response = await self._http.post(
             self._path("/execute"),
-            json={"code": code, "language": language, "timeoutSeconds": timeout_seconds},
+            json=ExecuteRequest(code, language, timeout_seconds).to_json(),
             timeout=httpx.Timeout(60.0, read=timeout_seconds + READ_MARGIN_SECONDS),
         )
-        return self._checked(response).json()
+        return ExecuteResult.from_json(self._checked(response).json())
 
-    async def put_file(self, path: str, content: bytes) -> dict[str, Any]:
-        return self._checked(await self._http.put(self._path(f"/files/{path}"), content=content)).json()
+    async def put_file(self, path: str, content: bytes) -> StoredFile:
+        return StoredFile.from_json(
+            self._checked(await self._http.put(self._path(f"/files/{path}"), content=content)).json()
+        )
 
-    async def list_files(self) -> list[dict[str, Any]]:
-        return self._checked(await self._http.get(self._path("/files"))).json()["files"]
+    async def list_files(self) -> list[FileEntry]:
+        return [
+            FileEntry.from_json(f) for f in self._checked(await self._http.get(self._path("/files"))).json()["files"]
+        ]
 
     async def get_file(self, path: str) -> bytes:
         return self._checked(await self._http.get(self._path(f"/files/{path}"))).content
 
-    async def sync(self, direction: str, s3_uri: str, path: str) -> dict[str, Any]:
+    async def sync(self, direction: SyncDirection, s3_uri: str, path: str) -> SyncResult:
         response = await self._http.post(
             self._path("/sync"),
-            json={"direction": direction, "s3Uri": s3_uri, "path": path},
+            json=SyncRequest(direction, s3_uri, path).to_json(),
             timeout=httpx.Timeout(600.0),
         )
-        return self._checked(response).json()
+        return SyncResult.from_json(self._checked(response).json())
 
     async def end(self) -> None:
         """Ask the executor to release the session (a pinned executor then exits and its task stops)."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from deep_insight_contract.executor import ExecuteResult, Language
 from strands import Agent, tool
 from strands.models.model import Model
 
@@ -46,15 +47,15 @@ class WorkflowDeps:
     retry_base_delay: float = 2.0
 
 
-def _summary(result: dict[str, Any]) -> str:
-    parts = [f"status: {result['status']}"]
-    if result.get("stdout"):
-        parts.append(f"stdout:\n{result['stdout']}")
-    if result.get("stderr"):
-        parts.append(f"stderr:\n{result['stderr']}")
-    if result.get("error"):
-        error = result["error"]
-        parts.append(f"error: {error['type']}: {error['message']}\n{error.get('traceback') or ''}")
+def _summary(result: ExecuteResult) -> str:
+    parts = [f"status: {result.status}"]
+    if result.stdout:
+        parts.append(f"stdout:\n{result.stdout}")
+    if result.stderr:
+        parts.append(f"stderr:\n{result.stderr}")
+    if result.error is not None:
+        error = result.error
+        parts.append(f"error: {error.type}: {error.message}\n{error.traceback or ''}")
     return "\n".join(parts)[:TOOL_RESULT_LIMIT]
 
 
@@ -75,7 +76,7 @@ def executor_tools(executor: ExecutorClient, report_holder: dict[str, Any]) -> d
         Args:
             command: the command line.
         """
-        return _summary(await executor.execute(command, language="bash"))
+        return _summary(await executor.execute(command, language=Language.BASH))
 
     @tool
     def write_report(title: str, sections: list[dict[str, Any]]) -> str:

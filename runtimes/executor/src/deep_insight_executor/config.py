@@ -8,9 +8,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psutil
+from deep_insight_contract.executor import MAX_CALL_TIMEOUT_SECONDS
 from deep_insight_contract.session import SESSION_ID_RULE, is_session_id
-
-MAX_CALL_TIMEOUT_SECONDS = 900.0
 
 
 class ConfigError(ValueError):

@@ -5,13 +5,13 @@ from __future__ import annotations
 import mimetypes
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import boto3
 from botocore.config import Config
+from deep_insight_contract.executor import SyncResult
 
 from deep_insight_executor.paths import PathError, resolve_inside
 
@@ -28,12 +28,6 @@ class SyncError(ValueError):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
-
-
-@dataclass(frozen=True)
-class SyncResult:
-    files: int
-    bytes: int
 
 
 def parse_s3_uri(uri: str, allowed_bucket: str | None) -> tuple[str, str]:

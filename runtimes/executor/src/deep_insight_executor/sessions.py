@@ -14,8 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deep_insight_contract.executor import CallError, CallStatus, ErrorType, ExecuteResult, Language
+
 from deep_insight_executor.config import ExecutorConfig
-from deep_insight_executor.worker import CallResult, Limits, PythonWorker, run_bash
+from deep_insight_executor.worker import Limits, PythonWorker, run_bash
 from deep_insight_executor.writable import Folder, Unwritable, first_unwritable, first_unwritable_as, temp_dir
 
 log = logging.getLogger("deep_insight_executor.sessions")
@@ -78,11 +80,11 @@ class Session:
     def owner(self) -> tuple[int, int] | None:
         return (self.limits.uid, self.limits.gid) if self.limits.uid is not None else None  # type: ignore[return-value]
 
-    async def execute(self, code: str, language: str, timeout: float) -> CallResult:
+    async def execute(self, code: str, language: Language, timeout: float) -> ExecuteResult:
         async with self.lock:
             self.last_used = time.monotonic()
             try:
-                if language == "bash":
+                if language == Language.BASH:
                     return await run_bash(
                         code,
                         workspace=self.workspace,
@@ -97,13 +99,12 @@ class Session:
                 except (RuntimeError, OSError) as error:  # the worker could not be started
                     log.exception("worker failed to start", extra={"session": self.id})
                     await self.worker.stop()
-                    return CallResult(
-                        status="error",
-                        error={
-                            "type": "WorkerUnavailable",
-                            "message": f"no worker could be started for this session ({error}); try again",
-                            "traceback": None,
-                        },
+                    return ExecuteResult(
+                        status=CallStatus.ERROR,
+                        error=CallError(
+                            ErrorType.WORKER_UNAVAILABLE,
+                            f"no worker could be started for this session ({error}); try again",
+                        ),
                     )
             finally:
                 self.last_used = time.monotonic()

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from deep_insight_contract.executor import CallError, CallStatus, ErrorType, ExecuteResult
 from jupyter_client.manager import AsyncKernelManager
 
 from deep_insight_executor.output import CappedText
@@ -53,38 +54,18 @@ class Limits:
     gid: int | None = None
 
 
-@dataclass
-class CallResult:
-    status: str  # ok | error | timeout
-    stdout: str = ""
-    stderr: str = ""
-    error: dict[str, Any] | None = None
-    duration_ms: int = 0
-    truncated: bool = False
-
-    @classmethod
-    def of(
-        cls, status: str, stdout: CappedText, stderr: CappedText, error: dict[str, Any] | None, started: float
-    ) -> CallResult:
-        """The answer to a call that started at ``started`` (time.monotonic) and captured these streams."""
-        return cls(
-            status=status,
-            stdout=stdout.text(),
-            stderr=stderr.text(),
-            error=error,
-            duration_ms=int((time.monotonic() - started) * 1000),
-            truncated=stdout.truncated or stderr.truncated,
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "stdout": self.stdout,
-            "stderr": self.stderr,
-            "error": self.error,
-            "durationMs": self.duration_ms,
-            "truncated": self.truncated,
-        }
+def captured(
+    status: CallStatus, stdout: CappedText, stderr: CappedText, error: CallError | None, started: float
+) -> ExecuteResult:
+    """The answer to a call that started at ``started`` (time.monotonic) and captured these streams."""
+    return ExecuteResult(
+        status=status,
+        stdout=stdout.text(),
+        stderr=stderr.text(),
+        error=error,
+        duration_ms=int((time.monotonic() - started) * 1000),
+        truncated=stdout.truncated or stderr.truncated,
+    )
 
 
 def limit_child(limits: Limits) -> Callable[[], None]:
@@ -246,16 +227,16 @@ class PythonWorker:
             with contextlib.suppress(OSError):
                 Path(manager.connection_file).unlink()
 
-    async def execute(self, code: str, timeout: float) -> CallResult:
+    async def execute(self, code: str, timeout: float) -> ExecuteResult:
         if not await self.alive():
             await self.stop()
             await self.start()
         result = await self._run(code, timeout)
-        if result.status == "timeout":
+        if result.status == CallStatus.TIMEOUT:
             await self.stop()
             self.restarts += 1
             await self.start()
-        elif result.error and result.error["type"] == "WorkerCrashed":
+        elif result.error is not None and result.error.type == ErrorType.WORKER_CRASHED:
             await self.stop()
             self.restarts += 1
         else:
@@ -265,37 +246,35 @@ class PythonWorker:
                 kill_tree(pid, include_root=False)
         return result
 
-    async def _run(self, code: str, timeout: float) -> CallResult:
+    async def _run(self, code: str, timeout: float) -> ExecuteResult:
         client = self._client
         started = time.monotonic()
         deadline = started + timeout
         stdout = CappedText(self.limits.max_output_bytes)
         stderr = CappedText(self.limits.max_output_bytes)
-        error: dict[str, Any] | None = None
+        error: CallError | None = None
         msg_id = client.execute(code, store_history=False, allow_stdin=False, stop_on_error=False)
-        status = "ok"
+        status = CallStatus.OK
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                status = "timeout"
-                error = {
-                    "type": "Timeout",
-                    "message": f"the call ran longer than {timeout:g} s; the worker was killed and replaced, "
+                status = CallStatus.TIMEOUT
+                error = CallError(
+                    ErrorType.TIMEOUT,
+                    f"the call ran longer than {timeout:g} s; the worker was killed and replaced, "
                     "so variables and imports of this session are gone",
-                    "traceback": None,
-                }
+                )
                 break
             try:
                 message = await client.get_iopub_msg(timeout=min(POLL_SECONDS, remaining))
             except queue.Empty:
                 if not await self._manager.is_alive():  # type: ignore[union-attr]
-                    status = "error"
-                    error = {
-                        "type": "WorkerCrashed",
-                        "message": "the worker process died during the call (os._exit, a crash, or out of "
+                    status = CallStatus.ERROR
+                    error = CallError(
+                        ErrorType.WORKER_CRASHED,
+                        "the worker process died during the call (os._exit, a crash, or out of "
                         "memory); the next call starts a fresh worker without this session's variables",
-                        "traceback": None,
-                    }
+                    )
                     break
                 continue
             if message["parent_header"].get("msg_id") != msg_id:
@@ -308,22 +287,20 @@ class PythonWorker:
                 if text is not None and kind == "execute_result":
                     stdout.write(text + "\n")
             elif kind == "error":
-                status = "error"
-                error = {
-                    "type": content["ename"],
-                    "message": content["evalue"],
-                    "traceback": ANSI.sub("", "\n".join(content["traceback"])),
-                }
+                status = CallStatus.ERROR
+                error = CallError(content["ename"], content["evalue"], ANSI.sub("", "\n".join(content["traceback"])))
             elif kind == "status" and content["execution_state"] == "idle":
                 break
-        crashed = error is not None and error["type"] == "WorkerCrashed"
-        if status != "timeout" and not crashed:
+        crashed = error is not None and error.type == ErrorType.WORKER_CRASHED
+        if status != CallStatus.TIMEOUT and not crashed:
             with contextlib.suppress(queue.Empty):  # the execute_reply, so the shell channel stays in step
                 await client.get_shell_msg(timeout=1)
-        return CallResult.of(status, stdout, stderr, error, started)
+        return captured(status, stdout, stderr, error, started)
 
 
-async def run_bash(command: str, *, workspace: Path, private_dir: Path, limits: Limits, timeout: float) -> CallResult:
+async def run_bash(
+    command: str, *, workspace: Path, private_dir: Path, limits: Limits, timeout: float
+) -> ExecuteResult:
     """One shell command in the workspace, with the worker's limits; its whole process group dies after."""
     started = time.monotonic()
     stdout = CappedText(limits.max_output_bytes)
@@ -348,16 +325,12 @@ async def run_bash(command: str, *, workspace: Path, private_dir: Path, limits: 
     assert process.stdout is not None
     assert process.stderr is not None
     pumps = asyncio.gather(pump(process.stdout, stdout), pump(process.stderr, stderr))
-    status, error = "ok", None
+    status, error = CallStatus.OK, None
     try:
         await asyncio.wait_for(asyncio.shield(process.wait()), timeout)
     except TimeoutError:
-        status = "timeout"
-        error = {
-            "type": "Timeout",
-            "message": f"the command ran longer than {timeout:g} s and was killed",
-            "traceback": None,
-        }
+        status = CallStatus.TIMEOUT
+        error = CallError(ErrorType.TIMEOUT, f"the command ran longer than {timeout:g} s and was killed")
     finally:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
@@ -365,11 +338,7 @@ async def run_bash(command: str, *, workspace: Path, private_dir: Path, limits: 
         await process.wait()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(pumps, 5)
-    if status == "ok" and process.returncode != 0:
-        status = "error"
-        error = {
-            "type": "ExitCode",
-            "message": f"the command exited with status {process.returncode}",
-            "traceback": None,
-        }
-    return CallResult.of(status, stdout, stderr, error, started)
+    if status == CallStatus.OK and process.returncode != 0:
+        status = CallStatus.ERROR
+        error = CallError(ErrorType.EXIT_CODE, f"the command exited with status {process.returncode}")
+    return captured(status, stdout, stderr, error, started)

@@ -1,0 +1,66 @@
+"""Error answers: one JSON body for every 4xx/5xx (the contract's ErrorBody), raised as exceptions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from deep_insight_contract.executor import ErrorBody, FieldProblem, InvalidBody
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from deep_insight_executor.paths import PathError
+from deep_insight_executor.s3sync import SyncError
+from deep_insight_executor.sessions import SessionLimitError
+
+ROUTER_MESSAGES = {404: "no such route", 405: "method not allowed"}
+"""What Starlette's router raises (a plain HTTPException) says in our words."""
+
+
+class ApiError(HTTPException):
+    """An answer other than success: ``raise ApiError(404, "'x' not found")``."""
+
+    def __init__(
+        self, status: int, message: str, *, fields: tuple[FieldProblem, ...] = (), hint: str | None = None
+    ) -> None:
+        super().__init__(status, message)
+        self.body = ErrorBody(message, fields, hint)
+
+
+def error_response(status: int, body: ErrorBody, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body.to_json(), status_code=status, headers=headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if isinstance(exc, ApiError):
+        return error_response(exc.status_code, exc.body, exc.headers)
+    message = ROUTER_MESSAGES.get(exc.status_code, exc.detail)
+    return error_response(exc.status_code, ErrorBody(message), exc.headers)
+
+
+async def _invalid_body(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, InvalidBody)
+    return error_response(422, ErrorBody(str(exc), exc.problems))
+
+
+async def _path_error(request: Request, exc: Exception) -> Response:
+    return error_response(400, ErrorBody(str(exc)))
+
+
+async def _sync_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SyncError)
+    return error_response(exc.status, ErrorBody(str(exc)))
+
+
+async def _session_limit(request: Request, exc: Exception) -> Response:
+    return error_response(429, ErrorBody(str(exc)))
+
+
+EXCEPTION_HANDLERS = {
+    HTTPException: _http_error,
+    InvalidBody: _invalid_body,  # 422
+    PathError: _path_error,  # 400: a path outside the workspace
+    SyncError: _sync_error,  # 400, or 403 for a bucket that is not this executor's
+    SessionLimitError: _session_limit,  # 429: the executor already serves EXECUTOR_MAX_SESSIONS
+}
