@@ -80,7 +80,7 @@ def test_inputs_in_and_artifacts_out(executor_with_s3, s3):
     described = asyncio.run(with_client(executor_with_s3, action))
     size = len("총 금액: 157,685,452\n".encode())
     assert described == [
-        {"name": "all_results.txt", "s3Uri": f"{artifacts_uri(BUCKET, SID)}all_results.txt", "bytes": size}
+        {"name": "all_results.txt", "s3Uri": f"s3://{BUCKET}/sessions/{SID}/artifacts/all_results.txt", "bytes": size}
     ]
     body = s3.get_object(Bucket=BUCKET, Key=f"sessions/{SID}/artifacts/all_results.txt")["Body"].read().decode()
     assert body == "총 금액: 157,685,452\n"
@@ -94,3 +94,8 @@ def test_without_a_bucket_artifacts_stay_in_the_workspace(executor):
 
     described = asyncio.run(with_client(executor, action, sid="local-" + "x" * 30))
     assert described == [{"name": "chart.png", "s3Uri": None, "bytes": 4}]
+
+
+def test_artifacts_land_where_spec_7_says() -> None:
+    # SPEC §7: "Artifacts land in s3://<artifactBucket>/sessions/<sessionId>/artifacts/".
+    assert artifacts_uri("my-bucket", SID) == f"s3://my-bucket/sessions/{SID}/artifacts/"

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 from deep_insight_agent.events import guarded, make_event, sse, validate_event, validate_stream
+from deep_insight_contract.events import EventType
 
 SID = "s" * 40
 
@@ -107,3 +108,11 @@ def test_the_stream_validator_rejects_broken_streams():
     assert "events follow the terminal event" in validate_stream([complete(), status])
     other = make_event("status", "t" * 40, phase="x")
     assert "events of more than one session" in validate_stream([other, complete()])
+
+
+def test_an_event_on_the_wire_is_the_same_whether_named_by_string_or_by_the_contract_type():
+    by_name = make_event("keepalive", SID)
+    by_type = make_event(EventType.KEEPALIVE, SID)
+    assert type(by_type["type"]) is str
+    assert sse(by_type) == sse(by_name).replace(by_name["ts"], by_type["ts"])
+    assert sse(by_type).startswith('data: {"type": "keepalive", "ts": "')

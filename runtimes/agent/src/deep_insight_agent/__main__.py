@@ -19,18 +19,14 @@ from collections.abc import AsyncIterator
 import boto3
 import uvicorn
 from bedrock_agentcore.runtime.app import RequestContextFormatter
-from botocore.config import Config
 from strands.models.bedrock import BedrockModel
 
 from deep_insight_agent.app import create_app
+from deep_insight_agent.bedrock import bedrock_model
 from deep_insight_agent.config import ConfigError, EcsSettings, Env
 from deep_insight_agent.executor_session import EcsExecutorSession, ExecutorSession, LocalExecutorSession, Notify
 from deep_insight_agent.reaper import orphan_age, reap
 from deep_insight_agent.workflow import WorkflowDeps, run_job
-
-# Model throttling: botocore's adaptive retry mode (exponential backoff with jitter plus a client-side
-# rate limiter). A stream silent for 5 minutes ends in a read timeout instead of hanging.
-BEDROCK_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 10}, read_timeout=300, connect_timeout=10)
 
 log = logging.getLogger("deep_insight_agent.main")
 
@@ -42,7 +38,7 @@ def build_deps(local_executor: str | None, executor_token: str | None) -> Workfl
     region, model_id = os.environ[Env.AWS_REGION], os.environ[Env.MODEL_ID]
 
     def model_for(agent: str) -> BedrockModel:
-        return BedrockModel(model_id=model_id, region_name=region, boto_client_config=BEDROCK_CONFIG)
+        return bedrock_model(model_id, region)
 
     if local_executor:
 

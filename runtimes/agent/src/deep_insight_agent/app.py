@@ -10,7 +10,7 @@ from typing import Any
 
 from bedrock_agentcore.runtime import BedrockAgentCoreApp
 
-from deep_insight_agent.events import guarded, make_event
+from deep_insight_agent.events import KEEPALIVE_AFTER_SECONDS, guarded, make_event
 from deep_insight_agent.payload import Invocation, PayloadError, parse_invocation, parse_session_id
 
 log = logging.getLogger("deep_insight_agent.app")
@@ -19,7 +19,9 @@ log = logging.getLogger("deep_insight_agent.app")
 Job = Callable[[Invocation, str], AsyncIterator[dict[str, Any]]]
 
 
-def create_app(job: Job, *, artifact_bucket: str | None, keepalive_after: float = 15.0) -> BedrockAgentCoreApp:
+def create_app(
+    job: Job, *, artifact_bucket: str | None, keepalive_after: float = KEEPALIVE_AFTER_SECONDS
+) -> BedrockAgentCoreApp:
     app = BedrockAgentCoreApp()
     # AgentCore sends every invocation of a session to the same microVM, so this set sees them all: one job
     # per session at a time. The executor's task, target group and rule are per session; a second job would

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from deep_insight_contract.executor import SyncDirection
+from deep_insight_contract.storage import artifacts_prefix
 
 from deep_insight_agent.executor_client import ExecutorClient
 
@@ -23,14 +24,14 @@ EXPECTED_ARTIFACTS = (
 
 
 def artifacts_uri(bucket: str, session_id: str) -> str:
-    return f"s3://{bucket}/sessions/{session_id}/artifacts/"
+    return f"s3://{bucket}/{artifacts_prefix(session_id)}"
 
 
 async def fetch_inputs(executor: ExecutorClient, data: tuple[str, ...]) -> int:
     """Copy the payload's S3 objects into ``data/`` of the workspace; returns how many files arrived.
 
     The executor syncs prefixes, so each object's folder is synced and only the named files are kept
-    in the count: name inputs in their own folder (``sessions/<id>/input/``) as the CLI does.
+    in the count: name inputs in their own folder (``deep_insight_contract.storage.input_prefix``) as the CLI does.
     """
     folders = sorted({posixpath.dirname(urlparse(uri).path.lstrip("/")) for uri in data})
     buckets = {urlparse(uri).netloc for uri in data}
@@ -43,7 +44,7 @@ async def fetch_inputs(executor: ExecutorClient, data: tuple[str, ...]) -> int:
 
 
 async def publish_artifacts(executor: ExecutorClient, *, session_id: str, bucket: str | None) -> list[dict[str, Any]]:
-    """Upload ``artifacts/`` to ``s3://<bucket>/sessions/<session>/artifacts/`` and describe each file
+    """Upload ``artifacts/`` to the session's ``artifacts_prefix`` in the bucket and describe each file
     (``name``, ``s3Uri``, ``bytes``). Without a bucket (local runs) they stay in the workspace and
     ``s3Uri`` is None."""
     files = [f for f in await executor.list_files() if f.path.startswith(f"{ARTIFACT_FOLDER}/")]

@@ -11,33 +11,28 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-KEEPALIVE_AFTER_SECONDS = 15.0
-TERMINAL = frozenset({"complete", "error"})
-# Required fields per event type, beyond type, ts and sessionId.
-FIELDS: dict[str, frozenset[str]] = {
-    "status": frozenset({"phase"}),
-    "agent": frozenset({"agent", "state"}),
-    "text": frozenset({"agent", "text"}),
-    "tool": frozenset({"agent", "tool", "input"}),
-    "tool_result": frozenset({"agent", "tool", "status"}),
-    "artifact": frozenset({"name", "s3Uri", "bytes"}),
-    "keepalive": frozenset(),
-    "error": frozenset({"message", "retryable"}),
-    "complete": frozenset({"artifacts", "durationSeconds", "usage"}),
-}
+from deep_insight_contract.events import KEEPALIVE_AFTER_SECONDS, REQUIRED_FIELDS, TERMINAL, EventType
 
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def _event_type(kind: Any) -> EventType | None:
+    try:
+        return EventType(kind)
+    except ValueError:
+        return None
+
+
 def make_event(kind: str, session_id: str, **fields: Any) -> dict[str, Any]:
-    if kind not in FIELDS:
+    event_type = _event_type(kind)
+    if event_type is None:
         raise ValueError(f"unknown event type {kind!r}")
-    missing = FIELDS[kind] - fields.keys()
+    missing = REQUIRED_FIELDS[event_type] - fields.keys()
     if missing:
         raise ValueError(f"{kind} event needs {', '.join(sorted(missing))}")
-    return {"type": kind, "ts": now_iso(), "sessionId": session_id, **fields}
+    return {"type": event_type.value, "ts": now_iso(), "sessionId": session_id, **fields}
 
 
 def validate_event(event: Any) -> list[str]:
@@ -46,7 +41,8 @@ def validate_event(event: Any) -> list[str]:
         return ["not a JSON object"]
     problems = []
     kind = event.get("type")
-    if kind not in FIELDS:
+    event_type = _event_type(kind)
+    if event_type is None:
         return [f"unknown type {kind!r}"]
     for name in ("ts", "sessionId"):
         if not isinstance(event.get(name), str) or not event[name]:
@@ -58,10 +54,10 @@ def validate_event(event: Any) -> list[str]:
                 problems.append(f"{kind}: ts is not UTC")
         except ValueError:
             problems.append(f"{kind}: ts is not ISO-8601")
-    problems += [f"{kind}: {name} missing" for name in sorted(FIELDS[kind] - event.keys())]
-    if kind == "error" and not isinstance(event.get("retryable"), bool):
+    problems += [f"{kind}: {name} missing" for name in sorted(REQUIRED_FIELDS[event_type] - event.keys())]
+    if event_type is EventType.ERROR and not isinstance(event.get("retryable"), bool):
         problems.append("error: retryable is not a boolean")
-    if kind == "complete":
+    if event_type is EventType.COMPLETE:
         usage = event.get("usage")
         if not isinstance(usage, dict) or not {"inputTokens", "outputTokens"} <= usage.keys():
             problems.append("complete: usage needs inputTokens and outputTokens")
@@ -109,17 +105,17 @@ async def guarded(
             done, _ = await asyncio.wait({pending}, timeout=max(0.0, keepalive_after - (time.monotonic() - last)))
             if not done:
                 last = time.monotonic()
-                yield make_event("keepalive", session_id)
+                yield make_event(EventType.KEEPALIVE, session_id)
                 continue
             task, pending = pending, None
             try:
                 event = task.result()
             except StopAsyncIteration:
-                yield make_event("error", session_id, message="the job ended without a result", retryable=True)
+                yield make_event(EventType.ERROR, session_id, message="the job ended without a result", retryable=True)
                 return
             except Exception as error:
                 message, retryable = describe_failure(error)
-                yield make_event("error", session_id, message=message, retryable=retryable)
+                yield make_event(EventType.ERROR, session_id, message=message, retryable=retryable)
                 return
             last = time.monotonic()
             yield event

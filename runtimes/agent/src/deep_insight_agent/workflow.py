@@ -23,7 +23,7 @@ from deep_insight_agent.executor_client import ExecutorClient
 from deep_insight_agent.executor_session import ExecutorSession, Notify
 from deep_insight_agent.payload import Invocation
 from deep_insight_agent.report import Citation, Report, Section, render
-from deep_insight_agent.resilience import STALL_SECONDS, ResilientModel
+from deep_insight_agent.resilience import ATTEMPTS, STALL_SECONDS, TOTAL_SECONDS, ResilientModel
 
 AGENTS = ("planner", "coder", "validator", "reporter")
 LANGUAGE_NAMES = {"ko": "Korean", "en": "English"}
@@ -91,6 +91,30 @@ def executor_tools(executor: ExecutorClient, report_holder: dict[str, Any]) -> d
         return f"report with {len(sections)} sections recorded"
 
     return {"planner": [], "coder": [python, bash], "validator": [python], "reporter": [write_report]}
+
+
+def build_agent(
+    model: Model,
+    *,
+    tools: list[Any],
+    system_prompt: str,
+    notify: Callable[[str], None],
+    stall_seconds: float = STALL_SECONDS,
+    base_delay: float = 2.0,
+    attempts: int = ATTEMPTS,
+    total_seconds: float = TOTAL_SECONDS,
+) -> Agent:
+    """An agent whose model turns are retried by ``ResilientModel`` alone: strands' own retry strategy
+    (by default 6 attempts of its own around each model call) is off, so one call is one attempt."""
+    resilient = ResilientModel(
+        model,
+        notify=notify,
+        attempts=attempts,
+        base_delay=base_delay,
+        stall_seconds=stall_seconds,
+        total_seconds=total_seconds,
+    )
+    return Agent(model=resilient, tools=tools, system_prompt=system_prompt, callback_handler=None, retry_strategy=None)
 
 
 async def _run_agent(
@@ -241,17 +265,13 @@ async def _on_executor(
             for name in AGENTS:
                 yield make_event("agent", session_id, agent=name, state="started")
                 queue: asyncio.Queue = asyncio.Queue()
-                model = ResilientModel(
+                agent = build_agent(
                     deps.model_for(name),
+                    tools=tools[name],
+                    system_prompt=system_prompt(name, invocation.language),
                     notify=lambda message, queue=queue: queue.put_nowait(("notice", message)),
                     stall_seconds=deps.stall_seconds,
                     base_delay=deps.retry_base_delay,
-                )
-                agent = Agent(
-                    model=model,
-                    tools=tools[name],
-                    system_prompt=system_prompt(name, invocation.language),
-                    callback_handler=None,
                 )
                 texts: list[str] = []
                 async for event in _run_agent(
