@@ -39,20 +39,25 @@ from deep_insight_agent.workflow import WorkflowDeps, run_job
 from deep_insight_contract.executor import EXIT_UNWRITABLE
 from deep_insight_contract.session import ROUTING_HEADER, InvalidSessionId, routing_key
 
-from components.iam import AgentRuntimeGrants, agent_runtime_policy
+from components.iam import run_task_statements, session_routing_statements
 from components.runtime_contract import SessionTargetGroupTemplate
 from tests.moto_server import executor_network, hold_ecs_tasks, moto_server
 from tests.runtimes.agent.test_workflow import scripts  # the reference job's scripted turns
 from tests.runtimes.conftest import DATA, TOKEN
 
 SESSION = "session-0123456789abcdef0123456789abcdef"  # AgentCore session ids are 33-256 characters
-GRANTS = AgentRuntimeGrants(
-    partition="aws", region="us-east-1", account_id="123456789012", stack="test", runtime_name="deep_insight_test",
-    model_id="us.anthropic.claude-sonnet-4-5-20250929-v1:0", repository_arn="arn:aws:ecr:us-east-1:123456789012:repository/a",
-    cluster_arn="arn:aws:ecs:us-east-1:123456789012:cluster/c", task_family="f", executor_role_arns=("r1", "r2"),
-    listener_arn="arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/a/1/2", target_group_prefix="di-test-",
-    bucket_arn="arn:aws:s3:::b",
-)  # fmt: skip
+# What the runtime's execution role grants for executor sessions (components/iam.py).
+GRANTED_ACTIONS = {
+    action
+    for statement in run_task_statements(
+        partition="aws", region="us-east-1", account_id="123456789012",
+        cluster_arn="arn:aws:ecs:us-east-1:123456789012:cluster/c", task_family="f", role_arns=("r1", "r2"),
+    ) + session_routing_statements(
+        listener_arn="arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/a/1/2", stack="test",
+        target_group_prefix="di-test-",
+    )
+    for action in statement["Action"]
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -165,8 +170,7 @@ def test_a_session_starts_routes_and_cleans_up(clients, stack):
         "ecs:StopTask",
     ]
     # Every call is one the runtime's execution role grants (components/iam.py).
-    granted = {a for s in agent_runtime_policy(GRANTS)["Statement"] for a in s["Action"]}
-    assert set(backend.calls) <= granted
+    assert set(backend.calls) <= GRANTED_ACTIONS
     assert leftovers(clients, stack) == NOTHING
 
 
@@ -712,8 +716,7 @@ def test_what_an_earlier_attempt_of_the_session_left_is_replaced_not_reused(clie
     ]
     stopped = ecs.describe_tasks(cluster=stack.cluster_arn, tasks=[stale_task])["tasks"][0]
     assert stopped["stoppedReason"] == "replaced by a new attempt of the session"
-    granted = {a for s in agent_runtime_policy(GRANTS)["Statement"] for a in s["Action"]}
-    assert set(backend.calls) <= granted
+    assert set(backend.calls) <= GRANTED_ACTIONS
     assert leftovers(clients, stack) == NOTHING
 
 
