@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 from deep_insight_contract.environment import AgentEnv
 from deep_insight_contract.outputs import in_contract_order
+from deep_insight_contract.target_group import SessionTargetGroupTemplate, target_group_prefix
 
 from components.agent_runtime import AgentRuntime, AgentRuntimeArgs
 from components.alb import ACCESS_LOG_PREFIX, AlbArgs, InternalAlb
@@ -20,11 +21,7 @@ from components.errors import ConfigError
 from components.iam import access_log_bucket_policy, model_statements, tls_only_bucket_policy
 from components.image import ContainerImage, ImageArgs
 from components.network import Network, NetworkArgs
-from components.runtime_contract import (
-    SessionTargetGroupTemplate,
-    agentcore_runtime_name,
-    target_group_prefix,
-)
+from components.runtime_contract import agentcore_runtime_name
 from components.runtime_platform import environment_config_problems
 from components.security import Group, SecurityArgs, SecurityGroups
 from components.settings import Architecture, NatStrategy, Settings, key, read_settings

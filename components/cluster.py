@@ -15,6 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 from deep_insight_contract.environment import ExecutorEnv
+from deep_insight_contract.target_group import EXECUTOR_PORT
 
 from components.iam import (
     Statement,
@@ -26,7 +27,6 @@ from components.iam import (
 from components.role import role_with_policy
 from components.runtime_contract import (
     EXECUTOR_CONTAINER,
-    EXECUTOR_PORT,
     EXECUTOR_UID,
     EXECUTOR_WORKDIR,
     EXECUTOR_WRITABLE_PATHS,

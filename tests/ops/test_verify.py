@@ -29,9 +29,9 @@ import pytest
 from botocore.exceptions import NoCredentialsError
 from deep_insight_agent.executor_session import target_group_name
 from deep_insight_contract.outputs import StackOutputs
+from deep_insight_contract.target_group import target_group_prefix
 from typer.testing import CliRunner
 
-from components.runtime_contract import target_group_prefix
 from components.settings import Architecture
 from ops import verify
 from ops.cli import app

@@ -20,7 +20,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from deep_insight_agent.aws_calls import listener_rules, stopped_reason
-from deep_insight_agent.config import ConfigError, EcsSettings, Env, TargetGroupTemplate
+from deep_insight_agent.config import ConfigError, EcsSettings, Env
 from deep_insight_agent.events import guarded, validate_stream
 from deep_insight_agent.executor_client import ExecutorClient
 from deep_insight_agent.executor_session import (
@@ -38,9 +38,9 @@ from deep_insight_agent.scripted import ScriptedModel
 from deep_insight_agent.workflow import WorkflowDeps, run_job
 from deep_insight_contract.executor import EXIT_UNWRITABLE
 from deep_insight_contract.session import ROUTING_HEADER, InvalidSessionId, routing_key
+from deep_insight_contract.target_group import SessionTargetGroupTemplate
 
 from components.iam import run_task_statements, session_routing_statements
-from components.runtime_contract import SessionTargetGroupTemplate
 from tests.moto_server import executor_network, hold_ecs_tasks, moto_server
 from tests.runtimes.agent.test_workflow import scripts  # the reference job's scripted turns
 from tests.runtimes.conftest import DATA, TOKEN
@@ -88,7 +88,6 @@ def stack(clients) -> EcsSettings:
         cluster_name="deep-insight-test",
         family="deep-insight-test-executor",
     )
-    template = json.loads(SessionTargetGroupTemplate(name_prefix="di-test-").to_json())
     return EcsSettings(
         region="us-east-1",
         stack="test",
@@ -101,7 +100,7 @@ def stack(clients) -> EcsSettings:
         listener_arn=net.listener_arn,
         alb_dns=net.alb_dns,
         max_sessions=5,
-        target_group=TargetGroupTemplate(**template),
+        target_group=SessionTargetGroupTemplate(name_prefix="di-test-"),
         executor_session_timeout_seconds=3600,
         artifact_bucket="bucket",
     )
@@ -643,7 +642,7 @@ def test_an_id_outside_the_rule_is_refused_before_any_aws_call(session_id):
 
 
 def replace_stack() -> EcsSettings:
-    template = TargetGroupTemplate(**json.loads(SessionTargetGroupTemplate(name_prefix="di-test-").to_json()))
+    template = SessionTargetGroupTemplate(name_prefix="di-test-")
     return EcsSettings(
         region="us-east-1", stack="test", cluster_arn="c", task_definition_arn="t", container="executor",
         subnet_ids=("s",), security_group_id="sg", vpc_id="v", listener_arn="l", alb_dns="d", max_sessions=1,
