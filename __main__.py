@@ -9,6 +9,8 @@ from pathlib import Path
 import pulumi
 import pulumi_aws as aws
 from deep_insight_contract.environment import AgentEnv
+from deep_insight_contract.outputs import in_contract_order
+from deep_insight_contract.target_group import SessionTargetGroupTemplate, target_group_prefix
 
 from components.agent_runtime import AgentRuntime, AgentRuntimeArgs
 from components.alb import ACCESS_LOG_PREFIX, AlbArgs, InternalAlb
@@ -16,14 +18,10 @@ from components.bucket import BucketArgs, PrivateBucket
 from components.cluster import ExecutorCluster, ExecutorClusterArgs
 from components.endpoints import Endpoints, EndpointsArgs
 from components.errors import ConfigError
-from components.iam import AgentRuntimeGrants, access_log_bucket_policy, tls_only_bucket_policy
+from components.iam import access_log_bucket_policy, model_statements, tls_only_bucket_policy
 from components.image import ContainerImage, ImageArgs
 from components.network import Network, NetworkArgs
-from components.runtime_contract import (
-    SessionTargetGroupTemplate,
-    agentcore_runtime_name,
-    target_group_prefix,
-)
+from components.runtime_contract import agentcore_runtime_name
 from components.runtime_platform import environment_config_problems
 from components.security import Group, SecurityArgs, SecurityGroups
 from components.settings import Architecture, NatStrategy, Settings, key, read_settings
@@ -244,35 +242,11 @@ sessions = SessionCleanup(
 
 # --- agent runtime ---
 runtime_name = agentcore_runtime_name(settings.stack)
-grants = pulumi.Output.all(
-    agent_image.repository_arn,
-    cluster.cluster_arn,
-    cluster.execution_role_arn,
-    cluster.task_role_arn,
-    alb.listener_arn,
-    artifacts.bucket_arn,
-).apply(
-    lambda v: AgentRuntimeGrants(
-        partition=partition,
-        region=settings.region,
-        account_id=account_id,
-        stack=settings.stack,
-        runtime_name=runtime_name,
-        model_id=settings.agent.model_id,
-        repository_arn=v[0],
-        cluster_arn=v[1],
-        task_family=cluster.task_family,
-        executor_role_arns=(v[2], v[3]),
-        listener_arn=v[4],
-        target_group_prefix=session_target_group.name_prefix,
-        bucket_arn=v[5],
-    )
-)
 agent = AgentRuntime(
     "agent",
     AgentRuntimeArgs(
         runtime_name=runtime_name,
-        image_uri=agent_image.image_uri,
+        image=agent_image,
         subnet_ids=network.agent_subnet_ids,
         security_group_id=security.group_ids[Group.AGENT],
         environment={
@@ -290,7 +264,15 @@ agent = AgentRuntime(
         idle_session_timeout_seconds=settings.agent.idle_session_timeout_seconds,
         max_lifetime_seconds=settings.agent.max_lifetime_seconds,
         log_retention_days=settings.log_retention_days,
-        grants=grants,
+        # What the agent uses, each granted by what it uses: one line per dependency.
+        statements=[
+            model_statements(
+                settings.agent.model_id, partition=partition, region=settings.region, account_id=account_id
+            ),
+            cluster.run_task_statements(),
+            alb.session_routing_statements(settings.stack, session_target_group.name_prefix),
+            artifacts.session_object_statements(),
+        ],
         partition=partition,
         region=settings.region,
         account_id=account_id,
@@ -302,28 +284,33 @@ agent = AgentRuntime(
     ),
 )
 
-# --- exports (SPEC §5; read by the ops CLI, names are fixed) ---
-pulumi.export("region", settings.region)
-pulumi.export("vpcId", network.vpc_id)
-pulumi.export("availabilityZoneIds", list(network.zone_ids))
-pulumi.export("privateSubnetIds", network.private_subnet_ids)
-pulumi.export("agentSubnetIds", network.agent_subnet_ids)
-pulumi.export("securityGroupIds", {group.value: sg_id for group, sg_id in security.group_ids.items()})
-pulumi.export("endpointIds", dict(endpoints.endpoint_ids))
-pulumi.export("albArn", alb.arn)
-pulumi.export("albDnsName", alb.dns_name)
-pulumi.export("listenerArn", alb.listener_arn)
-pulumi.export("clusterName", cluster.cluster_name)
-pulumi.export("clusterArn", cluster.cluster_arn)
-pulumi.export("executorTaskDefinitionArn", cluster.task_definition_arn)
-pulumi.export("executorTaskFamily", cluster.task_family)
-pulumi.export("executorContainerName", cluster.container_name)
-pulumi.export("executorLogGroup", cluster.log_group_name)
-pulumi.export("artifactBucket", artifacts.bucket_name)
-pulumi.export("executorImageUri", executor_image.image_uri)
-pulumi.export("agentImageUri", agent_image.image_uri)
-pulumi.export("agentRuntimeArn", agent.runtime_arn)
-pulumi.export("agentRuntimeId", agent.runtime_id)
-pulumi.export("agentRuntimeEndpointArn", agent.endpoint_arn)
-pulumi.export("agentRoleArn", agent.role_arn)
-pulumi.export("agentLogGroup", agent.log_group_name)
+# --- exports: exactly the outputs of deep_insight_contract.outputs.StackOutputs (SPEC §5), in its order ---
+for output_name, value in in_contract_order(
+    {
+        "region": settings.region,
+        "vpcId": network.vpc_id,
+        "availabilityZoneIds": list(network.zone_ids),
+        "privateSubnetIds": network.private_subnet_ids,
+        "agentSubnetIds": network.agent_subnet_ids,
+        "securityGroupIds": {group.value: sg_id for group, sg_id in security.group_ids.items()},
+        "endpointIds": dict(endpoints.endpoint_ids),
+        "albArn": alb.arn,
+        "albDnsName": alb.dns_name,
+        "listenerArn": alb.listener_arn,
+        "clusterName": cluster.cluster_name,
+        "clusterArn": cluster.cluster_arn,
+        "executorTaskDefinitionArn": cluster.task_definition_arn,
+        "executorTaskFamily": cluster.task_family,
+        "executorContainerName": cluster.container_name,
+        "executorLogGroup": cluster.log_group_name,
+        "artifactBucket": artifacts.bucket_name,
+        "executorImageUri": executor_image.image_uri,
+        "agentImageUri": agent_image.image_uri,
+        "agentRuntimeArn": agent.runtime_arn,
+        "agentRuntimeId": agent.runtime_id,
+        "agentRuntimeEndpointArn": agent.endpoint_arn,
+        "agentRoleArn": agent.role_arn,
+        "agentLogGroup": agent.log_group_name,
+    }
+):
+    pulumi.export(output_name, value)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import shutil
 import signal
@@ -28,17 +27,17 @@ from pathlib import Path
 import boto3
 import httpx
 import pandas as pd
-from deep_insight_agent.config import EcsSettings, TargetGroupTemplate
+from deep_insight_agent.config import EcsSettings
 from deep_insight_agent.executor_client import ExecutorClient
 from deep_insight_agent.executor_session import EcsExecutorSession, LocalExecutorSession, Notify
 from deep_insight_agent.payload import Invocation
 from deep_insight_agent.scripted import ScriptedModel
 from deep_insight_agent.workflow import WorkflowDeps, run_job
+from deep_insight_contract.target_group import SessionTargetGroupTemplate
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data" / "fresh-food-sales.csv"
 sys.path.insert(0, str(REPO))
-from components.runtime_contract import SessionTargetGroupTemplate  # noqa: E402
 from tests.moto_server import free_port, hold_ecs_tasks, moto_server  # noqa: E402
 from tests.runtimes.agent.test_workflow import scripts  # noqa: E402  (the reference job's scripted turns)
 
@@ -125,7 +124,7 @@ def control_plane(sessions: int) -> tuple[list[int], list[float], list[float]]:
             region="us-east-1", stack="bench", cluster_arn=cluster, task_definition_arn=task, container="executor",
             subnet_ids=tuple(subnets), security_group_id=group, vpc_id=vpc, listener_arn=listener,
             alb_dns=alb["LoadBalancers"][0]["DNSName"], max_sessions=20,
-            target_group=TargetGroupTemplate(**json.loads(SessionTargetGroupTemplate(name_prefix="di-bench-").to_json())),
+            target_group=SessionTargetGroupTemplate(name_prefix="di-bench-"),
             executor_session_timeout_seconds=3600, artifact_bucket="b",
         )  # fmt: skip
         calls, starts, cleanups = [], [], []

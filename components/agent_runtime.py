@@ -1,19 +1,22 @@
 """The AgentCore runtime (VPC mode), its execution role, its endpoint and the retention of its log group.
 
 The runtime's ENIs go only into the agent subnets (AgentCore-supported AZ IDs) behind the agent
-security group. Everything the agent needs to know about the stack reaches it as environment (SPEC §7,
-`components.runtime_contract.AgentEnv`): no account, cluster, subnet or ARN is written into runtime code.
+security group. Its execution role gets AWS's documented baseline, the pull of its own image, and the
+statements each dependency grants (CDK's ``grant*`` style: ``cluster.run_task_statements()`` and so on).
+Everything the agent needs to know about the stack reaches it as environment (SPEC §7,
+`deep_insight_contract.environment.AgentEnv`): no account, cluster, subnet or ARN is written into runtime code.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import AgentRuntimeGrants, agent_runtime_policy, agentcore_trust
+from components.iam import Statement, agent_runtime_policy, agentcore_baseline_statements, agentcore_trust
 from components.log_retention import RetentionArgs, RuntimeLogRetention, runtime_log_group_name
 from components.role import role_with_policy
 from components.runtime_platform import PlatformVersion, checked_environment
@@ -29,18 +32,27 @@ RETAINED_ENDPOINTS = (ENDPOINT_NAME,)
 __all__ = ["ENDPOINT_NAME", "RETAINED_ENDPOINTS", "AgentRuntime", "AgentRuntimeArgs", "runtime_log_group_name"]
 
 
+class RuntimeImage(Protocol):
+    """The image the runtime runs (`components.image.ContainerImage`): its URI and how to pull it."""
+
+    @property
+    def image_uri(self) -> pulumi.Output[str]: ...
+
+    def pull_statements(self) -> pulumi.Output[list[Statement]]: ...
+
+
 @dataclass(frozen=True)
 class AgentRuntimeArgs:
     runtime_name: str
-    image_uri: pulumi.Input[str]
+    image: RuntimeImage
     subnet_ids: pulumi.Input[list[str]]
     security_group_id: pulumi.Input[str]
     environment: Mapping[str, pulumi.Input[str]]
     idle_session_timeout_seconds: int
     max_lifetime_seconds: int
     log_retention_days: int
-    grants: pulumi.Input[AgentRuntimeGrants]
-    """What the execution role may do (resolved Outputs are fine: the policy is built in apply)."""
+    statements: Sequence[pulumi.Input[Sequence[Statement]]]
+    """What the execution role may do beyond the baseline and its image: each dependency's grant, in order."""
     partition: str
     region: str
     account_id: str
@@ -63,11 +75,20 @@ class AgentRuntime(pulumi.ComponentResource):
         super().__init__("deep-insight:agent:AgentRuntime", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = args.tags
+        baseline = agentcore_baseline_statements(
+            partition=args.partition, region=args.region, account_id=args.account_id, runtime_name=args.runtime_name
+        )
         role, policy = role_with_policy(
             name,
             description="Deep Insight AgentCore runtime execution role",
             trust=agentcore_trust(partition=args.partition, region=args.region, account_id=args.account_id),
-            policy=pulumi.Output.from_input(args.grants).apply(agent_runtime_policy),
+            policy=pulumi.Output.all(args.image.pull_statements(), *args.statements).apply(
+                lambda lists: agent_runtime_policy(
+                    image_pull=lists[0],
+                    baseline=baseline,
+                    grants=[statement for granted in lists[1:] for statement in granted],
+                )
+            ),
             tags=tags,
             tag_name="agent-role",
             parent=self,
@@ -77,7 +98,7 @@ class AgentRuntime(pulumi.ComponentResource):
             agent_runtime_name=args.runtime_name,
             description=f"Deep Insight multi-agent analysis ({tags.stack})",
             role_arn=role.arn,
-            agent_runtime_artifact={"container_configuration": {"container_uri": args.image_uri}},
+            agent_runtime_artifact={"container_configuration": {"container_uri": args.image.image_uri}},
             network_configuration={
                 "network_mode": "VPC",
                 "network_mode_config": {

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.iam import Statement, session_routing_statements
 from components.settings import ResourceTags
 
 # The longest executor call is 900 s (SPEC §6 timeoutSeconds); the ALB must not cut it off first.
@@ -36,6 +37,15 @@ class InternalAlb(pulumi.ComponentResource):
     arn: pulumi.Output[str]
     dns_name: pulumi.Output[str]
     listener_arn: pulumi.Output[str]
+
+    def session_routing_statements(self, stack: str, target_group_prefix: str) -> pulumi.Output[list[Statement]]:
+        """Create, route to and delete per-session target groups (``<prefix>…``) and rules on this listener,
+        tagged with ``stack`` on create and only those afterwards."""
+        return self.listener_arn.apply(
+            lambda arn: session_routing_statements(
+                listener_arn=arn, stack=stack, target_group_prefix=target_group_prefix
+            )
+        )
 
     def __init__(self, name: str, args: AlbArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("deep-insight:alb:InternalAlb", name, None, opts)

@@ -17,7 +17,7 @@ import pulumi
 import pulumi_aws as aws
 from deep_insight_contract.tags import RETAIN_DATA_TAG
 
-from components.iam import Document
+from components.iam import Document, Statement, session_object_statements
 from components.settings import ResourceTags
 
 BUCKET_PREFIX_MAX = 37  # AWS: bucket_prefix leaves room for the 26-character unique suffix
@@ -54,6 +54,10 @@ class PrivateBucket(pulumi.ComponentResource):
     bucket_arn: pulumi.Output[str]
     policy: aws.s3.BucketPolicy
     """The bucket policy: what may write to the bucket (ALB log delivery, say) waits on it with depends_on."""
+
+    def session_object_statements(self) -> pulumi.Output[list[Statement]]:
+        """Read, write and list the session objects (``sessions/*``) of this bucket, and nothing else of it."""
+        return self.bucket_arn.apply(session_object_statements)
 
     def __init__(self, name: str, args: BucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("deep-insight:bucket:PrivateBucket", name, None, opts)

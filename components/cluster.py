@@ -15,12 +15,18 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 from deep_insight_contract.environment import ExecutorEnv
+from deep_insight_contract.target_group import EXECUTOR_PORT
 
-from components.iam import ecs_tasks_trust, executor_execution_policy, executor_task_policy
+from components.iam import (
+    Statement,
+    ecs_tasks_trust,
+    executor_execution_policy,
+    executor_task_policy,
+    run_task_statements,
+)
 from components.role import role_with_policy
 from components.runtime_contract import (
     EXECUTOR_CONTAINER,
-    EXECUTOR_PORT,
     EXECUTOR_UID,
     EXECUTOR_WORKDIR,
     EXECUTOR_WRITABLE_PATHS,
@@ -125,10 +131,26 @@ class ExecutorCluster(pulumi.ComponentResource):
     execution_role_arn: pulumi.Output[str]
     task_role_arn: pulumi.Output[str]
 
+    def run_task_statements(self) -> pulumi.Output[list[Statement]]:
+        """Run executor tasks of this family in this cluster (tagged on create), describe, stop and list them,
+        and pass the task's two roles to ECS."""
+        args = self._args
+        return pulumi.Output.all(self.cluster_arn, self.execution_role_arn, self.task_role_arn).apply(
+            lambda v: run_task_statements(
+                partition=args.partition,
+                region=args.region,
+                account_id=args.account_id,
+                cluster_arn=v[0],
+                task_family=self.task_family,
+                role_arns=(v[1], v[2]),
+            )
+        )
+
     def __init__(self, name: str, args: ExecutorClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("deep-insight:cluster:ExecutorCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         tags = args.tags
+        self._args = args
         self.task_family = f"{tags.prefix}-executor"
         self.container_name = EXECUTOR_CONTAINER
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from deep_insight_contract.tags import SESSION_RESOURCE_TAGS, STACK_TAG
@@ -91,16 +90,29 @@ def session_objects(bucket_arn: str) -> str:
     return f"{bucket_arn}/sessions/*"
 
 
-def executor_task_policy(*, bucket_arn: str) -> Document:
-    """What code in the executor may do in AWS: the session objects of the artifacts bucket. Nothing else."""
-    return document(
+def session_object_statements(bucket_arn: str) -> list[Statement]:
+    """Read and write the session objects of a bucket, and list them (``sessions/*`` only)."""
+    return [
         allow(
             "SessionObjects",
             ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
             [session_objects(bucket_arn)],
         ),
         allow("ListSessions", ["s3:ListBucket"], [bucket_arn], {"StringLike": {"s3:prefix": ["sessions/*"]}}),
-    )
+    ]
+
+
+def executor_task_policy(*, bucket_arn: str) -> Document:
+    """What code in the executor may do in AWS: the session objects of the artifacts bucket. Nothing else."""
+    return document(*session_object_statements(bucket_arn))
+
+
+def image_pull_statements(repository_arn: str, *, sid: str) -> list[Statement]:
+    """Pull images from one ECR repository (AgentCore's documented pair of actions), plus the registry token."""
+    return [
+        allow(sid, ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], [repository_arn]),
+        allow("EcrToken", ["ecr:GetAuthorizationToken"], "*"),  # has no resource-level permissions
+    ]
 
 
 # --- the AgentCore runtime ---
@@ -149,86 +161,45 @@ def listener_rule_arns(listener_arn: str) -> str:
     return listener_arn.replace(":listener/", ":listener-rule/", 1) + "/*"
 
 
-@dataclass(frozen=True)
-class AgentRuntimeGrants:
-    partition: str
-    region: str
-    account_id: str
-    stack: str
-    runtime_name: str
-    model_id: str
-    repository_arn: str
-    cluster_arn: str
-    task_family: str
-    executor_role_arns: tuple[str, str]
-    listener_arn: str
-    target_group_prefix: str
-    bucket_arn: str
-
-
-def agent_runtime_policy(g: AgentRuntimeGrants) -> Document:
-    """The AgentCore execution role: AWS's documented baseline plus Deep Insight's scoped additions."""
-    p, r, a = g.partition, g.region, g.account_id
-    runtime_logs = f"arn:{p}:logs:{r}:{a}:log-group:/aws/bedrock-agentcore/runtimes/*"
-    cluster_name = g.cluster_arn.rsplit("/", 1)[-1]
-    in_cluster = {"ArnEquals": {"ecs:cluster": g.cluster_arn}}
+def run_task_statements(
+    *, partition: str, region: str, account_id: str, cluster_arn: str, task_family: str, role_arns: Sequence[str]
+) -> list[Statement]:
+    """One task at a time from one family in one cluster: run (tagged on create), describe, stop, list, pass roles."""
+    p, r, a = partition, region, account_id
+    cluster_name = cluster_arn.rsplit("/", 1)[-1]
+    in_cluster = {"ArnEquals": {"ecs:cluster": cluster_arn}}
     tasks = f"arn:{p}:ecs:{r}:{a}:task/{cluster_name}/*"
-    target_groups = f"arn:{p}:elasticloadbalancing:{r}:{a}:targetgroup/{g.target_group_prefix}*/*"
-    rules = listener_rule_arns(g.listener_arn)
-    ours = {"StringEquals": {f"aws:ResourceTag/{STACK_TAG}": g.stack}}
-    tagged_on_create = {
-        "StringEquals": {f"aws:RequestTag/{STACK_TAG}": g.stack},
-        "ForAllValues:StringEquals": {"aws:TagKeys": list(SESSION_RESOURCE_TAGS)},
-    }
-    directory = f"arn:{p}:bedrock-agentcore:{r}:{a}:workload-identity-directory/default"
-    return document(
-        # --- AWS's documented baseline for an AgentCore runtime execution role ---
-        allow("PullAgentImage", ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], [g.repository_arn]),
-        allow("EcrToken", ["ecr:GetAuthorizationToken"], "*"),
-        allow("RuntimeLogGroups", ["logs:CreateLogGroup", "logs:DescribeLogStreams"], [runtime_logs]),
-        allow("DescribeLogGroups", ["logs:DescribeLogGroups"], "*"),  # no resource-level permissions
-        allow("RuntimeLogEvents", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{runtime_logs}:log-stream:*"]),
-        allow(
-            "Tracing",
-            ["xray:GetSamplingRules", "xray:GetSamplingTargets", "xray:PutTelemetryRecords", "xray:PutTraceSegments"],
-            "*",
-        ),
-        allow(
-            "Metrics",
-            ["cloudwatch:PutMetricData"],
-            "*",
-            {"StringEquals": {"cloudwatch:namespace": "bedrock-agentcore"}},
-        ),
-        allow(
-            "WorkloadAccessToken",
-            [
-                "bedrock-agentcore:GetWorkloadAccessToken",
-                "bedrock-agentcore:GetWorkloadAccessTokenForJWT",
-                "bedrock-agentcore:GetWorkloadAccessTokenForUserId",
-            ],
-            [directory, f"{directory}/workload-identity/{g.runtime_name}-*"],
-        ),
-        *model_statements(g.model_id, partition=p, region=r, account_id=a),
-        # --- Deep Insight: one executor task per session, in this cluster, from this family ---
-        allow(
-            "RunExecutorTask", ["ecs:RunTask"], [f"arn:{p}:ecs:{r}:{a}:task-definition/{g.task_family}:*"], in_cluster
-        ),
+    return [
+        allow("RunExecutorTask", ["ecs:RunTask"], [f"arn:{p}:ecs:{r}:{a}:task-definition/{task_family}:*"], in_cluster),
         allow("TagExecutorTaskOnRun", ["ecs:TagResource"], [tasks], {"StringEquals": {"ecs:CreateAction": "RunTask"}}),
         allow("ManageExecutorTasks", ["ecs:DescribeTasks", "ecs:StopTask"], [tasks], in_cluster),
         # Listing a cluster's tasks is authorized against "*" (the reference's container-instance type
         # applies only to a request that names a container instance); ecs:cluster scopes it to this cluster.
         allow("ListExecutorTasks", ["ecs:ListTasks"], "*", in_cluster),
         allow(
-            "PassExecutorRoles",
-            ["iam:PassRole"],
-            list(g.executor_role_arns),
-            {"StringEquals": {"iam:PassedToService": ECS_TASKS}},
+            "PassExecutorRoles", ["iam:PassRole"], list(role_arns), {"StringEquals": {"iam:PassedToService": ECS_TASKS}}
         ),
-        # --- Deep Insight: per-session target groups and listener rules, tagged with this stack ---
+    ]
+
+
+def session_routing_statements(*, listener_arn: str, stack: str, target_group_prefix: str) -> list[Statement]:
+    """Per-session target groups (named ``<prefix>…``) and rules on one listener, all tagged with the stack.
+
+    Partition, region and account are the listener's: the target groups live next to it.
+    """
+    elb = listener_arn.split(":listener/", 1)[0]  # arn:<partition>:elasticloadbalancing:<region>:<account>
+    target_groups = f"{elb}:targetgroup/{target_group_prefix}*/*"
+    rules = listener_rule_arns(listener_arn)
+    ours = {"StringEquals": {f"aws:ResourceTag/{STACK_TAG}": stack}}
+    tagged_on_create = {
+        "StringEquals": {f"aws:RequestTag/{STACK_TAG}": stack},
+        "ForAllValues:StringEquals": {"aws:TagKeys": list(SESSION_RESOURCE_TAGS)},
+    }
+    return [
         allow(
             "CreateSessionTargetGroup", ["elasticloadbalancing:CreateTargetGroup"], [target_groups], tagged_on_create
         ),
-        allow("CreateSessionRule", ["elasticloadbalancing:CreateRule"], [g.listener_arn], tagged_on_create),
+        allow("CreateSessionRule", ["elasticloadbalancing:CreateRule"], [listener_arn], tagged_on_create),
         allow(
             "TagSessionResourcesOnCreate",
             ["elasticloadbalancing:AddTags"],
@@ -236,7 +207,7 @@ def agent_runtime_policy(g: AgentRuntimeGrants) -> Document:
             {
                 "StringEquals": {
                     "elasticloadbalancing:CreateAction": ["CreateRule", "CreateTargetGroup"],
-                    f"aws:RequestTag/{STACK_TAG}": g.stack,
+                    f"aws:RequestTag/{STACK_TAG}": stack,
                 }
             },
         ),
@@ -265,14 +236,52 @@ def agent_runtime_policy(g: AgentRuntimeGrants) -> Document:
             ],
             "*",
         ),
-        # --- Deep Insight: session inputs and artifacts ---
+    ]
+
+
+def agentcore_baseline_statements(
+    *, partition: str, region: str, account_id: str, runtime_name: str
+) -> list[Statement]:
+    """AWS's documented baseline for an AgentCore runtime execution role, less the image pull (the image's)."""
+    p, r, a = partition, region, account_id
+    runtime_logs = f"arn:{p}:logs:{r}:{a}:log-group:/aws/bedrock-agentcore/runtimes/*"
+    directory = f"arn:{p}:bedrock-agentcore:{r}:{a}:workload-identity-directory/default"
+    return [
+        allow("RuntimeLogGroups", ["logs:CreateLogGroup", "logs:DescribeLogStreams"], [runtime_logs]),
+        allow("DescribeLogGroups", ["logs:DescribeLogGroups"], "*"),  # no resource-level permissions
+        allow("RuntimeLogEvents", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{runtime_logs}:log-stream:*"]),
         allow(
-            "SessionObjects",
-            ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
-            [session_objects(g.bucket_arn)],
+            "Tracing",
+            ["xray:GetSamplingRules", "xray:GetSamplingTargets", "xray:PutTelemetryRecords", "xray:PutTraceSegments"],
+            "*",
         ),
-        allow("ListSessions", ["s3:ListBucket"], [g.bucket_arn], {"StringLike": {"s3:prefix": ["sessions/*"]}}),
-    )
+        allow(
+            "Metrics",
+            ["cloudwatch:PutMetricData"],
+            "*",
+            {"StringEquals": {"cloudwatch:namespace": "bedrock-agentcore"}},
+        ),
+        allow(
+            "WorkloadAccessToken",
+            [
+                "bedrock-agentcore:GetWorkloadAccessToken",
+                "bedrock-agentcore:GetWorkloadAccessTokenForJWT",
+                "bedrock-agentcore:GetWorkloadAccessTokenForUserId",
+            ],
+            [directory, f"{directory}/workload-identity/{runtime_name}-*"],
+        ),
+    ]
+
+
+def agent_runtime_policy(
+    *, image_pull: Sequence[Statement], baseline: Sequence[Statement], grants: Sequence[Statement]
+) -> Document:
+    """The AgentCore execution role: pull its image, AWS's baseline, then what each dependency grants."""
+    statements = [*image_pull, *baseline, *grants]
+    sids = [s["Sid"] for s in statements]
+    if duplicates := sorted({sid for sid in sids if sids.count(sid) > 1}):
+        raise ValueError(f"agent runtime policy: statement ids {', '.join(duplicates)} appear more than once")
+    return document(*statements)
 
 
 # --- bucket policies ---

@@ -30,6 +30,7 @@ import pulumi_docker as docker
 
 from components import dockerignore
 from components.bucket import retain_data_tag
+from components.iam import Statement, image_pull_statements
 from components.settings import ECR_URI_PATTERN, ResourceTags
 
 # A rebuild of an unchanged context must be able to move its tag (see the module docstring).
@@ -104,9 +105,14 @@ class ContainerImage(pulumi.ComponentResource):
     """Digest-pinned: ``<registry>/<repository>@sha256:<digest>``."""
     repository_arn: pulumi.Output[str]
 
+    def pull_statements(self) -> pulumi.Output[list[Statement]]:
+        """What a principal needs to pull this image (``Pull<Runtime>Image`` on its repository, the ECR token)."""
+        return self.repository_arn.apply(lambda arn: image_pull_statements(arn, sid=self._pull_sid))
+
     def __init__(self, name: str, args: ImageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("deep-insight:image:ContainerImage", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        self._pull_sid = f"Pull{args.runtime.capitalize()}Image"
         # The repository exists in both modes: `prebuilt` only skips the build (CI pushes, or a preview
         # reuses the running digests). Dropping it would make Pulumi plan to delete a protected repository.
         repository = aws.ecr.Repository(

@@ -17,6 +17,7 @@ from enum import StrEnum
 import pulumi
 import pulumi_aws as aws
 from deep_insight_contract.tags import RETAINED_TAG
+from deep_insight_contract.target_group import EXECUTOR_PORT
 
 from components.network import RETAINED_REASON
 from components.settings import ResourceTags
@@ -54,7 +55,7 @@ def paths(*, nat: bool, executor_internet_access: bool) -> tuple[Path, ...]:
     """Every network path the system needs, and no other."""
     needed = [
         Path(Group.AGENT, Group.ALB, 80, "agent calls the executor of its session through the internal ALB"),
-        Path(Group.ALB, Group.EXECUTOR, 8080, "ALB forwards to executor tasks and health-checks them"),
+        Path(Group.ALB, Group.EXECUTOR, EXECUTOR_PORT, "ALB forwards to executor tasks and health-checks them"),
         Path(Group.AGENT, Group.ENDPOINTS, 443, "agent calls AWS APIs through interface endpoints"),
         Path(Group.EXECUTOR, Group.ENDPOINTS, 443, "executor pulls its image, writes logs via endpoints"),
         Path(Group.AGENT, Peer.S3, 443, "agent reads and writes artifacts via the S3 gateway endpoint"),

@@ -15,7 +15,6 @@ live sessions during ``pulumi up``): every change is an in-place update.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +47,8 @@ def sweep_sessions(settings: Any, *, ecs: Any, elbv2: Any, timeout: float = SWEE
 
 def settings_of(props: dict[str, Any]) -> Any:
     """The agent's `EcsSettings` from the sweeper's state (what the agent runtime is configured with)."""
-    from deep_insight_agent.config import EcsSettings, TargetGroupTemplate  # noqa: PLC0415
+    from deep_insight_agent.config import EcsSettings  # noqa: PLC0415
+    from deep_insight_contract.target_group import SessionTargetGroupTemplate  # noqa: PLC0415
 
     return EcsSettings(
         region=props["region"],
@@ -62,7 +62,7 @@ def settings_of(props: dict[str, Any]) -> Any:
         listener_arn=props["listener_arn"],
         alb_dns=props["alb_dns"],
         max_sessions=int(props["max_sessions"]),
-        target_group=TargetGroupTemplate(**json.loads(props["target_group"])),
+        target_group=SessionTargetGroupTemplate.from_json(props["target_group"]),
         executor_session_timeout_seconds=int(props["executor_session_timeout_seconds"]),
         artifact_bucket=props["artifact_bucket"],
     )

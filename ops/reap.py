@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from deep_insight_agent.config import EcsSettings, TargetGroupTemplate
+from deep_insight_agent.config import EcsSettings
 from deep_insight_agent.reaper import ORPHAN_MARGIN, STOP_DEADLINE_SECONDS, Reaped, orphan_age, reap, reap_stack
+from deep_insight_contract.target_group import SessionTargetGroupTemplate, target_group_prefix
 from rich.markup import escape
 
-from components.runtime_contract import SessionTargetGroupTemplate, target_group_prefix
 from components.security import Group
 from components.settings import Settings
 from ops.console import FAILED, console, reports_errors
@@ -21,7 +20,6 @@ from ops.stack import aws_client, read_outputs, read_settings
 
 def ecs_settings(stack: str, outputs: dict[str, Any], settings: Settings) -> EcsSettings:
     """What the agent runtime is configured with, rebuilt from the stack's outputs and settings."""
-    template = SessionTargetGroupTemplate(name_prefix=target_group_prefix(stack))
     return EcsSettings(
         region=outputs["region"],
         stack=stack,
@@ -34,7 +32,7 @@ def ecs_settings(stack: str, outputs: dict[str, Any], settings: Settings) -> Ecs
         listener_arn=outputs["listenerArn"],
         alb_dns=outputs["albDnsName"],
         max_sessions=settings.executor.max_sessions,
-        target_group=TargetGroupTemplate(**asdict(template)),
+        target_group=SessionTargetGroupTemplate(name_prefix=target_group_prefix(stack)),
         executor_session_timeout_seconds=settings.executor.session_timeout_seconds,
         artifact_bucket=outputs["artifactBucket"],
     )

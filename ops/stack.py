@@ -1,4 +1,5 @@
-"""What the ops commands know about a deployed stack: its outputs (SPEC §5) and AWS clients for it."""
+"""What the ops commands know about a deployed stack: its outputs (SPEC §5, `deep_insight_contract.outputs`)
+and AWS clients for it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 import boto3.session
 from botocore.config import Config
+from deep_insight_contract.outputs import OUTPUT_NAMES, shape_problems
 
 from components.errors import ConfigError
 from components.security import Group
@@ -19,59 +21,16 @@ from components.settings import Settings, parse_settings
 from ops.console import OpsError
 from ops.evaluate import PROJECT_DIR, ConfigFileError, load_stack_config
 
-# SPEC §5: the names are fixed; the ops commands read nothing else from a deployment.
-OUTPUT_NAMES = (
-    "region",
-    "vpcId",
-    "availabilityZoneIds",
-    "privateSubnetIds",
-    "agentSubnetIds",
-    "securityGroupIds",
-    "endpointIds",
-    "albArn",
-    "albDnsName",
-    "listenerArn",
-    "clusterName",
-    "clusterArn",
-    "executorTaskDefinitionArn",
-    "executorTaskFamily",
-    "executorContainerName",
-    "executorLogGroup",
-    "artifactBucket",
-    "executorImageUri",
-    "agentImageUri",
-    "agentRuntimeArn",
-    "agentRuntimeId",
-    "agentRuntimeEndpointArn",
-    "agentRoleArn",
-    "agentLogGroup",
-)
-
-LIST_OUTPUTS = ("availabilityZoneIds", "privateSubnetIds", "agentSubnetIds")
-MAP_OUTPUTS = ("securityGroupIds", "endpointIds")
-STRING_OUTPUTS = tuple(name for name in OUTPUT_NAMES if name not in LIST_OUTPUTS + MAP_OUTPUTS)
-
 
 def check_output_shapes(outputs: Mapping[str, Any], source: str = "stack outputs") -> None:
     """The commands index outputs freely: a hand-edited file with the wrong shape is bad input, said once."""
-    problems = [
-        f"{name} should be a non-empty string"
-        for name in STRING_OUTPUTS
-        if not isinstance(outputs[name], str) or not outputs[name]
-    ]
-    problems += [
-        f"{name} should be a list of strings"
-        for name in LIST_OUTPUTS
-        if not isinstance(outputs[name], list) or not all(isinstance(v, str) for v in outputs[name])
-    ]
-    groups = outputs["securityGroupIds"]
+    problems = shape_problems(outputs)
+    groups = outputs.get("securityGroupIds")
     missing = [g.value for g in Group if not isinstance(groups, dict) or not isinstance(groups.get(g.value), str)]
     if missing:
         problems.append(
             f"securityGroupIds should map {', '.join(g.value for g in Group)} to ids (lacks {', '.join(missing)})"
         )
-    if not isinstance(outputs["endpointIds"], dict):
-        problems.append("endpointIds should be a map of service to endpoint id")
     if problems:
         raise OpsError(f"{source} is malformed: {'; '.join(problems)}; use `pulumi stack output --json`")
 

@@ -24,10 +24,11 @@ import pytest
 from deep_insight_agent.executor_session import target_group_name
 from deep_insight_contract.session import ROUTING_HEADER, SESSION_ID_MAX, routing_key
 from deep_insight_contract.tags import SESSION_TAG, STACK_TAG
+from deep_insight_contract.target_group import SessionTargetGroupTemplate, target_group_prefix
 
 from components.bucket import bucket_prefix
 from components.names import resource_prefix
-from components.runtime_contract import SessionTargetGroupTemplate, agentcore_runtime_name, target_group_prefix
+from components.runtime_contract import agentcore_runtime_name
 from ops.evaluate import Evaluation, load_stack_config
 from tests.botocore_shapes import (
     documented_problem,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from deep_insight_contract.target_group import SessionTargetGroupTemplate, target_group_prefix
 
 from components.alb import IDLE_TIMEOUT_SECONDS
-from components.runtime_contract import SessionTargetGroupTemplate, target_group_prefix
 
 LB = "aws:lb/loadBalancer:LoadBalancer"
 LISTENER = "aws:lb/listener:Listener"

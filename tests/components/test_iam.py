@@ -5,15 +5,19 @@ from __future__ import annotations
 import pytest
 
 from components.iam import (
-    AgentRuntimeGrants,
     access_log_bucket_policy,
     agent_runtime_policy,
+    agentcore_baseline_statements,
     agentcore_trust,
     ecs_tasks_trust,
     executor_execution_policy,
     executor_task_policy,
+    image_pull_statements,
     listener_rule_arns,
     model_statements,
+    run_task_statements,
+    session_object_statements,
+    session_routing_statements,
     tls_only_bucket_policy,
 )
 from tests.policy_lint import parliament_findings, statements_by_sid, wildcard_grants
@@ -27,28 +31,25 @@ REPO = f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/deep-insight-dev-agent"
 LOG_GROUP = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/deep-insight/dev/executor"
 
 
-def grants(model_id: str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0") -> AgentRuntimeGrants:
-    return AgentRuntimeGrants(
-        partition="aws",
-        region="us-east-1",
-        account_id=ACCOUNT,
-        stack="dev",
-        runtime_name="deep_insight_dev",
-        model_id=model_id,
-        repository_arn=REPO,
-        cluster_arn=CLUSTER,
-        task_family="deep-insight-dev-executor",
-        executor_role_arns=ROLES,
-        listener_arn=LISTENER,
-        target_group_prefix="di-dev-",
-        bucket_arn=BUCKET,
+def agent_policy(model_id: str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0") -> dict:
+    """The dev agent's policy, assembled as __main__.py does from what each dependency grants."""
+    aws = {"partition": "aws", "region": "us-east-1", "account_id": ACCOUNT}
+    return agent_runtime_policy(
+        image_pull=image_pull_statements(REPO, sid="PullAgentImage"),
+        baseline=agentcore_baseline_statements(**aws, runtime_name="deep_insight_dev"),
+        grants=[
+            *model_statements(model_id, **aws),
+            *run_task_statements(**aws, cluster_arn=CLUSTER, task_family="deep-insight-dev-executor", role_arns=ROLES),
+            *session_routing_statements(listener_arn=LISTENER, stack="dev", target_group_prefix="di-dev-"),
+            *session_object_statements(BUCKET),
+        ],
     )
 
 
 DOCUMENTS = {
-    "agent runtime": agent_runtime_policy(grants()),
-    "agent runtime, global profile": agent_runtime_policy(grants("global.anthropic.claude-sonnet-4-5-20250929-v1:0")),
-    "agent runtime, foundation model": agent_runtime_policy(grants("anthropic.claude-3-5-haiku-20241022-v1:0")),
+    "agent runtime": agent_policy(),
+    "agent runtime, global profile": agent_policy("global.anthropic.claude-sonnet-4-5-20250929-v1:0"),
+    "agent runtime, foundation model": agent_policy("anthropic.claude-3-5-haiku-20241022-v1:0"),
     "executor execution": executor_execution_policy(repository_arn=REPO, log_group_arn=LOG_GROUP),
     "executor task": executor_task_policy(bucket_arn=BUCKET),
     "agentcore trust": agentcore_trust(partition="aws", region="us-east-1", account_id=ACCOUNT),
@@ -255,3 +256,11 @@ def test_bucket_policies_deny_plain_http_and_deliver_only_alb_logs():
     assert statements["ElbAccountDelivery"]["Principal"] == {"AWS": "arn:aws:iam::127311923021:root"}
     assert statements["ElbAccountDelivery"]["Resource"] == f"{BUCKET}/alb/AWSLogs/{ACCOUNT}/*"
     assert statements["ElbServiceDelivery"]["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+
+def test_a_statement_id_granted_twice_is_an_error():
+    twice = session_object_statements(BUCKET)
+    with pytest.raises(
+        ValueError, match=r"^agent runtime policy: statement ids ListSessions, SessionObjects appear more than once$"
+    ):
+        agent_runtime_policy(image_pull=[], baseline=twice, grants=twice)

@@ -31,6 +31,7 @@ import boto3
 from deep_insight_agent.executor_session import target_group_name
 from deep_insight_contract.session import ROUTING_HEADER, routing_key
 from deep_insight_contract.tags import CREATED_TAG, SESSION_TAG, STACK_TAG
+from deep_insight_contract.target_group import target_group_prefix
 
 from components.addressing import carve_subnets
 from components.agent_runtime import ENDPOINT_NAME, RETAINED_ENDPOINTS
@@ -41,7 +42,7 @@ from components.endpoints import service_name
 from components.iam import agentcore_trust, ecs_tasks_trust, tls_only_bucket_policy
 from components.log_retention import ensure_retention, runtime_log_group_name
 from components.network import nat_zone_for
-from components.runtime_contract import EXECUTOR_CONTAINER, agentcore_runtime_name, target_group_prefix
+from components.runtime_contract import EXECUTOR_CONTAINER, agentcore_runtime_name
 from components.security import INTERNET, Group, Peer, paths
 from components.settings import Architecture, NatStrategy
 from components.zones import select_zone_ids

@@ -11,9 +11,9 @@ from datetime import timedelta
 
 import pytest
 from deep_insight_agent.reaper import Reaped
+from deep_insight_contract.target_group import SessionTargetGroupTemplate, target_group_prefix
 
 from components import sweeper
-from components.runtime_contract import SessionTargetGroupTemplate, target_group_prefix
 from components.sweeper import SweeperProvider, SweepError
 from tests.moto_server import hold_ecs_tasks
 from tests.ops.deployed import deploy, leave_session, shared_session

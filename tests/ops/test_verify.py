@@ -22,16 +22,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import get_type_hints
 
 import boto3
 import pytest
 from botocore.exceptions import NoCredentialsError
 from deep_insight_agent.executor_session import target_group_name
+from deep_insight_contract.outputs import StackOutputs
+from deep_insight_contract.target_group import target_group_prefix
 from typer.testing import CliRunner
 
-from components.runtime_contract import target_group_prefix
 from components.settings import Architecture
-from ops import stack as stack_outputs
 from ops import verify
 from ops.cli import app
 from tests.ops.deployed import Deployed, Faults, deploy, leave_session, shared_session
@@ -476,8 +477,8 @@ def test_outputs_missing_names_are_listed(tmp_path):
 
 def outputs_file(tmp_path: Path, **changes: object) -> str:
     """Outputs of the right shape naming nothing real: enough for what is refused before any AWS call."""
-    outputs: dict[str, object] = dict.fromkeys(stack_outputs.STRING_OUTPUTS, "x")
-    outputs |= {name: ["x"] for name in stack_outputs.LIST_OUTPUTS}
+    example = {str: "x", list[str]: ["x"], dict[str, str]: {}}
+    outputs: dict[str, object] = {name: example[shape] for name, shape in get_type_hints(StackOutputs).items()}
     outputs |= {"region": REGION, "securityGroupIds": dict.fromkeys(("agent", "alb", "executor", "endpoints"), "sg-1")}
     outputs |= {"endpointIds": {}, **changes}
     path = tmp_path / "outputs.json"

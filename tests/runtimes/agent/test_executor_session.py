@@ -20,7 +20,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from deep_insight_agent.aws_calls import listener_rules, stopped_reason
-from deep_insight_agent.config import ConfigError, EcsSettings, Env, TargetGroupTemplate
+from deep_insight_agent.config import ConfigError, EcsSettings, Env
 from deep_insight_agent.events import guarded, validate_stream
 from deep_insight_agent.executor_client import ExecutorClient
 from deep_insight_agent.executor_session import (
@@ -38,21 +38,26 @@ from deep_insight_agent.scripted import ScriptedModel
 from deep_insight_agent.workflow import WorkflowDeps, run_job
 from deep_insight_contract.executor import EXIT_UNWRITABLE
 from deep_insight_contract.session import ROUTING_HEADER, InvalidSessionId, routing_key
+from deep_insight_contract.target_group import SessionTargetGroupTemplate
 
-from components.iam import AgentRuntimeGrants, agent_runtime_policy
-from components.runtime_contract import SessionTargetGroupTemplate
+from components.iam import run_task_statements, session_routing_statements
 from tests.moto_server import executor_network, hold_ecs_tasks, moto_server
 from tests.runtimes.agent.test_workflow import scripts  # the reference job's scripted turns
 from tests.runtimes.conftest import DATA, TOKEN
 
 SESSION = "session-0123456789abcdef0123456789abcdef"  # AgentCore session ids are 33-256 characters
-GRANTS = AgentRuntimeGrants(
-    partition="aws", region="us-east-1", account_id="123456789012", stack="test", runtime_name="deep_insight_test",
-    model_id="us.anthropic.claude-sonnet-4-5-20250929-v1:0", repository_arn="arn:aws:ecr:us-east-1:123456789012:repository/a",
-    cluster_arn="arn:aws:ecs:us-east-1:123456789012:cluster/c", task_family="f", executor_role_arns=("r1", "r2"),
-    listener_arn="arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/a/1/2", target_group_prefix="di-test-",
-    bucket_arn="arn:aws:s3:::b",
-)  # fmt: skip
+# What the runtime's execution role grants for executor sessions (components/iam.py).
+GRANTED_ACTIONS = {
+    action
+    for statement in run_task_statements(
+        partition="aws", region="us-east-1", account_id="123456789012",
+        cluster_arn="arn:aws:ecs:us-east-1:123456789012:cluster/c", task_family="f", role_arns=("r1", "r2"),
+    ) + session_routing_statements(
+        listener_arn="arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/a/1/2", stack="test",
+        target_group_prefix="di-test-",
+    )
+    for action in statement["Action"]
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +88,6 @@ def stack(clients) -> EcsSettings:
         cluster_name="deep-insight-test",
         family="deep-insight-test-executor",
     )
-    template = json.loads(SessionTargetGroupTemplate(name_prefix="di-test-").to_json())
     return EcsSettings(
         region="us-east-1",
         stack="test",
@@ -96,7 +100,7 @@ def stack(clients) -> EcsSettings:
         listener_arn=net.listener_arn,
         alb_dns=net.alb_dns,
         max_sessions=5,
-        target_group=TargetGroupTemplate(**template),
+        target_group=SessionTargetGroupTemplate(name_prefix="di-test-"),
         executor_session_timeout_seconds=3600,
         artifact_bucket="bucket",
     )
@@ -165,8 +169,7 @@ def test_a_session_starts_routes_and_cleans_up(clients, stack):
         "ecs:StopTask",
     ]
     # Every call is one the runtime's execution role grants (components/iam.py).
-    granted = {a for s in agent_runtime_policy(GRANTS)["Statement"] for a in s["Action"]}
-    assert set(backend.calls) <= granted
+    assert set(backend.calls) <= GRANTED_ACTIONS
     assert leftovers(clients, stack) == NOTHING
 
 
@@ -639,7 +642,7 @@ def test_an_id_outside_the_rule_is_refused_before_any_aws_call(session_id):
 
 
 def replace_stack() -> EcsSettings:
-    template = TargetGroupTemplate(**json.loads(SessionTargetGroupTemplate(name_prefix="di-test-").to_json()))
+    template = SessionTargetGroupTemplate(name_prefix="di-test-")
     return EcsSettings(
         region="us-east-1", stack="test", cluster_arn="c", task_definition_arn="t", container="executor",
         subnet_ids=("s",), security_group_id="sg", vpc_id="v", listener_arn="l", alb_dns="d", max_sessions=1,
@@ -712,8 +715,7 @@ def test_what_an_earlier_attempt_of_the_session_left_is_replaced_not_reused(clie
     ]
     stopped = ecs.describe_tasks(cluster=stack.cluster_arn, tasks=[stale_task])["tasks"][0]
     assert stopped["stoppedReason"] == "replaced by a new attempt of the session"
-    granted = {a for s in agent_runtime_policy(GRANTS)["Statement"] for a in s["Action"]}
-    assert set(backend.calls) <= granted
+    assert set(backend.calls) <= GRANTED_ACTIONS
     assert leftovers(clients, stack) == NOTHING
 
 

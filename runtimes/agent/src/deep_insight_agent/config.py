@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from deep_insight_contract.environment import AgentEnv
+from deep_insight_contract.target_group import SessionTargetGroupTemplate
 
 Env = AgentEnv
 """The names the program sets (one definition: `deep_insight_contract.environment.AgentEnv`)."""
@@ -15,21 +15,6 @@ Env = AgentEnv
 
 class ConfigError(ValueError):
     """Missing or bad environment; the message names every variable concerned, on one line."""
-
-
-@dataclass(frozen=True)
-class TargetGroupTemplate:
-    name_prefix: str
-    port: int
-    protocol: str
-    target_type: str
-    health_check_path: str
-    health_check_interval_seconds: int
-    health_check_timeout_seconds: int
-    healthy_threshold_count: int
-    unhealthy_threshold_count: int
-    matcher: str
-    deregistration_delay_seconds: int
 
 
 @dataclass(frozen=True)
@@ -47,7 +32,7 @@ class EcsSettings:
     listener_arn: str
     alb_dns: str
     max_sessions: int
-    target_group: TargetGroupTemplate
+    target_group: SessionTargetGroupTemplate
     executor_session_timeout_seconds: int
     artifact_bucket: str
 
@@ -58,8 +43,8 @@ class EcsSettings:
         if missing:
             raise ConfigError(f"missing environment: {', '.join(missing)} (the Pulumi program sets them)")
         try:
-            template = TargetGroupTemplate(**json.loads(env[Env.SESSION_TARGET_GROUP]))
-        except (ValueError, TypeError) as error:
+            template = SessionTargetGroupTemplate.from_json(env[Env.SESSION_TARGET_GROUP])
+        except ValueError as error:
             raise ConfigError(f"{Env.SESSION_TARGET_GROUP.value} is not the template JSON: {error}") from None
         try:
             max_sessions = int(env[Env.MAX_SESSIONS])
