@@ -28,6 +28,7 @@ from deep_insight_agent.config import EcsSettings, Env
 from deep_insight_agent.executor_client import ExecutorClient
 from deep_insight_agent.executor_session import EcsExecutorSession
 from deep_insight_agent.reaper import Reaped, reap
+from deep_insight_contract.executor import FileEntry, SyncDirection, SyncResult
 from deep_insight_executor.s3sync import S3Sync
 from strands.models.bedrock import BedrockModel
 
@@ -110,14 +111,13 @@ class SyncingExecutor:
     def __init__(self, sync: S3Sync, workspace: Path) -> None:
         self._s3, self._workspace = sync, workspace
 
-    async def sync(self, direction: str, s3_uri: str, path: str) -> dict[str, Any]:
-        move = self._s3.download if direction == "download" else self._s3.upload
-        result = await asyncio.to_thread(move, s3_uri, self._workspace, path)
-        return {"files": result.files, "bytes": result.bytes}
+    async def sync(self, direction: str, s3_uri: str, path: str) -> SyncResult:
+        move = self._s3.download if direction == SyncDirection.DOWNLOAD else self._s3.upload
+        return await asyncio.to_thread(move, s3_uri, self._workspace, path)
 
-    async def list_files(self) -> list[dict[str, Any]]:
+    async def list_files(self) -> list[FileEntry]:
         files = (f for f in self._workspace.rglob("*") if f.is_file())
-        return [{"path": f.relative_to(self._workspace).as_posix(), "bytes": f.stat().st_size} for f in files]
+        return [FileEntry(f.relative_to(self._workspace).as_posix(), f.stat().st_size, "") for f in files]
 
 
 class Captured(Exception):
