@@ -32,8 +32,8 @@ from typer.testing import CliRunner
 from components.runtime_contract import target_group_prefix
 from components.settings import Architecture
 from ops import stack as stack_outputs
-from ops import verify
 from ops.cli import app
+from ops.verify import runner as verify
 from tests.ops.deployed import Deployed, Faults, deploy, leave_session, shared_session
 
 runner = CliRunner()
