@@ -5,22 +5,28 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from deep_insight_agent.config import EcsSettings, TargetGroupTemplate
-from deep_insight_agent.reaper import ORPHAN_MARGIN, STOP_DEADLINE_SECONDS, Reaped, orphan_age, reap, reap_stack
-from rich.markup import escape
 
-from components.runtime_contract import SessionTargetGroupTemplate, target_group_prefix
-from components.security import Group
-from components.settings import Settings
 from ops.console import FAILED, console, reports_errors
 from ops.stack import aws_client, read_outputs, read_settings
+
+if TYPE_CHECKING:
+    from deep_insight_agent.config import EcsSettings
+    from deep_insight_agent.reaper import Reaped
+
+    from components.settings import Settings
 
 
 def ecs_settings(stack: str, outputs: dict[str, Any], settings: Settings) -> EcsSettings:
     """What the agent runtime is configured with, rebuilt from the stack's outputs and settings."""
+    # The agent's package and the components load when a command runs, not for --help.
+    from deep_insight_agent.config import EcsSettings, TargetGroupTemplate  # noqa: PLC0415
+
+    from components.runtime_contract import SessionTargetGroupTemplate, target_group_prefix  # noqa: PLC0415
+    from components.security import Group  # noqa: PLC0415
+
     template = SessionTargetGroupTemplate(name_prefix=target_group_prefix(stack))
     return EcsSettings(
         region=outputs["region"],
@@ -74,6 +80,15 @@ def command(
     """
     if everything and older_than is not None:
         raise typer.BadParameter("give either --all or --older-than", param_hint="--all")
+    from deep_insight_agent.reaper import (  # noqa: PLC0415 - boto3 and the agent's reaper load when it runs
+        ORPHAN_MARGIN,
+        STOP_DEADLINE_SECONDS,
+        orphan_age,
+        reap,
+        reap_stack,
+    )
+    from rich.markup import escape  # noqa: PLC0415
+
     settings = read_settings(stack)
     outputs = read_outputs(stack, outputs_file)
     ecs_config = ecs_settings(stack, outputs, settings)
@@ -103,6 +118,8 @@ def command(
 
 
 def _print_reaped(reaped: Reaped) -> None:
+    from rich.markup import escape  # noqa: PLC0415 - rich loads on first use
+
     for kind, arns in (("listener rule", reaped.rules), ("target group", reaped.target_groups), ("task", reaped.tasks)):
         for arn in arns:
             console.print(f"[green]✓[/green] removed {kind} {arn}", soft_wrap=True)
