@@ -31,7 +31,8 @@ from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+from ops.project import PROJECT_DIR
+
 PROJECT = "deep-insight"
 
 # AZ name -> AZ ID as one real account sees them. Names are shuffled per account (that is the point of

@@ -5,18 +5,19 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
-from rich.table import Table
-from rich.tree import Tree
 
 from ops.console import BAD_INPUT, FAILED, OpsError, console, errors, reports_errors
 from ops.cost import Estimate, Pricing, estimate, footprint, load_pricing
-from ops.evaluate import PROJECT_DIR, ConfigFileError, Declared, Evaluation, evaluate
-from policy.offline import run_policies
-from policy.rules import POLICIES
+from ops.project import PROJECT_DIR
+
+if TYPE_CHECKING:
+    from rich.table import Table
+    from rich.tree import Tree
+
+    from ops.evaluate import Declared, Evaluation
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 # The architecture's order (as __main__.py reads); the engine registers components concurrently.
@@ -72,6 +73,8 @@ def component_summary(evaluation: Evaluation) -> list[dict[str, Any]]:
 
 
 def _tree(stack: str, summary: list[dict[str, Any]], total: int) -> Tree:
+    from rich.tree import Tree  # noqa: PLC0415 - rich loads on first use
+
     tree = Tree(f"[bold]{stack}[/bold] — {total} resources in {len(summary)} components")
 
     def add(branch: Tree, node: dict[str, Any]) -> None:
@@ -92,6 +95,8 @@ def _money(usd: float) -> str:
 
 
 def _cost_table(title: str, lines: list, total: float) -> Table:
+    from rich.table import Table  # noqa: PLC0415 - rich loads on first use
+
     table = Table(title=title, title_justify="left", show_footer=True)
     table.add_column("item", footer="total")
     table.add_column("quantity")
@@ -141,6 +146,13 @@ def command(
 
     Example: deep-insight plan --stack dev
     """
+    # Pulumi, the program's components and the policy pack load when the command runs, not for --help.
+    from rich.markup import escape  # noqa: PLC0415
+
+    from ops.evaluate import ConfigFileError, evaluate  # noqa: PLC0415
+    from policy.offline import run_policies  # noqa: PLC0415
+    from policy.rules import POLICIES  # noqa: PLC0415
+
     try:
         if as_json:
             evaluation = evaluate(stack, project_dir=cwd.resolve())

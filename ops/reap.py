@@ -4,22 +4,28 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from deep_insight_agent.config import EcsSettings
-from deep_insight_agent.reaper import ORPHAN_MARGIN, STOP_DEADLINE_SECONDS, Reaped, orphan_age, reap, reap_stack
-from deep_insight_contract.target_group import SessionTargetGroupTemplate, target_group_prefix
-from rich.markup import escape
 
-from components.security import Group
-from components.settings import Settings
 from ops.console import FAILED, console, reports_errors
 from ops.stack import aws_client, read_outputs, read_settings
+
+if TYPE_CHECKING:
+    from deep_insight_agent.config import EcsSettings
+    from deep_insight_agent.reaper import Reaped
+
+    from components.settings import Settings
 
 
 def ecs_settings(stack: str, outputs: dict[str, Any], settings: Settings) -> EcsSettings:
     """What the agent runtime is configured with, rebuilt from the stack's outputs and settings."""
+    # The agent's package and the components load when a command runs, not for --help.
+    from deep_insight_agent.config import EcsSettings  # noqa: PLC0415
+    from deep_insight_contract.target_group import SessionTargetGroupTemplate, target_group_prefix  # noqa: PLC0415
+
+    from components.security import Group  # noqa: PLC0415
+
     return EcsSettings(
         region=outputs["region"],
         stack=stack,
@@ -72,6 +78,15 @@ def command(
     """
     if everything and older_than is not None:
         raise typer.BadParameter("give either --all or --older-than", param_hint="--all")
+    from deep_insight_agent.reaper import (  # noqa: PLC0415 - boto3 and the agent's reaper load when it runs
+        ORPHAN_MARGIN,
+        STOP_DEADLINE_SECONDS,
+        orphan_age,
+        reap,
+        reap_stack,
+    )
+    from rich.markup import escape  # noqa: PLC0415
+
     settings = read_settings(stack)
     outputs = read_outputs(stack, outputs_file)
     ecs_config = ecs_settings(stack, outputs, settings)
@@ -101,6 +116,8 @@ def command(
 
 
 def _print_reaped(reaped: Reaped) -> None:
+    from rich.markup import escape  # noqa: PLC0415 - rich loads on first use
+
     for kind, arns in (("listener rule", reaped.rules), ("target group", reaped.target_groups), ("task", reaped.tasks)):
         for arn in arns:
             console.print(f"[green]✓[/green] removed {kind} {arn}", soft_wrap=True)

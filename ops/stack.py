@@ -1,5 +1,4 @@
-"""What the ops commands know about a deployed stack: its outputs (SPEC §5, `deep_insight_contract.outputs`)
-and AWS clients for it."""
+"""What the ops commands know about a deployed stack: its outputs (SPEC §5) and AWS clients for it."""
 
 from __future__ import annotations
 
@@ -9,21 +8,24 @@ import shutil
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3.session
-from botocore.config import Config
 from deep_insight_contract.outputs import OUTPUT_NAMES, shape_problems
 
-from components.errors import ConfigError
-from components.security import Group
-from components.settings import Settings, parse_settings
 from ops.console import OpsError
-from ops.evaluate import PROJECT_DIR, ConfigFileError, load_stack_config
+from ops.project import PROJECT_DIR
+
+if TYPE_CHECKING:
+    import boto3.session
+    from botocore.config import Config
+
+    from components.settings import Settings
 
 
 def check_output_shapes(outputs: Mapping[str, Any], source: str = "stack outputs") -> None:
     """The commands index outputs freely: a hand-edited file with the wrong shape is bad input, said once."""
+    from components.security import Group  # noqa: PLC0415 - the components (and Pulumi) load only when needed
+
     problems = shape_problems(outputs)
     groups = outputs.get("securityGroupIds")
     missing = [g.value for g in Group if not isinstance(groups, dict) or not isinstance(groups.get(g.value), str)]
@@ -36,7 +38,8 @@ def check_output_shapes(outputs: Mapping[str, Any], source: str = "stack outputs
 
 
 # botocore's adaptive mode: exponential backoff with jitter on throttling, plus client-side rate limiting.
-CLIENT_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8}, user_agent_extra="deep-insight-cli")
+CLIENT_RETRIES = {"mode": "adaptive", "max_attempts": 8}
+USER_AGENT_EXTRA = "deep-insight-cli"
 
 
 def read_outputs(stack: str, outputs_file: Path | None = None, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
@@ -85,6 +88,11 @@ def read_outputs(stack: str, outputs_file: Path | None = None, project_dir: Path
 
 def read_settings(stack: str, project_dir: Path = PROJECT_DIR) -> Settings:
     """The stack's validated settings from ``Pulumi.<stack>.yaml`` (what the deployment was made from)."""
+    # Pulumi's mock runtime and the components load only for the commands that read settings.
+    from components.errors import ConfigError  # noqa: PLC0415
+    from components.settings import parse_settings  # noqa: PLC0415
+    from ops.evaluate import ConfigFileError, load_stack_config  # noqa: PLC0415
+
     try:
         return parse_settings(load_stack_config(stack, project_dir), stack=stack)
     except ConfigFileError as error:
@@ -97,10 +105,16 @@ def read_settings(stack: str, project_dir: Path = PROJECT_DIR) -> Settings:
 def aws_session() -> boto3.session.Session:
     # One botocore session per process: each new one parses every service model again (~0.2 s a client,
     # ~3 s for a verify run). Clients are made on the main thread only (a session is not thread-safe).
+    import boto3.session  # noqa: PLC0415 - boto3 loads when a command talks to AWS, not for --help
+
     return boto3.session.Session()
 
 
-def aws_client(service: str, region: str, config: Config = CLIENT_CONFIG) -> Any:
+def aws_client(service: str, region: str, config: Config | None = None) -> Any:
     """A boto3 client, with adaptive retries unless told otherwise. ``AWS_ENDPOINT_URL`` (botocore) points it
     elsewhere, e.g. at a test server."""
+    if config is None:
+        from botocore.config import Config  # noqa: PLC0415 - see aws_session
+
+        config = Config(retries=CLIENT_RETRIES, user_agent_extra=USER_AGENT_EXTRA)
     return aws_session().client(service, region_name=region, config=config)  # type: ignore[call-overload]

@@ -6,15 +6,15 @@ import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from components.zones import AGENTCORE_SUPPORTED_AZ_IDS, AGENTCORE_TABLE_DATE, zone_id_sort_key
 from ops.console import OpsError, console, reports_errors
-from ops.stack import aws_client
 
 
 def account_zones(region: str) -> list[dict[str, str]]:
     """The region's regular AZs (no Local or Wavelength Zones) as this account names them."""
+    from ops.stack import aws_client  # noqa: PLC0415 - boto3 loads when the command runs
+
     ec2 = aws_client("ec2", region)
     zones = ec2.describe_availability_zones(Filters=[{"Name": "zone-type", "Values": ["availability-zone"]}])
     return sorted(
@@ -51,6 +51,8 @@ def command(
     if as_json:
         console.print_json(json.dumps({"region": region, "zones": zones, "agentcoreZoneIds": usable}))
         return
+
+    from rich.table import Table  # noqa: PLC0415 - rich loads on first use
 
     table = Table(title=f"Availability zones in {region} (this account)", title_justify="left")
     table.add_column("AZ name")

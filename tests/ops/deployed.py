@@ -29,6 +29,7 @@ from typing import Any
 
 import boto3
 from deep_insight_agent.executor_session import target_group_name
+from deep_insight_contract.outputs import OUTPUT_NAMES
 from deep_insight_contract.session import ROUTING_HEADER, routing_key
 from deep_insight_contract.tags import CREATED_TAG, SESSION_TAG, STACK_TAG
 from deep_insight_contract.target_group import target_group_prefix
@@ -46,7 +47,7 @@ from components.runtime_contract import EXECUTOR_CONTAINER, agentcore_runtime_na
 from components.security import INTERNET, Group, Peer, paths
 from components.settings import Architecture, NatStrategy
 from components.zones import select_zone_ids
-from ops.stack import OUTPUT_NAMES, read_settings
+from ops.stack import read_settings
 
 PARTITION = "aws"
 # AWS's names, written out here rather than taken from ops.verify, so that the tests check its spelling.

@@ -27,6 +27,7 @@ from deep_insight_agent.executor_session import LocalExecutorSession, Notify
 from deep_insight_agent.payload import Invocation
 from deep_insight_agent.scripted import ScriptedModel
 from deep_insight_agent.workflow import WorkflowDeps, run_job
+from deep_insight_contract.outputs import OUTPUT_NAMES
 from deep_insight_contract.session import is_session_id
 from pypdf import PdfReader
 from rich.console import Console
@@ -34,9 +35,11 @@ from rich.text import Text
 from typer.testing import CliRunner
 
 from components.agent_runtime import ENDPOINT_NAME
-from ops import invoke
 from ops.cli import app
-from ops.stack import OUTPUT_NAMES
+from ops.invoke import job
+from ops.invoke import text as invoke_text
+from ops.invoke.sse import SseParser, StreamBrokenError, read_chunks, stream_events
+from ops.invoke.view import JobView
 from tests.ops.local_agentcore import AgentCoreDataPlane, serve
 from tests.runtimes.agent.test_workflow import scripts  # the reference job's scripted turns
 from tests.runtimes.conftest import DATA, TOKEN, s3_client
@@ -159,14 +162,14 @@ def keys(s3, prefix: str = "") -> list[str]:
 def test_a_question_runs_end_to_end(s3, agentcore, outputs_file, tmp_path, monkeypatch):
     plane, _ = agentcore
     seen: list[dict[str, Any]] = []
-    original = invoke.stream_events
+    original = job.stream_events
 
     def recorded(*args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
         for event in original(*args, **kwargs):
             seen.append(event)
             yield event
 
-    monkeypatch.setattr(invoke, "stream_events", recorded)
+    monkeypatch.setattr(job, "stream_events", recorded)
     out = tmp_path / "out"
     result = cli("--stack", "dev", QUESTION, "--data", DATA, "--download", out, "--outputs", outputs_file)
     assert result.exit_code == 0, result.output
@@ -230,7 +233,7 @@ def test_on_a_terminal_it_runs_a_live_display_and_names_the_folder_after_the_ses
 ):
     screen = io.StringIO()
     terminal = Console(file=screen, force_terminal=True, width=100, highlight=False)
-    monkeypatch.setattr(invoke, "console", terminal)
+    monkeypatch.setattr(job, "console", terminal)
     monkeypatch.chdir(tmp_path)
     result = cli("--stack", "dev", "Total sales?", "--data", DATA, "--language", "en", "--outputs", outputs_file)
     assert result.exit_code == 0, result.output
@@ -275,7 +278,7 @@ def test_a_failed_job_exits_1_with_its_message_and_keeps_what_it_made(s3, output
 
 
 def test_ctrl_c_closes_the_stream_and_says_where_things_are(s3, outputs_file, tmp_path, monkeypatch):
-    original = invoke.stream_events
+    original = job.stream_events
 
     def interrupted_after_three(*args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
         for count, event in enumerate(original(*args, **kwargs), start=1):
@@ -283,7 +286,7 @@ def test_ctrl_c_closes_the_stream_and_says_where_things_are(s3, outputs_file, tm
             if count == 3:
                 raise KeyboardInterrupt
 
-    monkeypatch.setattr(invoke, "stream_events", interrupted_after_three)
+    monkeypatch.setattr(job, "stream_events", interrupted_after_three)
     out = tmp_path / "out"
     result = cli("--stack", "dev", QUESTION, "--data", DATA, "--download", out, "--outputs", outputs_file)
     assert result.exit_code == 130
@@ -325,8 +328,8 @@ class StubAgentCore:
 @pytest.fixture
 def stub_runtime(s3, monkeypatch):
     """The command with a fixed session id and the runtime replaced by a stub; S3 is still moto."""
-    monkeypatch.setattr(invoke, "new_session_id", lambda: STUB_SESSION)
-    real_client = invoke.aws_client
+    monkeypatch.setattr(job, "new_session_id", lambda: STUB_SESSION)
+    real_client = job.aws_client
 
     def use(runtime: StubAgentCore, s3_wrapper: Any = None) -> None:
         def client(service: str, region: str, config: Any = None) -> Any:
@@ -337,7 +340,7 @@ def stub_runtime(s3, monkeypatch):
                 return runtime
             return s3_wrapper(real_client(service, region)) if s3_wrapper else real_client(service, region)
 
-        monkeypatch.setattr(invoke, "aws_client", client)
+        monkeypatch.setattr(job, "aws_client", client)
 
     return use
 
@@ -403,12 +406,12 @@ def test_sse_parser_takes_chunks_cut_anywhere():
         "data: unterminated"
     ).encode()
     payloads: list[str] = []
-    parser = invoke.SseParser()
+    parser = SseParser()
     for index in range(len(stream)):  # byte by byte: splits CRLF pairs and the Korean characters' UTF-8
         payloads += parser.feed(stream[index : index + 1])
     payloads += parser.close()
     assert payloads == ['{"a": "매출"}', "line one\nline two", "", "no space", "unterminated"]
-    whole = invoke.SseParser()
+    whole = SseParser()
     assert [*whole.feed(stream), *whole.close()] == payloads
 
 
@@ -425,7 +428,7 @@ def test_stream_events_skips_what_breaks_the_contract():
             make_event("complete", sid, artifacts=[], durationSeconds=1.0, usage={"inputTokens": 1, "outputTokens": 2})
         ),
     ]
-    events = list(invoke.stream_events(chunks, sid, warnings.append))
+    events = list(stream_events(chunks, sid, warnings.append))
     assert [e["type"] for e in events] == ["status", "complete"]
     assert len(warnings) == 3
     assert "not JSON" in warnings[0]
@@ -454,17 +457,15 @@ class _Body:
 
 
 def test_read_chunks_passes_on_what_arrived_and_reports_a_broken_connection():
-    assert list(invoke.read_chunks(_Body(_Raw([b"data: 1\n", b"\n"])))) == [b"data: 1\n", b"\n"]
-    broken = invoke.read_chunks(_Body(_Raw([b"data: 1\n", urllib3.exceptions.ProtocolError("Connection reset")])))
+    assert list(read_chunks(_Body(_Raw([b"data: 1\n", b"\n"])))) == [b"data: 1\n", b"\n"]
+    broken = read_chunks(_Body(_Raw([b"data: 1\n", urllib3.exceptions.ProtocolError("Connection reset")])))
     assert next(broken) == b"data: 1\n"
-    with pytest.raises(invoke.StreamBrokenError, match="Connection reset"):
+    with pytest.raises(StreamBrokenError, match="Connection reset"):
         next(broken)
 
 
-def view_after(
-    events: list[tuple[float, dict[str, Any]]], *, full_text: bool = False
-) -> tuple[invoke.JobView, list[str]]:
-    view = invoke.JobView(started=100.0, full_text=full_text)
+def view_after(events: list[tuple[float, dict[str, Any]]], *, full_text: bool = False) -> tuple[JobView, list[str]]:
+    view = JobView(started=100.0, full_text=full_text)
     lines = [f"{line.at - 100:.0f} {line.text}" for at, event in events for line in view.apply(event, at)]
     return view, lines
 
@@ -561,7 +562,7 @@ def test_a_terminal_gets_the_whole_text_and_errors_say_whether_to_retry():
 
 
 def test_session_ids_fit_agentcore_and_the_contract_and_sort_by_time():
-    ids = [invoke.new_session_id(datetime(2026, 12, 2, 10, 15, second, tzinfo=UTC)) for second in range(50)]
+    ids = [job.new_session_id(datetime(2026, 12, 2, 10, 15, second, tzinfo=UTC)) for second in range(50)]
     assert len(set(ids)) == 50
     assert ids == sorted(ids)
     # AgentCore: SessionType of 33-256 characters (botocore's model); Deep Insight: the contract's rule.
@@ -573,11 +574,11 @@ def test_session_ids_fit_agentcore_and_the_contract_and_sort_by_time():
 
 
 def test_the_cli_invokes_the_endpoint_the_program_creates():
-    assert invoke.QUALIFIER == ENDPOINT_NAME
+    assert job.QUALIFIER == ENDPOINT_NAME
 
 
 def test_sizes_and_clock():
-    assert [invoke.human_size(n) for n in (0, 1023, 1024, 48_300, 5 * 1024**2, 3 * 1024**4)] == [
+    assert [invoke_text.human_size(n) for n in (0, 1023, 1024, 48_300, 5 * 1024**2, 3 * 1024**4)] == [
         "0 B", "1023 B", "1.0 KB", "47.2 KB", "5.0 MB", "3072.0 GB"
     ]  # fmt: skip
-    assert [invoke.clock(s) for s in (0, 59.9, 61, 3600)] == ["00:00", "00:59", "01:01", "1:00:00"]
+    assert [invoke_text.clock(s) for s in (0, 59.9, 61, 3600)] == ["00:00", "00:59", "01:01", "1:00:00"]

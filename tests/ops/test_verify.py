@@ -33,8 +33,8 @@ from deep_insight_contract.target_group import target_group_prefix
 from typer.testing import CliRunner
 
 from components.settings import Architecture
-from ops import verify
 from ops.cli import app
+from ops.verify import runner as verify
 from tests.ops.deployed import Deployed, Faults, deploy, leave_session, shared_session
 
 runner = CliRunner()
