@@ -15,6 +15,7 @@ import importlib
 import inspect
 import json
 import logging
+import os
 import runpy
 import sys
 import warnings
@@ -456,11 +457,15 @@ def evaluate(
     mocks = _Mocks(raw.get("aws:region", ""), evaluation)
     monitor = _RecordingMonitor(mocks, evaluation)
     program = _program_path(project_dir)
+    saved_config_env = os.environ.get("PULUMI_CONFIG")
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, logger=logger, monitor=monitor)
             pulumi.runtime.set_all_config(dict(raw))
+            # The engine also hands a program all its config as JSON in PULUMI_CONFIG; the program lists
+            # the keys that are set from there (components.settings.pulumi_config).
+            os.environ["PULUMI_CONFIG"] = json.dumps(raw)
             runtime_settings.set_root_resource(None)  # type: ignore[arg-type]
 
             roots: list[Any] = []
@@ -487,6 +492,10 @@ def evaluate(
     finally:
         logger.removeHandler(handler)
         runtime_settings.set_root_resource(None)  # type: ignore[arg-type]
+        if saved_config_env is None:
+            os.environ.pop("PULUMI_CONFIG", None)
+        else:
+            os.environ["PULUMI_CONFIG"] = saved_config_env
     return evaluation
 
 
