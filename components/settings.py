@@ -179,6 +179,11 @@ def _unknown_key_problem(full_key: str) -> Problem:
     return Problem(full_key, f"unknown setting; {hint}")
 
 
+def looks_like_ours(namespace: str) -> bool:
+    """A config namespace that is this project's name misspelled (``deepinsight``, ``Deep_Insight``)."""
+    return namespace != PROJECT and namespace.lower().replace("_", "").replace("-", "") == PROJECT.replace("-", "")
+
+
 def _secret_problem(full_key: str) -> Problem:
     name = full_key.split(":", 1)[1] if full_key.startswith(f"{PROJECT}:") else full_key
     return Problem(
@@ -194,6 +199,12 @@ def parse_settings(raw: Mapping[str, str], *, stack: str) -> Settings:
         _unknown_key_problem(full_key)
         for full_key in sorted(raw)
         if full_key.startswith(f"{PROJECT}:") and full_key not in KNOWN_KEYS
+    ]
+    problems += [
+        Problem(full_key, f"{full_key.split(':', 1)[0]}: is not this project's namespace; did you mean {key(name)}?")
+        for full_key in sorted(raw)
+        if ":" in full_key and looks_like_ours(full_key.split(":", 1)[0])
+        for name in [full_key.split(":", 1)[1]]
     ]
 
     region: str | None = None
@@ -291,7 +302,7 @@ def pulumi_config() -> dict[str, str]:
     raw: dict[str, str] = {}
     for full_key in keys:
         namespace, _, name = full_key.partition(":")
-        if namespace not in (PROJECT, "aws") or not name:
+        if (namespace not in (PROJECT, "aws") and not looks_like_ours(namespace)) or not name:
             continue
         value = pulumi.Config(namespace).get(name)
         if value is not None:

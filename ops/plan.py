@@ -12,9 +12,10 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
+from ops.config_file import ConfigFileError
 from ops.console import BAD_INPUT, FAILED, OpsError, console, errors, reports_errors
 from ops.cost import Estimate, Pricing, estimate, footprint, load_pricing
-from ops.evaluate import PROJECT_DIR, ConfigFileError, Declared, Evaluation, evaluate
+from ops.evaluate import PROJECT_DIR, Declared, Evaluation, evaluate
 from policy.offline import run_policies
 from policy.rules import POLICIES
 

@@ -16,8 +16,9 @@ from botocore.config import Config
 from components.errors import ConfigError
 from components.security import Group
 from components.settings import Settings, parse_settings
+from ops.config_file import ConfigFileError
 from ops.console import OpsError
-from ops.evaluate import PROJECT_DIR, ConfigFileError, load_stack_config
+from ops.evaluate import PROJECT_DIR, load_stack_config
 
 # SPEC §5: the names are fixed; the ops commands read nothing else from a deployment.
 OUTPUT_NAMES = (

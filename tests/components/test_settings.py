@@ -354,3 +354,15 @@ def test_a_secure_value_where_a_plain_one_is_expected_says_so():
     found = dict(messages(minimal(**{"executor.cpu": json.dumps({"secure": "v1:abc"})})))
     assert found[k("executor.cpu")].startswith("is a secret (secure:) but this setting is plain text")
     assert k("executor.memory") not in found
+
+
+@pytest.mark.parametrize("namespace", ["deepinsight", "deep_insight", "Deep-Insight"])
+def test_a_look_alike_namespace_is_an_error_with_a_did_you_mean(namespace):
+    found = dict(messages(minimal(**{f"{namespace}:executor.cpu": "2048"})))
+    assert found[f"{namespace}:executor.cpu"] == (
+        f"{namespace}: is not this project's namespace; did you mean deep-insight:executor.cpu?"
+    )
+
+
+def test_other_namespaces_are_not_ours_to_judge():
+    assert parse_settings(minimal(**{"aws:profile": "x", "other:key": "y"}), stack="t")

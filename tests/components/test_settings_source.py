@@ -56,3 +56,8 @@ def test_values_set_in_process_win(clean_config: pytest.MonkeyPatch):
 
 def test_nothing_set_gives_nothing(clean_config: pytest.MonkeyPatch):
     assert pulumi_config() == {}
+
+
+def test_look_alike_namespaces_are_listed_so_they_can_be_reported(clean_config: pytest.MonkeyPatch):
+    clean_config.setenv("PULUMI_CONFIG", json.dumps({"deepinsight:executor.cpu": "2048"}))
+    assert pulumi_config() == {"deepinsight:executor.cpu": "2048"}
