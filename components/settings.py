@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -193,8 +193,12 @@ def _secret_problem(full_key: str) -> Problem:
     )
 
 
-def parse_settings(raw: Mapping[str, str], *, stack: str) -> Settings:
-    """Validate the raw config of one stack; return `Settings` or raise `ConfigError` with all problems."""
+def parse_settings(raw: Mapping[str, str], *, stack: str, secret_keys: Collection[str] = ()) -> Settings:
+    """Validate the raw config of one stack; return `Settings` or raise `ConfigError` with all problems.
+
+    A value that is a secret, still encrypted (``{"secure": ...}``, as a stack file holds it) or named in
+    ``secret_keys`` (decrypted by the engine), is a problem: no setting here is a secret.
+    """
     problems: list[Problem] = [
         _unknown_key_problem(full_key)
         for full_key in sorted(raw)
@@ -211,7 +215,7 @@ def parse_settings(raw: Mapping[str, str], *, stack: str) -> Settings:
     region_text = raw.get(REGION_KEY)
     if not region_text:
         problems.append(Problem(REGION_KEY, "required; set it with `pulumi config set aws:region us-east-1`"))
-    elif secret_marker(region_text):
+    elif secret_marker(region_text) or REGION_KEY in secret_keys:
         problems.append(_secret_problem(REGION_KEY))
     else:
         try:
@@ -224,7 +228,7 @@ def parse_settings(raw: Mapping[str, str], *, stack: str) -> Settings:
         text = raw.get(setting.key, setting.default)
         if text is None:
             values[setting.name] = None
-        elif secret_marker(text):
+        elif secret_marker(text) or setting.key in secret_keys:
             problems.append(_secret_problem(setting.key))
         else:
             try:
@@ -312,4 +316,6 @@ def pulumi_config() -> dict[str, str]:
 
 def read_settings() -> Settings:
     """Read this stack's settings from the running Pulumi program (raises `ConfigError`)."""
-    return parse_settings(pulumi_config(), stack=pulumi.get_stack())
+    # PULUMI_CONFIG_SECRET_KEYS: the keys whose values the engine decrypted (public reader).
+    secret_keys = set(pulumi.runtime.get_config_secret_keys_env())
+    return parse_settings(pulumi_config(), stack=pulumi.get_stack(), secret_keys=secret_keys)

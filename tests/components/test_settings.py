@@ -366,3 +366,10 @@ def test_a_look_alike_namespace_is_an_error_with_a_did_you_mean(namespace):
 
 def test_other_namespaces_are_not_ours_to_judge():
     assert parse_settings(minimal(**{"aws:profile": "x", "other:key": "y"}), stack="t")
+
+
+def test_a_secret_the_engine_decrypted_is_reported_too():
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(minimal(**{"executor.cpu": "2048"}), stack="t", secret_keys={k("executor.cpu")})
+    assert [p.key for p in caught.value.problems] == [k("executor.cpu")]
+    assert "is a secret (secure:)" in caught.value.problems[0].message

@@ -61,3 +61,9 @@ def test_nothing_set_gives_nothing(clean_config: pytest.MonkeyPatch):
 def test_look_alike_namespaces_are_listed_so_they_can_be_reported(clean_config: pytest.MonkeyPatch):
     clean_config.setenv("PULUMI_CONFIG", json.dumps({"deepinsight:executor.cpu": "2048"}))
     assert pulumi_config() == {"deepinsight:executor.cpu": "2048"}
+
+
+def test_secret_keys_come_from_pulumi_config_secret_keys(clean_config: pytest.MonkeyPatch):
+    assert "get_config_secret_keys_env" in pulumi.runtime.__all__
+    clean_config.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps(["deep-insight:executor.cpu"]))
+    assert pulumi.runtime.get_config_secret_keys_env() == ["deep-insight:executor.cpu"]
