@@ -8,49 +8,35 @@ and no further detail, so the choice is made and checked here, before anything i
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
-from types import MappingProxyType
 
+from components.aws_facts import (
+    AGENTCORE_SUPPORTED_AZ_IDS,
+    AGENTCORE_TABLE_DATE,
+    AZ_ID_PATTERN,
+    AZ_NAME_PATTERN,
+    known_regions,
+)
 from components.errors import ConfigError, Problem
+
+__all__ = [
+    "AGENTCORE_SUPPORTED_AZ_IDS",
+    "AGENTCORE_TABLE_DATE",
+    "AZ_ID_PATTERN",
+    "AZ_NAME_PATTERN",
+    "MIN_ZONES",
+    "region_of_zone_id",
+    "select_zone_ids",
+    "unknown_region_message",
+    "zone_id_sort_key",
+]
 
 IDS_KEY = "deep-insight:network.availabilityZoneIds"
 COUNT_KEY = "deep-insight:network.azCount"
 OVERRIDE_KEY = "deep-insight:network.supportedAzIds"
 REGION_KEY = "aws:region"
 
-# AgentCore Runtime VPC mode, supported AZ IDs per region: AWS "Supported Availability Zones" table,
-# snapshot 2026-08-11 (SPEC §9). Regions AWS adds later: `network.supportedAzIds`.
-AGENTCORE_TABLE_DATE = "2026-08-11"
-AGENTCORE_SUPPORTED_AZ_IDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {
-        "us-east-1": ("use1-az1", "use1-az2", "use1-az4"),
-        "us-east-2": ("use2-az1", "use2-az2", "use2-az3"),
-        "us-west-2": ("usw2-az1", "usw2-az2", "usw2-az3"),
-        "ca-central-1": ("cac1-az1", "cac1-az2", "cac1-az4"),
-        "sa-east-1": ("sae1-az1", "sae1-az2", "sae1-az3"),
-        "eu-west-1": ("euw1-az1", "euw1-az2", "euw1-az3"),
-        "eu-west-2": ("euw2-az1", "euw2-az2", "euw2-az3"),
-        "eu-west-3": ("euw3-az1", "euw3-az2", "euw3-az3"),
-        "eu-central-1": ("euc1-az1", "euc1-az2", "euc1-az3"),
-        "eu-north-1": ("eun1-az1", "eun1-az2", "eun1-az3"),
-        "eu-south-1": ("eus1-az1", "eus1-az2", "eus1-az3"),
-        "eu-south-2": ("eus2-az1", "eus2-az2", "eus2-az3"),
-        "ap-south-1": ("aps1-az1", "aps1-az2", "aps1-az3"),
-        "ap-northeast-1": ("apne1-az1", "apne1-az2", "apne1-az4"),
-        "ap-northeast-2": ("apne2-az1", "apne2-az2", "apne2-az3"),
-        "ap-southeast-1": ("apse1-az1", "apse1-az2", "apse1-az3"),
-        "ap-southeast-2": ("apse2-az1", "apse2-az2", "apse2-az3"),
-        "ap-southeast-5": ("apse5-az1", "apse5-az2", "apse5-az3"),
-        "ap-southeast-7": ("apse7-az1", "apse7-az2", "apse7-az3"),
-        "us-gov-west-1": ("usgw1-az1", "usgw1-az2", "usgw1-az3"),
-    }
-)
-
 MIN_ZONES = 2
-
-AZ_ID_PATTERN = re.compile(r"^[a-z]{2,}[0-9]+-az[0-9]+$")
-AZ_NAME_PATTERN = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]+[a-z]$")
 
 
 def zone_id_sort_key(zone_id: str) -> tuple[str, int]:
@@ -66,6 +52,11 @@ def region_of_zone_id(zone_id: str) -> str | None:
         if any(known.rpartition("-az")[0] == prefix for known in ids):
             return region
     return None
+
+
+def unknown_region_message(region: str) -> str:
+    """What is wrong with a region name no AWS partition has (botocore's partition data)."""
+    return f"{region!r} is not an AWS region (botocore knows no such region); use e.g. us-east-1"
 
 
 def _listing(ids: Sequence[str]) -> str:
@@ -101,6 +92,8 @@ def select_zone_ids(
                     f"in {region} for this account; AZ IDs here: {_listing(list(available_ids))}",
                 )
             )
+    elif region not in known_regions():
+        raise ConfigError([Problem(REGION_KEY, unknown_region_message(region))])
     elif region in AGENTCORE_SUPPORTED_AZ_IDS:
         supported = AGENTCORE_SUPPORTED_AZ_IDS[region]
     else:

@@ -15,6 +15,7 @@ import importlib
 import inspect
 import json
 import logging
+import os
 import runpy
 import sys
 import warnings
@@ -24,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
+from ops.config_file import check_program, project_defaults, stack_values
 from ops.project import PROJECT_DIR
 
 PROJECT = "deep-insight"
@@ -141,33 +142,10 @@ class UnansweredInvoke(LookupError):
     """The program called a data source the offline evaluator does not know."""
 
 
-class ConfigFileError(ValueError):
-    """The stack file itself is unreadable (missing, not YAML, no config map)."""
-
-
-def _config_text(value: Any) -> str:
-    # The Pulumi CLI hands every config value to the program as a string: scalars as YAML wrote them
-    # (booleans lower-case), lists and maps as JSON.
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | dict):
-        return json.dumps(value)
-    return str(value)
-
-
 def load_stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, str]:
-    path = project_dir / f"Pulumi.{stack}.yaml"
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigFileError(f"{path.name} not found; create it or choose an existing stack") from None
-    except yaml.YAMLError as error:
-        raise ConfigFileError(f"{path.name} is not valid YAML: {error}") from None
-    config = document.get("config", {}) if isinstance(document, dict) else None
-    if not isinstance(config, dict):
-        raise ConfigFileError(f"{path.name} has no 'config:' map")
-    # Keys without a namespace belong to the project, as in `pulumi config set key value`.
-    return {(k if ":" in k else f"{PROJECT}:{k}"): _config_text(v) for k, v in config.items()}
+    """The config a program of ``stack`` gets: the project file's defaults, then the stack file's values."""
+    defaults = project_defaults(project_dir, PROJECT)
+    return {**defaults, **stack_values(stack, project_dir, PROJECT, defaults=bool(defaults))}
 
 
 def offline_zones(region: str, config: Mapping[str, str]) -> tuple[dict[str, str], str | None]:
@@ -442,6 +420,7 @@ def evaluate(
     exception propagates.
     """
     _ensure_event_loop()
+    check_program(project_dir)
     raw = dict(config) if config is not None else load_stack_config(stack, project_dir)
     for k, v in (overrides or {}).items():
         if v is None:
@@ -457,11 +436,15 @@ def evaluate(
     mocks = _Mocks(raw.get("aws:region", ""), evaluation)
     monitor = _RecordingMonitor(mocks, evaluation)
     program = _program_path(project_dir)
+    saved_config_env = os.environ.get("PULUMI_CONFIG")
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, logger=logger, monitor=monitor)
             pulumi.runtime.set_all_config(dict(raw))
+            # The engine also hands a program all its config as JSON in PULUMI_CONFIG; the program lists
+            # the keys that are set from there (components.settings.pulumi_config).
+            os.environ["PULUMI_CONFIG"] = json.dumps(raw)
             runtime_settings.set_root_resource(None)  # type: ignore[arg-type]
 
             roots: list[Any] = []
@@ -488,6 +471,10 @@ def evaluate(
     finally:
         logger.removeHandler(handler)
         runtime_settings.set_root_resource(None)  # type: ignore[arg-type]
+        if saved_config_env is None:
+            os.environ.pop("PULUMI_CONFIG", None)
+        else:
+            os.environ["PULUMI_CONFIG"] = saved_config_env
     return evaluation
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ops.config_file import ConfigFileError
 from ops.console import BAD_INPUT, FAILED, OpsError, console, errors, reports_errors
 from ops.cost import Estimate, Pricing, estimate, footprint, load_pricing
 from ops.project import PROJECT_DIR
@@ -149,7 +150,7 @@ def command(
     # Pulumi, the program's components and the policy pack load when the command runs, not for --help.
     from rich.markup import escape  # noqa: PLC0415
 
-    from ops.evaluate import ConfigFileError, evaluate  # noqa: PLC0415
+    from ops.evaluate import evaluate  # noqa: PLC0415
     from policy.offline import run_policies  # noqa: PLC0415
     from policy.rules import POLICIES  # noqa: PLC0415
 

@@ -7,7 +7,13 @@ from typing import Annotated
 
 import typer
 
-from components.zones import AGENTCORE_SUPPORTED_AZ_IDS, AGENTCORE_TABLE_DATE, zone_id_sort_key
+from components.aws_facts import known_regions
+from components.zones import (
+    AGENTCORE_SUPPORTED_AZ_IDS,
+    AGENTCORE_TABLE_DATE,
+    unknown_region_message,
+    zone_id_sort_key,
+)
 from ops.console import OpsError, console, reports_errors
 
 
@@ -43,6 +49,8 @@ def command(
     """
     if not region:
         raise OpsError("no region: pass --region (e.g. --region us-east-1) or set AWS_REGION")
+    if region not in known_regions():
+        raise OpsError(unknown_region_message(region))
     supported = AGENTCORE_SUPPORTED_AZ_IDS.get(region)
     zones = account_zones(region)
     for zone in zones:

@@ -41,7 +41,10 @@ def minimal(**overrides: str | None) -> dict[str, str]:
 def problems_of(raw: dict[str, str]) -> dict[str, str]:
     with pytest.raises(ConfigError) as caught:
         parse_settings(raw, stack="test")
-    return {p.key: p.message for p in caught.value.problems}
+    found: dict[str, str] = {}
+    for problem in caught.value.problems:  # a key with several problems: all its messages, in order
+        found[problem.key] = f"{found[problem.key]} | {problem.message}" if problem.key in found else problem.message
+    return found
 
 
 def test_defaults_follow_the_spec_table():
@@ -278,3 +281,95 @@ def test_nat_none_with_every_required_endpoint_is_valid():
 def test_global_and_plain_model_ids_are_accepted_anywhere():
     for model in ("global.anthropic.claude-sonnet-4-5-20250929-v1:0", "anthropic.claude-3-5-haiku-20241022-v1:0"):
         assert parse_settings(minimal(**{"aws:region": "eu-west-1", "agent.modelId": model}), stack="t")
+
+
+def messages(raw: dict[str, str]) -> list[tuple[str, str]]:
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(raw, stack="test")
+    return [(p.key, p.message) for p in caught.value.problems]
+
+
+def test_an_invalid_nat_strategy_yields_one_problem_only():
+    found = messages(minimal(**{"network.natGateways": "many", "network.interfaceEndpoints": '["sts"]'}))
+    assert [key for key, _ in found] == [k("network.natGateways")]
+
+
+def test_every_bad_tag_is_reported():
+    found = messages(minimal(tags=json.dumps({"aws:owner": "me", "team": "a|b", "Name": "x", "costCenter": 42})))
+    tag_messages = [m for key, m in found if key == k("tags")]
+    assert len(tag_messages) == 4
+    assert any("reserved" in m for m in tag_messages)
+    assert any("'|'" in m for m in tag_messages)
+    assert any("set by the program" in m for m in tag_messages)
+    assert "tags.costCenter is a number (42); quote it" in " ".join(tag_messages)
+
+
+def test_every_bad_az_entry_is_reported():
+    found = messages(minimal(**{"network.availabilityZoneIds": '["use1-az1", "us-east-1b", "use1-az1", "zone9"]'}))
+    az = [m for key, m in found if key == k("network.availabilityZoneIds")]
+    assert any("us-east-1b is an AZ name" in m for m in az)
+    assert any("'zone9' is not an AZ ID" in m for m in az)
+    assert any("use1-az1 listed more than once" in m for m in az)
+
+
+def test_az_list_entries_of_the_wrong_type_are_named():
+    found = dict(messages(minimal(**{"network.availabilityZoneIds": '["use1-az1", 3]'})))
+    assert found[k("network.availabilityZoneIds")].startswith("network.availabilityZoneIds[1] is a number (3)")
+
+
+def test_cpu_and_memory_are_both_reported():
+    found = [key for key, _ in messages(minimal(**{"executor.cpu": "300", "executor.memory": "100"}))]
+    assert found == [k("executor.cpu"), k("executor.memory")]
+
+
+def test_an_image_neither_in_ecr_nor_pinned_gets_both_problems():
+    raw = minimal(**{"images.build": "prebuilt", "images.executorImage": "docker.io/library/python:3.12",
+                     "images.agentImage": AGENT_URI})  # fmt: skip
+    image = [m for key, m in messages(raw) if key == k("images.executorImage")]
+    assert len(image) == 2
+    assert "not digest-pinned" in image[0]
+    assert "not in Amazon ECR" in image[1]
+
+
+def test_ecr_public_is_named_for_what_it_is():
+    raw = minimal(**{"images.build": "prebuilt", "images.executorImage": EXECUTOR_URI,
+                     "images.agentImage": f"public.ecr.aws/acme/agent@{DIGEST}"})  # fmt: skip
+    (message,) = [m for key, m in messages(raw) if key == k("images.agentImage")]
+    assert "is in ECR Public" in message
+    assert "AgentCore Runtime" in message
+    assert "not in Amazon ECR" not in message
+
+
+@pytest.mark.parametrize("region", ["us-east-9", "eu-north-7"])
+def test_a_region_that_does_not_exist_is_unknown(region):
+    found = messages(minimal(**{"aws:region": region}))
+    assert found[0] == (
+        "aws:region",
+        f"{region!r} is not an AWS region (botocore knows no such region); use e.g. us-east-1",
+    )
+    assert all(key == "aws:region" for key, _ in found)  # no geography advice about the model on top
+
+
+def test_a_secure_value_where_a_plain_one_is_expected_says_so():
+    found = dict(messages(minimal(**{"executor.cpu": json.dumps({"secure": "v1:abc"})})))
+    assert found[k("executor.cpu")].startswith("is a secret (secure:) but this setting is plain text")
+    assert k("executor.memory") not in found
+
+
+@pytest.mark.parametrize("namespace", ["deepinsight", "deep_insight", "Deep-Insight"])
+def test_a_look_alike_namespace_is_an_error_with_a_did_you_mean(namespace):
+    found = dict(messages(minimal(**{f"{namespace}:executor.cpu": "2048"})))
+    assert found[f"{namespace}:executor.cpu"] == (
+        f"{namespace}: is not this project's namespace; did you mean deep-insight:executor.cpu?"
+    )
+
+
+def test_other_namespaces_are_not_ours_to_judge():
+    assert parse_settings(minimal(**{"aws:profile": "x", "other:key": "y"}), stack="t")
+
+
+def test_a_secret_the_engine_decrypted_is_reported_too():
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(minimal(**{"executor.cpu": "2048"}), stack="t", secret_keys={k("executor.cpu")})
+    assert [p.key for p in caught.value.problems] == [k("executor.cpu")]
+    assert "is a secret (secure:)" in caught.value.problems[0].message

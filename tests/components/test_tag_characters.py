@@ -1,6 +1,6 @@
 """`deep-insight:tags` accepts exactly the characters every tagged service accepts, per botocore.
 
-settings.py keeps the rule as a literal (`TAG_CHARACTERS`), so the program needs nothing at config time but
+components/aws_facts.py keeps the rule as a literal (`TAG_CHARACTERS`), so the program needs nothing at config time but
 itself; this test derives the same rule from botocore's TagKey/TagValue shapes of every service the stack
 tags (found from the dev and prod evaluations, so a newly tagged service joins the intersection by itself)
 and compares the two on all of ASCII, Latin-1 and a broad sample of Unicode.
@@ -14,8 +14,9 @@ import sys
 
 import pytest
 
+from components.aws_facts import TAG_CHARACTERS, TAG_KEY_LENGTH, TAG_VALUE_LENGTH
 from components.errors import ConfigError
-from components.settings import TAG_CHARACTERS, TAG_KEY_LENGTH, TAG_VALUE_LENGTH, parse_settings, tag_text_problem
+from components.settings import parse_settings, tag_text_problem
 from ops.evaluate import Evaluation
 from tests.botocore_shapes import TAGGING_OPERATIONS, Limit, java_pattern, service_of, tag_limits
 

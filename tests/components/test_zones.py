@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from components.aws_facts import REGION_PATTERN
 from components.errors import ConfigError
-from components.settings import REGION_PATTERN
 from components.zones import (
     AGENTCORE_SUPPORTED_AZ_IDS,
     AGENTCORE_TABLE_DATE,
@@ -150,3 +150,11 @@ def test_every_table_region_is_a_valid_region_with_its_own_zone_ids(region):
     # the region setting accepts it, and every AZ ID of the table belongs to that region's ID prefix
     assert REGION_PATTERN.match(region)
     assert {region_of_zone_id(zone) for zone in AGENTCORE_SUPPORTED_AZ_IDS[region]} == {region}
+
+
+def test_a_region_no_partition_has_is_unknown_before_any_az_advice():
+    with pytest.raises(ConfigError) as caught:
+        select_zone_ids("us-east-9", {}, requested=None, count=2)
+    assert [str(p) for p in caught.value.problems] == [
+        "aws:region: 'us-east-9' is not an AWS region (botocore knows no such region); use e.g. us-east-1"
+    ]

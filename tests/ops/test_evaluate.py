@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from ops.evaluate import ConfigFileError, evaluate, load_stack_config
+from ops.config_file import ConfigFileError
+from ops.evaluate import evaluate, load_stack_config
 
 
 def test_stack_file_values_become_strings_like_the_cli_passes_them():

@@ -113,7 +113,10 @@ def test_invalid_configuration_as_json(tmp_path):
 def test_a_missing_stack_file_is_one_line():
     result = plan("--stack", "nope")
     assert result.exit_code == 2
-    assert result.stderr.strip() == "error: Pulumi.nope.yaml not found; create it or choose an existing stack"
+    assert result.stderr.strip() == (
+        f"error: Pulumi.nope.yaml not found in {PROJECT_DIR} (stacks there: dev, prod); "
+        "pass -C <project dir> or another --stack"
+    )
 
 
 def test_a_declared_resource_that_breaks_a_policy_rule_fails_the_plan(tmp_path):
@@ -139,5 +142,42 @@ def test_a_missing_stack_file_as_json():
     assert json.loads(result.stdout) == {
         "stack": "nope",
         "valid": False,
-        "errors": ["Pulumi.nope.yaml not found; create it or choose an existing stack"],
+        "errors": [
+            f"Pulumi.nope.yaml not found in {PROJECT_DIR} (stacks there: dev, prod); "
+            "pass -C <project dir> or another --stack"
+        ],
     }
+
+
+def test_a_directory_without_the_program_is_one_line(tmp_path):
+    (tmp_path / "Pulumi.dev.yaml").write_text("config:\n  aws:region: us-east-1\n", encoding="utf-8")
+    result = plan("--stack", "dev", "--cwd", str(tmp_path))
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert result.stderr.strip() == (
+        f"error: __main__.py not found in {tmp_path} (stacks there: dev); pass -C <project dir> or another --stack"
+    )
+
+
+def test_an_empty_directory_says_where_it_looked(tmp_path):
+    result = plan("--stack", "dev", "--cwd", str(tmp_path))
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert result.stderr.strip().startswith(
+        f"error: __main__.py not found in {tmp_path} (no Pulumi.<stack>.yaml there)"
+    )
+
+
+def test_project_level_config_is_applied_and_a_look_alike_namespace_is_an_error(tmp_path):
+    dev = (PROJECT_DIR / "Pulumi.dev.yaml").read_text(encoding="utf-8")
+    project = project_with(tmp_path, "dev", dev + "  deepinsight:executor.cpu: '2048'\n")
+    with (project / "Pulumi.yaml").open("a", encoding="utf-8") as file:
+        file.write("config:\n  executor.maxSessions:\n    default: 500\n")
+    result = plan("--stack", "dev", "--json", "--cwd", str(project))
+    assert result.exit_code == 2
+    errors = json.loads(result.stdout)["errors"]
+    assert any(e.startswith("deep-insight:executor.maxSessions: 500 is out of range") for e in errors), errors
+    assert (
+        "deepinsight:executor.cpu: deepinsight: is not this project's namespace; "
+        "did you mean deep-insight:executor.cpu?"
+    ) in errors

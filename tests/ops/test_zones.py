@@ -69,3 +69,11 @@ def test_no_credentials_is_a_one_line_error(aws, monkeypatch, tmp_path):
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert result.stderr.strip().startswith("error: no AWS credentials found")
+
+
+def test_a_region_that_does_not_exist_is_unknown_not_unreachable(aws):
+    result = zones("--region", "us-east-9")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "error: 'us-east-9' is not an AWS region (botocore knows no such region); use e.g. us-east-1"
+    )

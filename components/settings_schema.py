@@ -1,0 +1,187 @@
+"""Every stack setting, declared once: its key, parser, default and what the reference says about it.
+
+Why plain records and not pydantic models: the input is Pulumi's flat map of *text* (``executor.cpu``
+arrives as ``"1024"``, lists and maps as JSON), the keys are flat dotted names rather than nested
+objects, and every message must read "<key>: <value> is ...; <fix>" in the project's words. With
+pydantic each field would still need a custom ``BeforeValidator`` to parse the text and a translation of
+its error list back into that shape, plus a nested model that the flat keys do not have; the gain (one
+error per location, collected at once) is what `parse_settings` already does in a dozen lines. A tuple of
+`Setting` records is also what the configuration reference (`components.settings_doc`) is generated from,
+with no introspection of a model's JSON schema. So: plain frozen records, no new dependency.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from deep_insight_contract.tags import STACK_TAG
+
+from components import settings_values as v
+from components.aws_facts import (
+    AGENTCORE_LIFECYCLE_RANGE,
+    FARGATE_MEMORY_BY_CPU,
+    LOG_RETENTION_DAYS,
+    MAX_TAGS_PER_RESOURCE,
+)
+from components.runtime_platform import PlatformVersion
+from components.zones import MIN_ZONES
+
+PROJECT = "deep-insight"
+REGION_KEY = "aws:region"
+
+
+def key(name: str) -> str:
+    """The full config key of a project setting: ``key("network.cidr") == "deep-insight:network.cidr"``."""
+    return f"{PROJECT}:{name}"
+
+
+class NatStrategy(StrEnum):
+    NONE = "none"
+    SINGLE = "single"
+    PER_AZ = "perAz"
+
+
+class ImageBuild(StrEnum):
+    LOCAL = "local"
+    PREBUILT = "prebuilt"
+
+
+class Architecture(StrEnum):
+    ARM64 = "arm64"
+    X86_64 = "x86_64"
+
+
+# Interface endpoint service suffixes (com.amazonaws.<region>.<suffix>) that this project knows.
+# S3 is not among them: it is always a gateway endpoint (free, and what AgentCore VPC mode needs).
+KNOWN_INTERFACE_ENDPOINTS: tuple[str, ...] = (
+    "bedrock-agentcore",
+    "bedrock-agentcore.gateway",
+    "ecr.api",
+    "ecr.dkr",
+    "logs",
+    "bedrock-runtime",
+    "ecs",
+    "elasticloadbalancing",
+    "sts",
+    "monitoring",
+    "xray",
+)
+DEFAULT_INTERFACE_ENDPOINTS: tuple[str, ...] = (
+    "ecr.api",
+    "ecr.dkr",
+    "logs",
+    "bedrock-runtime",
+    "ecs",
+    "elasticloadbalancing",
+    "sts",
+)
+# Without NAT these are the only way out: image pulls (ecr.*, plus S3 for layers), logs, the model,
+# and the ECS/ELB/STS calls the agent makes to run executor sessions.
+REQUIRED_WITHOUT_NAT: tuple[str, ...] = DEFAULT_INTERFACE_ENDPOINTS
+EXECUTOR_ENDPOINTS: tuple[str, ...] = ("ecr.api", "ecr.dkr", "logs")
+
+DEFAULT_CIDR = "10.100.0.0/16"
+MAX_SESSIONS_RANGE = range(1, 91)  # an ALB has 100 rules; keep headroom for the default and ops rules
+SESSION_TIMEOUT_RANGE = range(300, 28801)
+# The program adds Name and deep-insight:stack to every resource.
+PROGRAM_TAGS: tuple[str, ...] = (STACK_TAG, "Name")
+MAX_USER_TAGS = MAX_TAGS_PER_RESOURCE - len(PROGRAM_TAGS)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One key of the stack file, as the program reads it and the reference documents it."""
+
+    name: str
+    """The key without the project namespace (``network.cidr``); `key()` gives the full one."""
+    parse: Callable[[str], Any]
+    """Raw text -> typed value, or `settings_values.Invalid` with every problem."""
+    default: str | None
+    """The raw text used when the key is absent; None: absent means "not set" (or required)."""
+    allowed: str
+    """The type and allowed values, for the reference."""
+    notes: str = ""
+    required: bool = False
+
+    @property
+    def key(self) -> str:
+        return key(self.name)
+
+
+def _listed(values: object) -> str:
+    return ", ".join(map(str, values))  # type: ignore[call-overload]
+
+
+def _choices(enum: type[StrEnum]) -> str:
+    return " \\| ".join(f"`{m.value}`" for m in enum)
+
+
+SCHEMA: tuple[Setting, ...] = (
+    Setting("network.cidr", v.cidr(DEFAULT_CIDR), DEFAULT_CIDR, "private IPv4 CIDR, /16../22",
+            "The subnets are carved from it."),
+    Setting("network.availabilityZoneIds", v.zone_ids("network.availabilityZoneIds", MIN_ZONES), None,
+            f"list of AZ IDs (at least {MIN_ZONES})",
+            "AZ IDs (use1-az1), not names; each must be AgentCore-supported in the region. Excludes azCount."),
+    Setting("network.azCount",
+            v.integer(range(MIN_ZONES, 100), f"use {MIN_ZONES} up to the region's supported AZ count"), "2",
+            f"integer ≥ {MIN_ZONES}", "The first N AgentCore-supported AZs of the region."),
+    Setting("network.supportedAzIds", v.zone_ids("network.supportedAzIds", 1), None, "list of AZ IDs",
+            "Replaces the built-in AgentCore AZ table for this region (for regions AWS added later)."),
+    Setting("network.natGateways", v.choice(NatStrategy), NatStrategy.SINGLE.value, _choices(NatStrategy),
+            "`none` needs every default interface endpoint."),
+    Setting("network.interfaceEndpoints",
+            v.interface_endpoints("network.interfaceEndpoints", KNOWN_INTERFACE_ENDPOINTS),
+            json.dumps(list(DEFAULT_INTERFACE_ENDPOINTS)), f"list of: {_listed(KNOWN_INTERFACE_ENDPOINTS)}",
+            "S3 is always a gateway endpoint and is not listed."),
+    Setting("executor.cpu", v.integer(range(1, 10**6), f"use one of {_listed(FARGATE_MEMORY_BY_CPU)}"), "1024",
+            f"Fargate CPU units: {_listed(FARGATE_MEMORY_BY_CPU)}", "With executor.memory, a Fargate task size."),
+    Setting("executor.memory", v.integer(range(1, 10**7), "use MiB, e.g. 2048"), "2048",
+            "MiB, valid for executor.cpu", "Fargate's task-size table decides which memories go with a CPU."),
+    Setting("executor.architecture", v.choice(Architecture), Architecture.ARM64.value, _choices(Architecture)),
+    Setting("executor.maxSessions", v.integer(MAX_SESSIONS_RANGE), "20",
+            f"{MAX_SESSIONS_RANGE.start}..{MAX_SESSIONS_RANGE.stop - 1}",
+            "Concurrent executor sessions (one ALB rule each)."),
+    Setting("executor.sessionTimeoutSeconds", v.integer(SESSION_TIMEOUT_RANGE), "3600",
+            f"{SESSION_TIMEOUT_RANGE.start}..{SESSION_TIMEOUT_RANGE.stop - 1}",
+            "The executor stops itself after this."),
+    Setting("executor.internetAccess", v.boolean, "false", "`true` \\| `false`",
+            "`false`: the executor security group has no 0.0.0.0/0 egress and needs the ecr.api, ecr.dkr, "
+            "logs endpoints; `true` needs a NAT gateway."),
+    Setting("agent.modelId", v.model_id, None, "Bedrock model or inference-profile id or ARN",
+            "Required. A geography profile (us., eu., ...) must match the region; an ARN must be in it.",
+            required=True),
+    Setting("agent.idleSessionTimeoutSeconds", v.integer(AGENTCORE_LIFECYCLE_RANGE), "900",
+            f"{AGENTCORE_LIFECYCLE_RANGE.start}..{AGENTCORE_LIFECYCLE_RANGE.stop - 1}"),
+    Setting("agent.maxLifetimeSeconds", v.integer(AGENTCORE_LIFECYCLE_RANGE), "28800",
+            f"{AGENTCORE_LIFECYCLE_RANGE.start}..{AGENTCORE_LIFECYCLE_RANGE.stop - 1}",
+            "At least agent.idleSessionTimeoutSeconds."),
+    Setting("agent.platformVersion", v.choice(PlatformVersion), PlatformVersion.V1.value, _choices(PlatformVersion),
+            "Set on the runtime explicitly."),
+    Setting("images.build", v.choice(ImageBuild), ImageBuild.LOCAL.value, _choices(ImageBuild),
+            "`prebuilt` needs images.executorImage and images.agentImage."),
+    Setting("images.executorImage", v.image_uri("executor (ECS Fargate)"), None,
+            "private ECR image URI pinned by digest",
+            "Only with images.build prebuilt. ECR Public is named as such and must be copied to private ECR."),
+    Setting("images.agentImage", v.image_uri("AgentCore Runtime"), None, "private ECR image URI pinned by digest",
+            "Only with images.build prebuilt. ECR Public is named as such and must be copied to private ECR."),
+    Setting("images.keepLast", v.integer(range(1, 1001)), "10", "1..1000",
+            "ECR lifecycle rule: keep the last N images."),
+    Setting("artifacts.expireAfterDays", v.integer(range(1, 3651)), "30", "1..3650",
+            "Objects under sessions/ (inputs and artifacts) expire after this."),
+    Setting("alb.deletionProtection", v.boolean, "false", "`true` \\| `false`"),
+    Setting("alb.accessLogs", v.boolean, "false", "`true` \\| `false`", "`true`: access logs go to a private bucket."),
+    Setting("logRetentionDays", v.log_retention, "7", f"one of {_listed(LOG_RETENTION_DAYS)}",
+            "CloudWatch Logs retention."),
+    Setting("retainData", v.boolean, "false", "`true` \\| `false`",
+            "`true`: the ECR repositories and the artifacts bucket survive `pulumi destroy`, protected."),
+    Setting("tags", v.tags("tags", PROGRAM_TAGS, MAX_USER_TAGS), "{}",
+            f'map of key: "value" (at most {MAX_USER_TAGS})',
+            "Added to every taggable resource; values must be quoted strings."),
+)  # fmt: skip
+SETTINGS: dict[str, Setting] = {s.name: s for s in SCHEMA}
+KNOWN_KEYS: tuple[str, ...] = tuple(s.key for s in SCHEMA)
+REQUIRED_KEYS: tuple[str, ...] = (REGION_KEY, *(s.key for s in SCHEMA if s.required))

@@ -1,0 +1,59 @@
+"""docs/configuration.md is the schema's reference, regenerated (`python -m components.settings_doc`)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from components import settings_doc
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
+
+# SPEC §4's keys, spelled out by hand.
+SPEC_KEYS = {
+    "aws:region",
+    "deep-insight:network.cidr",
+    "deep-insight:network.availabilityZoneIds",
+    "deep-insight:network.azCount",
+    "deep-insight:network.supportedAzIds",
+    "deep-insight:network.natGateways",
+    "deep-insight:network.interfaceEndpoints",
+    "deep-insight:executor.cpu",
+    "deep-insight:executor.memory",
+    "deep-insight:executor.architecture",
+    "deep-insight:executor.maxSessions",
+    "deep-insight:executor.sessionTimeoutSeconds",
+    "deep-insight:executor.internetAccess",
+    "deep-insight:agent.modelId",
+    "deep-insight:agent.idleSessionTimeoutSeconds",
+    "deep-insight:agent.maxLifetimeSeconds",
+    "deep-insight:images.build",
+    "deep-insight:images.executorImage",
+    "deep-insight:images.agentImage",
+    "deep-insight:logRetentionDays",
+    "deep-insight:retainData",
+    "deep-insight:tags",
+}
+
+
+def test_committed_reference_equals_the_generated_one():
+    assert DOC.read_text(encoding="utf-8") == settings_doc.render(), (
+        "docs/configuration.md is stale; run: uv run python -m components.settings_doc"
+    )
+    assert settings_doc.main(["--check"]) == 0
+
+
+def test_reference_has_one_row_per_key_with_four_columns():
+    rows = [line for line in DOC.read_text(encoding="utf-8").splitlines() if line.startswith("| `")]
+    documented = [re.match(r"\| `([^`]+)`", row)[1] for row in rows]  # type: ignore[index]
+    assert len(documented) == len(set(documented))
+    assert set(documented) >= SPEC_KEYS
+    for row in rows:
+        assert len(re.split(r"(?<!\\)\|", row)) == 6, row  # 4 cells between 5 unescaped pipes
+
+
+def test_spec_defaults_are_documented():
+    text = DOC.read_text(encoding="utf-8")
+    for literal in ("| `10.100.0.0/16` |", "| `single` |", "| `1024` |", "| `2048` |", "| `3600` |", "| `900` |",
+                    "| `28800` |", "| `local` |", "| `7` |", "| `20` |"):  # fmt: skip
+        assert literal in text, literal
