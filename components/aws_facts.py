@@ -14,8 +14,6 @@ import re
 from collections.abc import Mapping
 from types import MappingProxyType
 
-import botocore.loaders
-
 
 def _steps(start: int, stop: int, step: int) -> tuple[int, ...]:
     return tuple(range(start, stop + 1, step))
@@ -122,5 +120,7 @@ AGENTCORE_SUPPORTED_AZ_IDS: Mapping[str, tuple[str, ...]] = MappingProxyType(
 @functools.cache
 def known_regions() -> frozenset[str]:
     """Every region of every partition in the installed botocore's endpoint data."""
+    import botocore.loaders  # noqa: PLC0415 - only when a region is checked (the CLI's --help stays light)
+
     endpoints = botocore.loaders.create_loader().load_data("endpoints")
     return frozenset(region for partition in endpoints["partitions"] for region in partition["regions"])
