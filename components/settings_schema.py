@@ -160,7 +160,8 @@ SCHEMA: tuple[Setting, ...] = (
             f"{AGENTCORE_LIFECYCLE_RANGE.start}..{AGENTCORE_LIFECYCLE_RANGE.stop - 1}",
             "At least agent.idleSessionTimeoutSeconds."),
     Setting("agent.platformVersion", v.choice(PlatformVersion), PlatformVersion.V1.value, _choices(PlatformVersion),
-            "Set on the runtime explicitly."),
+            "Set on the runtime explicitly. The agent's environment is checked against botocore's model "
+            "(≤ 50 variables, names 1-100, values ≤ 5000 characters); V2's smaller total is not published."),
     Setting("images.build", v.choice(ImageBuild), ImageBuild.LOCAL.value, _choices(ImageBuild),
             "`prebuilt` needs images.executorImage and images.agentImage."),
     Setting("images.executorImage", v.image_uri("executor (ECS Fargate)"), None,
@@ -180,7 +181,9 @@ SCHEMA: tuple[Setting, ...] = (
             "`true`: the ECR repositories and the artifacts bucket survive `pulumi destroy`, protected."),
     Setting("tags", v.tags("tags", PROGRAM_TAGS, MAX_USER_TAGS), "{}",
             f'map of key: "value" (at most {MAX_USER_TAGS})',
-            "Added to every taggable resource; values must be quoted strings."),
+            "Added to every taggable resource with deep-insight:stack and Name; values must be quoted strings. "
+            "Keys 1-128 and values 0-256 characters of A-Z a-z 0-9, space and _ . : / = + @ - (AgentCore's rule, "
+            "the strictest of the tagged services); no aws: keys."),
 )  # fmt: skip
 SETTINGS: dict[str, Setting] = {s.name: s for s in SCHEMA}
 KNOWN_KEYS: tuple[str, ...] = tuple(s.key for s in SCHEMA)
