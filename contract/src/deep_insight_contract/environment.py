@@ -26,12 +26,21 @@ class AgentEnv(StrEnum):
 
 
 class ExecutorEnv(StrEnum):
-    """The executor's configuration (SPEC §6). SESSION_ID and EXECUTOR_TOKEN are set per task at RunTask."""
+    """The executor's configuration (SPEC §6). SESSION_ID and EXECUTOR_TOKEN are set per task at RunTask;
+    the program sets the bucket, workdir, memory limit and session timeout in the task definition."""
 
     ARTIFACT_BUCKET = "ARTIFACT_BUCKET"
     SESSION_ID = "SESSION_ID"
     TOKEN = "EXECUTOR_TOKEN"
+    HOST = "EXECUTOR_HOST"
+    PORT = "EXECUTOR_PORT"
     WORKDIR = "EXECUTOR_WORKDIR"
     MAX_OUTPUT_BYTES = "EXECUTOR_MAX_OUTPUT_BYTES"
     MEMORY_LIMIT_MB = "EXECUTOR_MEMORY_LIMIT_MB"
     SESSION_TIMEOUT_SECONDS = "EXECUTOR_SESSION_TIMEOUT_SECONDS"
+    IDLE_TIMEOUT_SECONDS = "EXECUTOR_IDLE_TIMEOUT_SECONDS"
+    CALL_TIMEOUT_SECONDS = "EXECUTOR_CALL_TIMEOUT_SECONDS"
+    MAX_UPLOAD_BYTES = "EXECUTOR_MAX_UPLOAD_BYTES"
+    MAX_PROCESSES = "EXECUTOR_MAX_PROCESSES"
+    MAX_SESSIONS = "EXECUTOR_MAX_SESSIONS"
+    S3_PAGE_SIZE = "EXECUTOR_S3_PAGE_SIZE"

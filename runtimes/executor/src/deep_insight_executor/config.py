@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psutil
+from deep_insight_contract.environment import ExecutorEnv as E
 from deep_insight_contract.executor import MAX_CALL_TIMEOUT_SECONDS
 from deep_insight_contract.session import SESSION_ID_RULE, is_session_id
 
@@ -63,29 +64,27 @@ class ExecutorConfig:
                 raise ConfigError(f"{name}={raw!r} is out of range; use {low}..{high}")
             return value
 
-        session_id = env.get("SESSION_ID") or None
+        session_id = env.get(E.SESSION_ID) or None
         if session_id is not None and not is_session_id(session_id):
             raise ConfigError(f"SESSION_ID={session_id!r} is not a session id; use {SESSION_ID_RULE}")
         return cls(
-            host=env.get("EXECUTOR_HOST", cls.host),
-            port=int(number("EXECUTOR_PORT", cls.port, 1, 65535)),
-            token=env.get("EXECUTOR_TOKEN") or None,
-            artifact_bucket=env.get("ARTIFACT_BUCKET") or None,
+            host=env.get(E.HOST, cls.host),
+            port=int(number(E.PORT, cls.port, 1, 65535)),
+            token=env.get(E.TOKEN) or None,
+            artifact_bucket=env.get(E.ARTIFACT_BUCKET) or None,
             session_id=session_id,
-            workdir=Path(env.get("EXECUTOR_WORKDIR") or cls.workdir),
-            max_output_bytes=int(number("EXECUTOR_MAX_OUTPUT_BYTES", cls.max_output_bytes, 1024, 64 * 1024 * 1024)),
-            memory_limit_mb=int(number("EXECUTOR_MEMORY_LIMIT_MB", default_memory_limit_mb(), 256, 1024 * 1024)),
-            session_timeout_seconds=number(
-                "EXECUTOR_SESSION_TIMEOUT_SECONDS", cls.session_timeout_seconds, 1, 86400, float
-            ),
-            idle_timeout_seconds=number("EXECUTOR_IDLE_TIMEOUT_SECONDS", cls.idle_timeout_seconds, 1, 86400, float),
+            workdir=Path(env.get(E.WORKDIR) or cls.workdir),
+            max_output_bytes=int(number(E.MAX_OUTPUT_BYTES, cls.max_output_bytes, 1024, 64 * 1024 * 1024)),
+            memory_limit_mb=int(number(E.MEMORY_LIMIT_MB, default_memory_limit_mb(), 256, 1024 * 1024)),
+            session_timeout_seconds=number(E.SESSION_TIMEOUT_SECONDS, cls.session_timeout_seconds, 1, 86400, float),
+            idle_timeout_seconds=number(E.IDLE_TIMEOUT_SECONDS, cls.idle_timeout_seconds, 1, 86400, float),
             default_call_timeout_seconds=number(
-                "EXECUTOR_CALL_TIMEOUT_SECONDS", cls.default_call_timeout_seconds, 1, MAX_CALL_TIMEOUT_SECONDS, float
+                E.CALL_TIMEOUT_SECONDS, cls.default_call_timeout_seconds, 1, MAX_CALL_TIMEOUT_SECONDS, float
             ),
-            max_upload_bytes=int(number("EXECUTOR_MAX_UPLOAD_BYTES", cls.max_upload_bytes, 1, 10 * 1024**3)),
-            max_processes=int(number("EXECUTOR_MAX_PROCESSES", cls.max_processes, 8, 100000)),
-            max_sessions=int(number("EXECUTOR_MAX_SESSIONS", cls.max_sessions, 1, 1000)),
-            s3_page_size=int(number("EXECUTOR_S3_PAGE_SIZE", cls.s3_page_size, 1, 1000)),
+            max_upload_bytes=int(number(E.MAX_UPLOAD_BYTES, cls.max_upload_bytes, 1, 10 * 1024**3)),
+            max_processes=int(number(E.MAX_PROCESSES, cls.max_processes, 8, 100000)),
+            max_sessions=int(number(E.MAX_SESSIONS, cls.max_sessions, 1, 1000)),
+            s3_page_size=int(number(E.S3_PAGE_SIZE, cls.s3_page_size, 1, 1000)),
         )
 
     def with_overrides(self, **changes: object) -> ExecutorConfig:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deep_insight_contract.environment import ExecutorEnv
 from deep_insight_contract.executor import CallError, CallStatus, ErrorType, ExecuteResult, Language
 
 from deep_insight_executor.config import ExecutorConfig
@@ -145,7 +146,7 @@ class SessionManager:
         workspace and a private folder under the workdir, owned by the session's uid, whose code then
         writes there and in the temporary folder: that is tried too, with a throwaway session's folders.
         """
-        workdir = Folder(self.config.workdir, "EXECUTOR_WORKDIR")
+        workdir = Folder(self.config.workdir, ExecutorEnv.WORKDIR)
         temp = Folder(temp_dir(), "TMPDIR")
         problem = first_unwritable([workdir, temp])
         if problem is not None or not self.drop_privileges:
