@@ -218,27 +218,22 @@ alb = InternalAlb(
 )
 session_target_group = SessionTargetGroupTemplate(name_prefix=target_group_prefix(settings.stack))
 
+# What the agent runtime is configured with (SPEC §7); the session sweeper reads the same.
+agent_environment: dict[str, pulumi.Input[str]] = {
+    **known_agent_environment(settings),
+    AgentEnv.ARTIFACT_BUCKET: artifacts.bucket_name,
+    AgentEnv.CLUSTER_ARN: cluster.cluster_arn,
+    AgentEnv.TASK_DEFINITION_ARN: cluster.task_definition_arn,
+    AgentEnv.EXECUTOR_CONTAINER: cluster.container_name,
+    AgentEnv.SUBNET_IDS: network.private_subnet_ids.apply(",".join),
+    AgentEnv.EXECUTOR_SECURITY_GROUP_ID: security.group_ids[Group.EXECUTOR],
+    AgentEnv.VPC_ID: network.vpc_id,
+    AgentEnv.LISTENER_ARN: alb.listener_arn,
+    AgentEnv.ALB_DNS: alb.dns_name,
+}
+
 # --- executor sessions on destroy: swept after the runtime is gone, before cluster, listener, SG, subnets ---
-sessions = SessionCleanup(
-    "sessions",
-    SweeperArgs(
-        region=settings.region,
-        stack=settings.stack,
-        cluster_arn=cluster.cluster_arn,
-        task_definition_arn=cluster.task_definition_arn,
-        container=cluster.container_name,
-        subnet_ids=network.private_subnet_ids,
-        security_group_id=security.group_ids[Group.EXECUTOR],
-        vpc_id=network.vpc_id,
-        listener_arn=alb.listener_arn,
-        alb_dns=alb.dns_name,
-        max_sessions=settings.executor.max_sessions,
-        target_group_json=session_target_group.to_json(),
-        executor_session_timeout_seconds=settings.executor.session_timeout_seconds,
-        artifact_bucket=artifacts.bucket_name,
-        profile=aws_profile,
-    ),
-)
+sessions = SessionCleanup("sessions", SweeperArgs(environment=agent_environment, profile=aws_profile))
 
 # --- agent runtime ---
 runtime_name = agentcore_runtime_name(settings.stack)
@@ -249,18 +244,7 @@ agent = AgentRuntime(
         image=agent_image,
         subnet_ids=network.agent_subnet_ids,
         security_group_id=security.group_ids[Group.AGENT],
-        environment={
-            **known_agent_environment(settings),
-            AgentEnv.ARTIFACT_BUCKET: artifacts.bucket_name,
-            AgentEnv.CLUSTER_ARN: cluster.cluster_arn,
-            AgentEnv.TASK_DEFINITION_ARN: cluster.task_definition_arn,
-            AgentEnv.EXECUTOR_CONTAINER: cluster.container_name,
-            AgentEnv.SUBNET_IDS: network.private_subnet_ids.apply(",".join),
-            AgentEnv.EXECUTOR_SECURITY_GROUP_ID: security.group_ids[Group.EXECUTOR],
-            AgentEnv.VPC_ID: network.vpc_id,
-            AgentEnv.LISTENER_ARN: alb.listener_arn,
-            AgentEnv.ALB_DNS: alb.dns_name,
-        },
+        environment=agent_environment,
         idle_session_timeout_seconds=settings.agent.idle_session_timeout_seconds,
         max_lifetime_seconds=settings.agent.max_lifetime_seconds,
         log_retention_days=settings.log_retention_days,

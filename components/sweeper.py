@@ -15,11 +15,13 @@ live sessions during ``pulumi up``): every change is an in-place update.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi.dynamic
+from deep_insight_contract.environment import AgentEnv
 
 SWEEP_TIMEOUT_SECONDS = 300.0
 TARGET_GROUP_DEADLINE_SECONDS = 60.0
@@ -45,29 +47,6 @@ def sweep_sessions(settings: Any, *, ecs: Any, elbv2: Any, timeout: float = SWEE
     )
 
 
-def settings_of(props: dict[str, Any]) -> Any:
-    """The agent's `EcsSettings` from the sweeper's state (what the agent runtime is configured with)."""
-    from deep_insight_agent.config import EcsSettings  # noqa: PLC0415
-    from deep_insight_contract.target_group import SessionTargetGroupTemplate  # noqa: PLC0415
-
-    return EcsSettings(
-        region=props["region"],
-        stack=props["stack"],
-        cluster_arn=props["cluster_arn"],
-        task_definition_arn=props["task_definition_arn"],
-        container=props["container"],
-        subnet_ids=tuple(props["subnet_ids"]),
-        security_group_id=props["security_group_id"],
-        vpc_id=props["vpc_id"],
-        listener_arn=props["listener_arn"],
-        alb_dns=props["alb_dns"],
-        max_sessions=int(props["max_sessions"]),
-        target_group=SessionTargetGroupTemplate.from_json(props["target_group"]),
-        executor_session_timeout_seconds=int(props["executor_session_timeout_seconds"]),
-        artifact_bucket=props["artifact_bucket"],
-    )
-
-
 class SweepError(Exception):
     pass
 
@@ -83,7 +62,7 @@ class SweeperProvider(pulumi.dynamic.ResourceProvider):
     """create/update: record the stack's session settings; delete: sweep, bounded."""
 
     def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
-        return pulumi.dynamic.CreateResult(id_=f"sessions-of-{props['stack']}", outs=props)
+        return pulumi.dynamic.CreateResult(id_=f"sessions-of-{props['environment'][AgentEnv.STACK]}", outs=props)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
         changed = {k for k in set(olds) | set(news) if not k.startswith("__") and olds.get(k) != news.get(k)}
@@ -94,33 +73,25 @@ class SweeperProvider(pulumi.dynamic.ResourceProvider):
         return pulumi.dynamic.UpdateResult(outs=news)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        ecs, elbv2 = clients(props["region"], props.get("profile"))
-        swept = sweep_sessions(settings_of(props), ecs=ecs, elbv2=elbv2)
+        from deep_insight_agent.config import EcsSettings  # noqa: PLC0415 - the provider process imports late
+
+        settings = EcsSettings.from_env(props["environment"])  # exactly what the agent runtime is configured with
+        ecs, elbv2 = clients(settings.region, props.get("profile"))
+        swept = sweep_sessions(settings, ecs=ecs, elbv2=elbv2)
         problems = [f"{f.kind} {f.arn}: {f.code}: {f.message}" for f in swept.failures]
         problems += [f"task {arn} not STOPPED yet" for arn in swept.not_stopped]
         if problems:
             raise SweepError(
-                f"{len(problems)} executor session resource(s) of stack {props['stack']} remain after "
+                f"{len(problems)} executor session resource(s) of stack {settings.stack} remain after "
                 f"{int(SWEEP_TIMEOUT_SECONDS)} s; run `pulumi destroy` again: " + "; ".join(problems)
             )
 
 
 @dataclass(frozen=True)
 class SweeperArgs:
-    region: str
-    stack: str
-    cluster_arn: pulumi.Input[str]
-    task_definition_arn: pulumi.Input[str]
-    container: str
-    subnet_ids: pulumi.Input[list[str]]
-    security_group_id: pulumi.Input[str]
-    vpc_id: pulumi.Input[str]
-    listener_arn: pulumi.Input[str]
-    alb_dns: pulumi.Input[str]
-    max_sessions: int
-    target_group_json: str
-    executor_session_timeout_seconds: int
-    artifact_bucket: pulumi.Input[str]
+    environment: Mapping[str, pulumi.Input[str]]
+    """The agent runtime's environment (SPEC §7): what the sweep needs, and, through its Outputs, the
+    dependencies on the cluster, listener, executor security group and private subnets."""
     profile: str | None = None
 
 
@@ -128,23 +99,7 @@ class SessionSweeper(pulumi.dynamic.Resource, module="ecs", name="SessionSweeper
     """Type ``pulumi-python:dynamic/ecs:SessionSweeper``. Its inputs are its dependencies: see the module."""
 
     def __init__(self, name: str, args: SweeperArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        props: dict[str, Any] = {
-            "region": args.region,
-            "stack": args.stack,
-            "cluster_arn": args.cluster_arn,
-            "task_definition_arn": args.task_definition_arn,
-            "container": args.container,
-            "subnet_ids": args.subnet_ids,
-            "security_group_id": args.security_group_id,
-            "vpc_id": args.vpc_id,
-            "listener_arn": args.listener_arn,
-            "alb_dns": args.alb_dns,
-            "max_sessions": args.max_sessions,
-            "target_group": args.target_group_json,
-            "executor_session_timeout_seconds": args.executor_session_timeout_seconds,
-            "artifact_bucket": args.artifact_bucket,
-            "profile": args.profile,
-        }
+        props = {"environment": {str(k): v for k, v in args.environment.items()}, "profile": args.profile}
         super().__init__(SweeperProvider(), name, props, opts)
 
 

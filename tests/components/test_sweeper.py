@@ -8,8 +8,8 @@ after the agent runtime, which depends on it (no new session starts once the swe
 from __future__ import annotations
 
 import pytest
+from deep_insight_agent.config import EcsSettings
 
-from components.sweeper import settings_of
 from ops.reap import ecs_settings
 from ops.stack import read_settings
 
@@ -53,4 +53,4 @@ def test_the_sweeper_sweeps_what_the_agent_and_the_reaper_know_as_the_stack(requ
     evaluation = request.getfixturevalue(stack)
     # The state the sweeper's delete reads is the agent's own configuration (what `deep-insight reap` rebuilds).
     expected = ecs_settings(stack, evaluation.outputs, read_settings(stack))
-    assert settings_of(dict(sweeper_of(evaluation).inputs)) == expected
+    assert EcsSettings.from_env(sweeper_of(evaluation).inputs["environment"]) == expected

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 from deep_insight_agent.reaper import Reaped
+from deep_insight_contract.environment import AgentEnv
 from deep_insight_contract.target_group import SessionTargetGroupTemplate, target_group_prefix
 
 from components import sweeper
@@ -26,22 +27,24 @@ def client(service: str):
 
 
 def props_of(outputs: dict, stack: str = "dev") -> dict:
-    """The sweeper's state as the program declares it (numbers come back from the engine as floats)."""
+    """The sweeper's state as the program declares it: the agent runtime's environment, from the outputs."""
     return {
-        "region": outputs["region"],
-        "stack": stack,
-        "cluster_arn": outputs["clusterArn"],
-        "task_definition_arn": outputs["executorTaskDefinitionArn"],
-        "container": outputs["executorContainerName"],
-        "subnet_ids": outputs["privateSubnetIds"],
-        "security_group_id": outputs["securityGroupIds"]["executor"],
-        "vpc_id": outputs["vpcId"],
-        "listener_arn": outputs["listenerArn"],
-        "alb_dns": outputs["albDnsName"],
-        "max_sessions": 20.0,
-        "target_group": SessionTargetGroupTemplate(name_prefix=target_group_prefix(stack)).to_json(),
-        "executor_session_timeout_seconds": 3600.0,
-        "artifact_bucket": outputs["artifactBucket"],
+        "environment": {
+            AgentEnv.AWS_REGION: outputs["region"],
+            AgentEnv.STACK: stack,
+            AgentEnv.ARTIFACT_BUCKET: outputs["artifactBucket"],
+            AgentEnv.CLUSTER_ARN: outputs["clusterArn"],
+            AgentEnv.TASK_DEFINITION_ARN: outputs["executorTaskDefinitionArn"],
+            AgentEnv.EXECUTOR_CONTAINER: outputs["executorContainerName"],
+            AgentEnv.SUBNET_IDS: ",".join(outputs["privateSubnetIds"]),
+            AgentEnv.EXECUTOR_SECURITY_GROUP_ID: outputs["securityGroupIds"]["executor"],
+            AgentEnv.VPC_ID: outputs["vpcId"],
+            AgentEnv.LISTENER_ARN: outputs["listenerArn"],
+            AgentEnv.ALB_DNS: outputs["albDnsName"],
+            AgentEnv.MAX_SESSIONS: "20",
+            AgentEnv.SESSION_TARGET_GROUP: SessionTargetGroupTemplate(name_prefix=target_group_prefix(stack)).to_json(),
+            AgentEnv.EXECUTOR_SESSION_TIMEOUT_SECONDS: "3600",
+        }
     }
 
 
@@ -99,7 +102,14 @@ def test_create_and_every_update_touch_nothing_and_never_replace(stack):
     provider = SweeperProvider()
     olds = props_of(out)
     assert provider.create(olds).id == "sessions-of-dev"
-    news = {**olds, "task_definition_arn": olds["task_definition_arn"] + "-2", "listener_arn": "changed"}
+    env = olds["environment"]
+    news = {
+        "environment": {
+            **env,
+            AgentEnv.TASK_DEFINITION_ARN: env[AgentEnv.TASK_DEFINITION_ARN] + "-2",
+            AgentEnv.LISTENER_ARN: "changed",
+        }
+    }
     diff = provider.diff("sessions-of-dev", olds, news)
     assert (diff.changes, diff.replaces) == (True, [])  # a replacement would delete, i.e. sweep live sessions
     provider.update("sessions-of-dev", olds, news)
