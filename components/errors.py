@@ -7,8 +7,12 @@ into `pulumi.RunError`, which the Pulumi CLI prints without a Python traceback.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+# A full config key as Pulumi writes it: namespace, colon, dotted name (no spaces).
+_KEYED_LINE = re.compile(r"(?P<key>[A-Za-z0-9_.-]+:[A-Za-z0-9_.\[\]-]+): (?P<message>.+)")
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,12 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.key}: {self.message}"
+
+    @classmethod
+    def from_line(cls, line: str) -> Problem | None:
+        """The problem a line of `ConfigError`'s text reports, or None for a line not about one key."""
+        match = _KEYED_LINE.fullmatch(line.strip())
+        return cls(match["key"], match["message"]) if match else None
 
 
 class ConfigError(Exception):

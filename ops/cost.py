@@ -124,10 +124,19 @@ class Line:
 
 
 @dataclass(frozen=True)
+class Assumption:
+    """One figure the estimate assumes (``pricing.json``'s ``assumptions``), with why it is that."""
+
+    name: str
+    value: float
+    why: str
+
+
+@dataclass(frozen=True)
 class Estimate:
     idle_monthly: list[Line]
     per_job: list[Line]
-    assumptions: dict[str, str] = field(default_factory=dict)
+    assumptions: list[Assumption] = field(default_factory=list)
 
     @property
     def idle_monthly_usd(self) -> float:
@@ -141,13 +150,25 @@ class Estimate:
         return self.idle_monthly_usd + jobs_per_month * self.per_job_usd
 
     def as_dict(self) -> dict[str, Any]:
+        # Rounded as `plan` prints them: a month to the cent, a job (fractions of a cent) to 1/100 cent.
         return {
-            "idleMonthlyUsd": round(self.idle_monthly_usd, 2),
-            "perJobUsd": round(self.per_job_usd, 4),
-            "idleMonthly": [asdict(line) for line in self.idle_monthly],
-            "perJob": [asdict(line) for line in self.per_job],
-            "assumptions": self.assumptions,
+            "idleMonthlyUsd": round(self.idle_monthly_usd, MONTH_DIGITS),
+            "perJobUsd": round(self.per_job_usd, JOB_DIGITS),
+            "idleMonthly": [_rounded(line, MONTH_DIGITS) for line in self.idle_monthly],
+            "perJob": [_rounded(line, JOB_DIGITS) for line in self.per_job],
+            "assumptions": [{"name": a.name, "value": _number(a.value), "why": a.why} for a in self.assumptions],
         }
+
+
+MONTH_DIGITS, JOB_DIGITS = 2, 4
+
+
+def _rounded(line: Line, digits: int) -> dict[str, Any]:
+    return asdict(line) | {"usd": round(line.usd, digits)}
+
+
+def _number(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
 
 
 def estimate(stack: Footprint, pricing: Pricing) -> Estimate:
@@ -217,5 +238,5 @@ def estimate(stack: Footprint, pricing: Pricing) -> Estimate:
             + a["s3_gets_per_job"] / 1000 * p["s3_get_1000"],
         ),
     ]
-    assumptions = {name: f"{a[name]:g}: {why}" for name, why in pricing.explanations.items()}
+    assumptions = [Assumption(name, a[name], why) for name, why in pricing.explanations.items()]
     return Estimate(idle_monthly=idle, per_job=per_job, assumptions=assumptions)

@@ -90,6 +90,14 @@ def _tree(stack: str, summary: list[dict[str, Any]], total: int) -> Tree:
     return tree
 
 
+def json_error(line: str) -> dict[str, str | None]:
+    """One error of `plan --json`: the config key it is about (None for a file-level error) and the message."""
+    from components.errors import Problem  # noqa: PLC0415 - the program's package loads when the command runs
+
+    problem = Problem.from_line(line)
+    return {"key": problem.key, "message": problem.message} if problem else {"key": None, "message": line.strip()}
+
+
 def _money(usd: float) -> str:
     # Cents for monthly lines; a job's lines are fractions of a cent.
     return f"${usd:,.2f}" if usd >= 0.1 or usd == 0 else f"${usd:.4f}"
@@ -126,8 +134,8 @@ def _print_cost(cost: Estimate, pricing: Pricing, region: str, jobs: int) -> Non
         " (Bedrock model tokens not included)"
     )
     console.print("Assumptions:", style="dim")
-    for name, text in cost.assumptions.items():
-        console.print(f"  {name} = {text}", style="dim", soft_wrap=True)
+    for assumption in cost.assumptions:
+        console.print(f"  {assumption.name} = {assumption.value:g}: {assumption.why}", style="dim", soft_wrap=True)
 
 
 @reports_errors
@@ -162,14 +170,15 @@ def command(
                 evaluation = evaluate(stack, project_dir=cwd.resolve())
     except ConfigFileError as error:
         if as_json:
-            console.print_json(json.dumps({"stack": stack, "valid": False, "errors": [str(error)]}))
+            console.print_json(json.dumps({"stack": stack, "valid": False, "errors": [json_error(str(error))]}))
             raise typer.Exit(BAD_INPUT) from None
         raise OpsError(str(error)) from None
 
     if evaluation.error is not None:
         problems = [line for line in evaluation.error.splitlines()[1:] if line.strip()] or [evaluation.error]
         if as_json:
-            console.print_json(json.dumps({"stack": stack, "valid": False, "errors": problems}))
+            document = {"stack": stack, "valid": False, "errors": [json_error(p) for p in problems]}
+            console.print_json(json.dumps(document))
         else:
             errors.print(f"[red]error:[/red] invalid stack configuration in Pulumi.{stack}.yaml:")
             for problem in problems:

@@ -58,7 +58,19 @@ def test_json_plan_of_dev_lists_components_resources_and_cost():
     assert cost["idleMonthlyUsd"] == pytest.approx(sum(line["usd"] for line in cost["idleMonthly"]), abs=0.01)
     assert cost["monthlyUsd"] == pytest.approx(cost["idleMonthlyUsd"] + 100 * cost["perJobUsd"], abs=0.02)
     assert cost["pricing"]["asOf"] == "2026-11-24"
-    assert "job_minutes" in cost["assumptions"]
+    assumptions = {a["name"]: a for a in cost["assumptions"]}
+    assert assumptions["job_minutes"] == {
+        "name": "job_minutes",
+        "value": 15,
+        "why": "one analysis job: the executor task and the agent session live this long",
+    }
+    assert assumptions["agent_cpu_active_share"]["value"] == 0.25
+    # Money as `plan` prints it: months to the cent, a job's fractions of a cent to 1/100 cent.
+    for line in cost["idleMonthly"]:
+        assert round(line["usd"], 2) == line["usd"], line
+    for line in cost["perJob"]:
+        assert round(line["usd"], 4) == line["usd"], line
+    assert round(cost["idleMonthlyUsd"], 2) == cost["idleMonthlyUsd"]
     assert document["policy"]["rules"] == [p.name for p in POLICIES]
     assert document["policy"]["violations"] == []
 
@@ -107,7 +119,8 @@ def test_invalid_configuration_as_json(tmp_path):
     assert result.exit_code == 2
     document = json.loads(result.stdout)
     assert document["valid"] is False
-    assert any("deep-insight:agent.modelId" in problem for problem in document["errors"])
+    (model,) = [e for e in document["errors"] if e["key"] == "deep-insight:agent.modelId"]
+    assert model["message"].startswith("required")
 
 
 def test_a_missing_stack_file_is_one_line():
@@ -143,8 +156,11 @@ def test_a_missing_stack_file_as_json():
         "stack": "nope",
         "valid": False,
         "errors": [
-            f"Pulumi.nope.yaml not found in {PROJECT_DIR} (stacks there: dev, prod); "
-            "pass -C <project dir> or another --stack"
+            {
+                "key": None,
+                "message": f"Pulumi.nope.yaml not found in {PROJECT_DIR} (stacks there: dev, prod); "
+                "pass -C <project dir> or another --stack",
+            }
         ],
     }
 
@@ -175,9 +191,8 @@ def test_project_level_config_is_applied_and_a_look_alike_namespace_is_an_error(
         file.write("config:\n  executor.maxSessions:\n    default: 500\n")
     result = plan("--stack", "dev", "--json", "--cwd", str(project))
     assert result.exit_code == 2
-    errors = json.loads(result.stdout)["errors"]
-    assert any(e.startswith("deep-insight:executor.maxSessions: 500 is out of range") for e in errors), errors
-    assert (
-        "deepinsight:executor.cpu: deepinsight: is not this project's namespace; "
-        "did you mean deep-insight:executor.cpu?"
-    ) in errors
+    errors = {e["key"]: e["message"] for e in json.loads(result.stdout)["errors"]}
+    assert errors["deep-insight:executor.maxSessions"].startswith("500 is out of range"), errors
+    assert errors["deepinsight:executor.cpu"] == (
+        "deepinsight: is not this project's namespace; did you mean deep-insight:executor.cpu?"
+    )
