@@ -18,7 +18,7 @@ from components.bucket import BucketArgs, PrivateBucket
 from components.cluster import ExecutorCluster, ExecutorClusterArgs
 from components.endpoints import Endpoints, EndpointsArgs
 from components.errors import ConfigError
-from components.iam import access_log_bucket_policy, model_statements, tls_only_bucket_policy
+from components.iam import ImagePuller, access_log_bucket_policy, model_statements, tls_only_bucket_policy
 from components.image import ContainerImage, ImageArgs
 from components.network import Network, NetworkArgs
 from components.runtime_contract import agentcore_runtime_name
@@ -178,7 +178,7 @@ cluster = ExecutorCluster(
         partition=partition,
         account_id=account_id,
         image_uri=executor_image.image_uri,
-        repository_arn=executor_image.repository_arn,
+        image_pull=executor_image.pull_statements(ImagePuller.ECS),
         bucket_name=artifacts.bucket_name,
         bucket_arn=artifacts.bucket_arn,
         cpu=settings.executor.cpu,

@@ -16,7 +16,13 @@ from typing import Protocol
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import Statement, agent_runtime_policy, agentcore_baseline_statements, agentcore_trust
+from components.iam import (
+    ImagePuller,
+    Statement,
+    agent_runtime_policy,
+    agentcore_baseline_statements,
+    agentcore_trust,
+)
 from components.log_retention import RetentionArgs, RuntimeLogRetention, runtime_log_group_name
 from components.role import role_with_policy
 from components.runtime_platform import PlatformVersion, checked_environment
@@ -38,7 +44,7 @@ class RuntimeImage(Protocol):
     @property
     def image_uri(self) -> pulumi.Output[str]: ...
 
-    def pull_statements(self) -> pulumi.Output[list[Statement]]: ...
+    def pull_statements(self, puller: ImagePuller) -> pulumi.Output[list[Statement]]: ...
 
 
 @dataclass(frozen=True)
@@ -82,7 +88,7 @@ class AgentRuntime(pulumi.ComponentResource):
             name,
             description="Deep Insight AgentCore runtime execution role",
             trust=agentcore_trust(partition=args.partition, region=args.region, account_id=args.account_id),
-            policy=pulumi.Output.all(args.image.pull_statements(), *args.statements).apply(
+            policy=pulumi.Output.all(args.image.pull_statements(ImagePuller.AGENTCORE), *args.statements).apply(
                 lambda lists: agent_runtime_policy(
                     image_pull=lists[0],
                     baseline=baseline,

@@ -67,6 +67,11 @@ ECR_URI_PATTERN = re.compile(
     r"(?P<repository>[a-z0-9._/-]+)@sha256:[0-9a-f]{64}$"
 )
 ECR_PRIVATE_REGISTRY_PATTERN = re.compile(r"^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/")
+# Both services accept ECR Public images: AgentCore's containerUri pattern (botocore's
+# bedrock-agentcore-control model) names public.ecr.aws, and ECS passes any registry to the container
+# runtime. Pulls from it are anonymous (no IAM grant), but ECR Public has no VPC endpoint ("VPC endpoints
+# don't support Amazon ECR Public repositories", ECR User Guide): a Fargate task in private subnets
+# reaches it only through NAT. AgentCore pulls the image itself, not through the runtime's VPC ENIs.
 ECR_PUBLIC_REGISTRY = "public.ecr.aws"
 
 MODEL_ID_PATTERN = re.compile(

@@ -110,7 +110,8 @@ class ExecutorClusterArgs:
     partition: str
     account_id: str
     image_uri: pulumi.Input[str]
-    repository_arn: pulumi.Input[str]
+    image_pull: pulumi.Input[list[Statement]]
+    """What the task execution role needs to pull ``image_uri`` (the image's ``pull_statements``)."""
     bucket_name: pulumi.Input[str]
     bucket_arn: pulumi.Input[str]
     cpu: int
@@ -181,8 +182,8 @@ class ExecutorCluster(pulumi.ComponentResource):
             f"{name}-execution",
             description="ECS starts the Deep Insight executor: pull its image, write its logs",
             trust=trust,
-            policy=pulumi.Output.all(args.repository_arn, log_group.arn).apply(
-                lambda v: executor_execution_policy(repository_arn=v[0], log_group_arn=v[1])
+            policy=pulumi.Output.all(args.image_pull, log_group.arn).apply(
+                lambda v: executor_execution_policy(image_pull=v[0], log_group_arn=v[1])
             ),
             tags=tags,
             tag_name="executor-execution-role",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from enum import StrEnum
 from typing import Any
 
 from deep_insight_contract.tags import SESSION_RESOURCE_TAGS, STACK_TAG
@@ -73,15 +74,10 @@ def agentcore_trust(*, partition: str, region: str, account_id: str) -> Document
 # --- executor roles ---
 
 
-def executor_execution_policy(*, repository_arn: str, log_group_arn: str) -> Document:
-    """What ECS needs to start the executor: pull its image, write its log group. Nothing else."""
+def executor_execution_policy(*, image_pull: Sequence[Statement], log_group_arn: str) -> Document:
+    """What ECS needs to start the executor: pull its image (``image_pull``), write its log group. Nothing else."""
     return document(
-        allow("EcrToken", ["ecr:GetAuthorizationToken"], "*"),  # has no resource-level permissions
-        allow(
-            "PullExecutorImage",
-            ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
-            [repository_arn],
-        ),
+        *image_pull,
         allow("WriteExecutorLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:log-stream:*"]),
     )
 
@@ -107,11 +103,26 @@ def executor_task_policy(*, bucket_arn: str) -> Document:
     return document(*session_object_statements(bucket_arn))
 
 
-def image_pull_statements(repository_arn: str, *, sid: str) -> list[Statement]:
-    """Pull images from one ECR repository (AgentCore's documented pair of actions), plus the registry token."""
+class ImagePuller(StrEnum):
+    ECS = "ecs"
+    """A task execution role: the ECR actions of AmazonECSTaskExecutionRolePolicy."""
+    AGENTCORE = "agentcore"
+    """AgentCore's execution role: the pair of actions its runtime guide lists."""
+
+
+PULL_ACTIONS: dict[ImagePuller, tuple[str, ...]] = {
+    ImagePuller.ECS: ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"),
+    ImagePuller.AGENTCORE: ("ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"),
+}
+
+
+def image_pull_statements(repository_arn: str | None, *, sid: str, puller: ImagePuller) -> list[Statement]:
+    """Pull images from one private ECR repository, plus the registry token; none for ECR Public (anonymous)."""
+    if repository_arn is None:
+        return []
     return [
-        allow(sid, ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], [repository_arn]),
         allow("EcrToken", ["ecr:GetAuthorizationToken"], "*"),  # has no resource-level permissions
+        allow(sid, PULL_ACTIONS[puller], [repository_arn]),
     ]
 
 

@@ -30,8 +30,9 @@ import pulumi_docker as docker
 
 from components import dockerignore
 from components.bucket import retain_data_tag
-from components.iam import Statement, image_pull_statements
+from components.iam import ImagePuller, Statement, image_pull_statements
 from components.settings import ECR_URI_PATTERN, ResourceTags
+from components.settings_values import is_ecr_public
 
 # A rebuild of an unchanged context must be able to move its tag (see the module docstring).
 TAG_MUTABILITY = "MUTABLE"
@@ -63,7 +64,10 @@ def context_digest(context: Path, dockerfile: Path) -> str:
     return digest.hexdigest()
 
 
-def repository_arn_from_uri(uri: str, partition: str = "aws") -> str:
+def repository_arn_from_uri(uri: str, partition: str = "aws") -> str | None:
+    """The private ECR repository a prebuilt image is in; None for ECR Public, which needs no pull grant."""
+    if is_ecr_public(uri):
+        return None
     match = ECR_URI_PATTERN.match(uri)
     if not match:
         raise ValueError(f"{uri} is not a digest-pinned ECR image URI")
@@ -103,11 +107,12 @@ class ImageArgs:
 class ContainerImage(pulumi.ComponentResource):
     image_uri: pulumi.Output[str]
     """Digest-pinned: ``<registry>/<repository>@sha256:<digest>``."""
-    repository_arn: pulumi.Output[str]
+    repository_arn: pulumi.Output[str | None]
+    """The private repository the image is pulled from; None for a prebuilt image in ECR Public."""
 
-    def pull_statements(self) -> pulumi.Output[list[Statement]]:
-        """What a principal needs to pull this image (``Pull<Runtime>Image`` on its repository, the ECR token)."""
-        return self.repository_arn.apply(lambda arn: image_pull_statements(arn, sid=self._pull_sid))
+    def pull_statements(self, puller: ImagePuller) -> pulumi.Output[list[Statement]]:
+        """What ``puller`` needs to pull this image (``Pull<Runtime>Image`` on its repository, the ECR token)."""
+        return self.repository_arn.apply(lambda arn: image_pull_statements(arn, sid=self._pull_sid, puller=puller))
 
     def __init__(self, name: str, args: ImageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("deep-insight:image:ContainerImage", name, None, opts)
@@ -132,7 +137,8 @@ class ContainerImage(pulumi.ComponentResource):
             opts=child,
         )
         if args.prebuilt_uri is not None:
-            # The image may live in another repository (a shared build account): grant pulls on that one.
+            # The image may live in another repository (a shared build account): grant pulls on that one;
+            # ECR Public needs no grant.
             self.image_uri = pulumi.Output.from_input(args.prebuilt_uri)
             self.repository_arn = pulumi.Output.from_input(repository_arn_from_uri(args.prebuilt_uri, args.partition))
             self.register_outputs({"imageUri": self.image_uri, "repositoryArn": self.repository_arn})

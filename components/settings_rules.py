@@ -21,6 +21,7 @@ from components.settings_schema import (
     NatStrategy,
     key,
 )
+from components.settings_values import is_ecr_public
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,19 @@ def lifetime_covers_idle(p: Parsed) -> list[Problem]:
     return []
 
 
+def public_executor_image_needs_nat(p: Parsed) -> list[Problem]:
+    """ECR Public has no VPC endpoint: Fargate tasks in private subnets reach it only through NAT."""
+    if not p.ok("images.executorImage", "network.natGateways") or p["images.executorImage"] is None:
+        return []
+    if is_ecr_public(p["images.executorImage"]) and p["network.natGateways"] is NatStrategy.NONE:
+        return _problem(
+            "images.executorImage",
+            "is in ECR Public, which has no VPC endpoint, so executor tasks cannot pull it with "
+            "network.natGateways none; copy it into a private ECR repository or set network.natGateways single",
+        )
+    return []
+
+
 def images_match_build(p: Parsed) -> list[Problem]:
     if not p.ok("images.build"):
         return []
@@ -213,4 +227,5 @@ RULES: tuple[Callable[[Parsed], list[Problem]], ...] = (
     fargate_task_size,
     lifetime_covers_idle,
     images_match_build,
+    public_executor_image_needs_nat,
 )

@@ -208,10 +208,9 @@ def interface_endpoints(name: str, known: Sequence[str]) -> Callable[[str], tupl
 
 
 def image_uri(service: str) -> Callable[[str], str]:
-    """An image URI for ``service``: digest-pinned, in a private ECR repository (see the schema's notes).
+    """An image URI for ``service``: digest-pinned, in private ECR or ECR Public (see `ECR_PUBLIC_REGISTRY`).
 
-    Every problem is reported: an image that is both outside private ECR and tag-pinned gets two lines.
-    ECR Public images are named as such: the fix differs (copy, not push).
+    Every problem is reported: an image that is both outside ECR and tag-pinned gets two lines.
     """
 
     def parse(raw: str) -> str:
@@ -224,22 +223,21 @@ def image_uri(service: str) -> Callable[[str], str]:
             )
         elif not DIGEST_URI_PATTERN.match(value):
             problems.append(f"{shown(raw)} is not an image URI; use <registry>/<repository>@sha256:<digest>")
-        if value.startswith(f"{ECR_PUBLIC_REGISTRY}/"):
+        if not (is_ecr_public(value) or ECR_PRIVATE_REGISTRY_PATTERN.match(value)):
             problems.append(
-                f"{shown(raw)} is in ECR Public, which {service} could pull, but this program grants pulls "
-                "on private ECR repositories only; copy it into a private repository "
-                "(<account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<digest>)"
-            )
-        elif not ECR_PRIVATE_REGISTRY_PATTERN.match(value):
-            problems.append(
-                f"{shown(raw)} is not in Amazon ECR; the program pulls {service} images from private ECR "
-                "only: use <account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<digest>"
+                f"{shown(raw)} is not in Amazon ECR; the program runs {service} images from ECR only: use "
+                f"<account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<digest> or "
+                f"{ECR_PUBLIC_REGISTRY}/<alias>/<repository>@sha256:<digest>"
             )
         if problems:
             raise Invalid(*problems)
         return value
 
     return parse
+
+
+def is_ecr_public(uri: str) -> bool:
+    return uri.startswith(f"{ECR_PUBLIC_REGISTRY}/")
 
 
 def model_id(raw: str) -> str:

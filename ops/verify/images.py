@@ -6,6 +6,7 @@ from botocore.exceptions import ClientError
 
 from components.image import TAG_MUTABILITY
 from components.settings import ECR_URI_PATTERN, ImageBuild
+from components.settings_values import is_ecr_public
 from ops.verify.context import CheckList, Context, Result, error_code, short_digest, verdict
 
 CHECKS = CheckList()
@@ -15,6 +16,9 @@ check = CHECKS.add
 def repository_check(label: str, output: str) -> None:
     def run(ctx: Context) -> Result:
         uri = str(ctx.outputs[output])
+        if is_ecr_public(uri):
+            # Pulled anonymously from another account's public repository: nothing of this stack's to check.
+            return True, f"{uri.split('@', maxsplit=1)[0]} in ECR Public, pinned to {short_digest(uri)}"
         match = ECR_URI_PATTERN.match(uri)
         if not match:
             return False, f"{output} {uri} is not a digest-pinned ECR image URI"

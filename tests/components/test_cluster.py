@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from components.iam import executor_execution_policy, executor_task_policy
+from components.iam import executor_task_policy
 from tests.conftest import key
 
 TASK = "aws:ecs/taskDefinition:TaskDefinition"
@@ -88,10 +88,24 @@ def test_roles_get_exactly_their_documents(dev):
         trust = json.loads(role.inputs["assumeRolePolicy"])
         assert trust["Statement"][0]["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
     execution_policy = json.loads(dev.named("executor-execution-policy", ROLE_POLICY).inputs["policy"])
-    assert execution_policy == executor_execution_policy(
-        repository_arn=dev.named("executor-image-repository", "aws:ecr/repository:Repository").state["arn"],
-        log_group_arn=dev.named("executor-logs", "aws:cloudwatch/logGroup:LogGroup").state["arn"],
-    )
+    repository = dev.named("executor-image-repository", "aws:ecr/repository:Repository").state["arn"]
+    log_group = dev.named("executor-logs", "aws:cloudwatch/logGroup:LogGroup").state["arn"]
+    # The actions of AmazonECSTaskExecutionRolePolicy that pull from ECR, on this repository only.
+    assert execution_policy["Statement"] == [
+        {"Sid": "EcrToken", "Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"},
+        {
+            "Sid": "PullExecutorImage",
+            "Effect": "Allow",
+            "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            "Resource": [repository],
+        },
+        {
+            "Sid": "WriteExecutorLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [f"{log_group}:log-stream:*"],
+        },
+    ]
     task_policy = json.loads(dev.named("executor-task-policy", ROLE_POLICY).inputs["policy"])
     assert task_policy == executor_task_policy(
         bucket_arn=dev.named("artifacts-bucket", "aws:s3/bucket:Bucket").state["arn"]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 
 from components.iam import (
+    ImagePuller,
     access_log_bucket_policy,
     agent_runtime_policy,
     agentcore_baseline_statements,
     agentcore_trust,
+    document,
     ecs_tasks_trust,
     executor_execution_policy,
     executor_task_policy,
@@ -28,6 +30,7 @@ LISTENER = f"arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT}:listener/app/alb-l
 CLUSTER = f"arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/deep-insight-dev"
 ROLES = (f"arn:aws:iam::{ACCOUNT}:role/executor-execution", f"arn:aws:iam::{ACCOUNT}:role/executor-task")
 REPO = f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/deep-insight-dev-agent"
+EXECUTOR_REPO = f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/deep-insight-dev-executor"
 LOG_GROUP = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/deep-insight/dev/executor"
 
 
@@ -35,7 +38,7 @@ def agent_policy(model_id: str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0")
     """The dev agent's policy, assembled as __main__.py does from what each dependency grants."""
     aws = {"partition": "aws", "region": "us-east-1", "account_id": ACCOUNT}
     return agent_runtime_policy(
-        image_pull=image_pull_statements(REPO, sid="PullAgentImage"),
+        image_pull=image_pull_statements(REPO, sid="PullAgentImage", puller=ImagePuller.AGENTCORE),
         baseline=agentcore_baseline_statements(**aws, runtime_name="deep_insight_dev"),
         grants=[
             *model_statements(model_id, **aws),
@@ -50,7 +53,10 @@ DOCUMENTS = {
     "agent runtime": agent_policy(),
     "agent runtime, global profile": agent_policy("global.anthropic.claude-sonnet-4-5-20250929-v1:0"),
     "agent runtime, foundation model": agent_policy("anthropic.claude-3-5-haiku-20241022-v1:0"),
-    "executor execution": executor_execution_policy(repository_arn=REPO, log_group_arn=LOG_GROUP),
+    "executor execution": executor_execution_policy(
+        image_pull=image_pull_statements(EXECUTOR_REPO, sid="PullExecutorImage", puller=ImagePuller.ECS),
+        log_group_arn=LOG_GROUP,
+    ),
     "executor task": executor_task_policy(bucket_arn=BUCKET),
     "agentcore trust": agentcore_trust(partition="aws", region="us-east-1", account_id=ACCOUNT),
     "ecs tasks trust": ecs_tasks_trust(partition="aws", region="us-east-1", account_id=ACCOUNT),
@@ -108,7 +114,7 @@ def test_trust_is_one_service_for_this_account_only(trust, service, source_arn):
 def test_executor_execution_role_pulls_one_repository_and_writes_one_log_group():
     statements = statements_by_sid(DOCUMENTS["executor execution"])
     assert set(statements) == {"EcrToken", "PullExecutorImage", "WriteExecutorLogs"}
-    assert statements["PullExecutorImage"]["Resource"] == [REPO]
+    assert statements["PullExecutorImage"]["Resource"] == [EXECUTOR_REPO]
     assert statements["WriteExecutorLogs"]["Resource"] == [f"{LOG_GROUP}:log-stream:*"]
     assert statements["EcrToken"]["Action"] == ["ecr:GetAuthorizationToken"]
 
@@ -264,3 +270,16 @@ def test_a_statement_id_granted_twice_is_an_error():
         ValueError, match=r"^agent runtime policy: statement ids ListSessions, SessionObjects appear more than once$"
     ):
         agent_runtime_policy(image_pull=[], baseline=twice, grants=twice)
+
+
+def test_each_puller_gets_the_ecr_actions_its_service_documents():
+    # AmazonECSTaskExecutionRolePolicy's three ECR read actions; AgentCore's runtime guide lists two.
+    ecs = statements_by_sid(document(*image_pull_statements(EXECUTOR_REPO, sid="Pull", puller=ImagePuller.ECS)))
+    assert ecs["Pull"]["Action"] == [
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
+    ]
+    agent = statements_by_sid(document(*image_pull_statements(REPO, sid="Pull", puller=ImagePuller.AGENTCORE)))
+    assert agent["Pull"]["Action"] == ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+    assert image_pull_statements(None, sid="Pull", puller=ImagePuller.ECS) == []

@@ -11,8 +11,10 @@ from deep_insight_contract.tags import RETAIN_DATA_TAG
 
 from components.image import context_digest, ecr_lifecycle_policy, repository_arn_from_uri
 from ops.evaluate import PROJECT_DIR, evaluate
+from tests.botocore_shapes import member_limit
 from tests.conftest import key
 
+CONTAINER_URI = ("agentRuntimeArtifact", "containerConfiguration", "containerUri")
 REPOSITORY = "aws:ecr/repository:Repository"
 IMAGE = "docker:index/image:Image"
 RUNTIME = "aws:bedrock/agentcoreAgentRuntime:AgentcoreAgentRuntime"
@@ -168,3 +170,34 @@ def test_switching_to_prebuilt_removes_only_the_builds(evaluate_stack, request, 
     assert {urn.rsplit("::", 1)[1] for urn in removed} == {"executor-image-image", "agent-image-image"}
     assert {r.urn for r in prebuilt.resources} <= {r.urn for r in built.resources}
     assert {r.urn for r in built.resources if r.protect} == {r.urn for r in prebuilt.resources if r.protect}
+
+
+PUBLIC = {
+    key("images.build"): "prebuilt",
+    key("images.executorImage"): f"public.ecr.aws/acme/executor@{DIGEST}",
+    key("images.agentImage"): f"public.ecr.aws/acme/agent@{DIGEST}",
+}
+
+
+def test_both_services_accept_the_ecr_public_uris_the_program_sends(evaluate_stack):
+    evaluation = evaluate_stack("dev", PUBLIC)
+    assert evaluation.error is None, evaluation.error
+    (runtime,) = evaluation.of_type(RUNTIME)
+    uri = runtime.inputs["agentRuntimeArtifact"]["containerConfiguration"]["containerUri"]
+    assert member_limit("bedrock-agentcore-control", "CreateAgentRuntime", *CONTAINER_URI).problem(uri) is None
+    (task,) = evaluation.of_type(TASK)
+    (container,) = [c for c in json.loads(task.inputs["containerDefinitions"]) if c["image"].startswith("public.")]
+    assert container["image"] == PUBLIC[key("images.executorImage")]
+
+
+def test_ecr_public_images_need_no_pull_grant(evaluate_stack):
+    # Pulls from ECR Public are anonymous: neither role gets ECR actions for an image it cannot scope.
+    evaluation = evaluate_stack("dev", PUBLIC)
+    for name in ("executor-execution-policy", "agent-policy"):
+        policy = json.loads(evaluation.named(name, "aws:iam/rolePolicy:RolePolicy").inputs["policy"])
+        actions = [a for s in policy["Statement"] for a in s["Action"]]
+        assert not [a for a in actions if a.startswith("ecr:")], (name, actions)
+
+
+def test_an_ecr_public_uri_has_no_repository_to_grant_on():
+    assert repository_arn_from_uri(f"public.ecr.aws/acme/agent@{DIGEST}") is None

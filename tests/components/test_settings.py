@@ -331,13 +331,14 @@ def test_an_image_neither_in_ecr_nor_pinned_gets_both_problems():
     assert "not in Amazon ECR" in image[1]
 
 
-def test_ecr_public_is_named_for_what_it_is():
-    raw = minimal(**{"images.build": "prebuilt", "images.executorImage": EXECUTOR_URI,
-                     "images.agentImage": f"public.ecr.aws/acme/agent@{DIGEST}"})  # fmt: skip
-    (message,) = [m for key, m in messages(raw) if key == k("images.agentImage")]
-    assert "is in ECR Public" in message
-    assert "AgentCore Runtime" in message
-    assert "not in Amazon ECR" not in message
+@pytest.mark.parametrize("name", ["images.agentImage", "images.executorImage"])
+def test_both_services_take_ecr_public_images_pinned_by_digest(name):
+    raw = minimal(**{"images.build": "prebuilt", "images.executorImage": EXECUTOR_URI, "images.agentImage": AGENT_URI,
+                     name: f"public.ecr.aws/acme/image@{DIGEST}"})  # fmt: skip
+    parse_settings(raw, stack="test")
+    raw[k(name)] = "public.ecr.aws/acme/image:latest"
+    (message,) = [m for key, m in messages(raw) if key == k(name)]
+    assert "not digest-pinned" in message
 
 
 @pytest.mark.parametrize("region", ["us-east-9", "eu-north-7"])

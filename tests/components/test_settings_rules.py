@@ -18,6 +18,7 @@ from components.settings_rules import (
     lifetime_covers_idle,
     model_in_region,
     model_required,
+    public_executor_image_needs_nat,
     zones_chosen_once,
 )
 from components.settings_schema import ImageBuild, NatStrategy
@@ -35,8 +36,8 @@ def keys(problems: list[Problem]) -> list[str]:
 
 
 def test_rules_are_all_listed():
-    assert len(RULES) == 10
-    assert len(set(RULES)) == 10
+    assert len(RULES) == 11
+    assert len(set(RULES)) == 11
 
 
 def test_model_required():
@@ -127,3 +128,16 @@ def test_images_match_build():
     assert keys(images_match_build(parsed(prebuilt))) == ["deep-insight:images.executorImage"]
     local = parsed({"images__build": ImageBuild.LOCAL, "images__agentImage": "x"}, given=("images.agentImage",))
     assert "only used when images.build is prebuilt" in images_match_build(local)[0].message
+
+
+def test_an_ecr_public_executor_image_needs_nat():
+    # ECR Public has no VPC endpoint (ECR User Guide), so private subnets reach it only through NAT.
+    public = {"images__executorImage": "public.ecr.aws/acme/executor@sha256:" + "a" * 64}
+    (problem,) = public_executor_image_needs_nat(parsed(public, {"network__natGateways": NatStrategy.NONE}))
+    assert problem.key == "deep-insight:images.executorImage"
+    assert "no VPC endpoint" in problem.message
+    assert public_executor_image_needs_nat(parsed(public, {"network__natGateways": NatStrategy.SINGLE})) == []
+    private = {"images__executorImage": "123456789012.dkr.ecr.us-east-1.amazonaws.com/e@sha256:" + "a" * 64}
+    assert public_executor_image_needs_nat(parsed(private, {"network__natGateways": NatStrategy.NONE})) == []
+    # natGateways failed its own check: no second, derived error.
+    assert public_executor_image_needs_nat(parsed(public)) == []
