@@ -9,12 +9,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ops.config_file import ConfigFileError
 from ops.console import BAD_INPUT, FAILED, OpsError, console, errors, reports_errors
-from ops.cost import Estimate, Pricing, estimate, footprint, load_pricing
 from ops.project import PROJECT_DIR
 
 if TYPE_CHECKING:
+    from ops.cost import Estimate, Pricing
     from rich.table import Table
     from rich.tree import Tree
 
@@ -158,6 +157,8 @@ def command(
     # Pulumi, the program's components and the policy pack load when the command runs, not for --help.
     from rich.markup import escape  # noqa: PLC0415
 
+    from ops.config_file import ConfigFileError  # noqa: PLC0415
+    from ops.cost import estimate, footprint, load_pricing  # noqa: PLC0415
     from ops.evaluate import evaluate  # noqa: PLC0415
     from policy.offline import run_policies  # noqa: PLC0415
     from policy.rules import POLICIES  # noqa: PLC0415

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from deep_insight_contract.outputs import OUTPUT_NAMES, shape_problems
 
-from ops.config_file import ConfigFileError
 from ops.console import OpsError
 from ops.project import PROJECT_DIR
 
@@ -92,6 +91,7 @@ def read_settings(stack: str, project_dir: Path = PROJECT_DIR) -> Settings:
     # Pulumi's mock runtime and the components load only for the commands that read settings.
     from components.errors import ConfigError  # noqa: PLC0415
     from components.settings import parse_settings  # noqa: PLC0415
+    from ops.config_file import ConfigFileError  # noqa: PLC0415 - YAML loads only for the commands that read it
     from ops.evaluate import load_stack_config  # noqa: PLC0415
 
     try:

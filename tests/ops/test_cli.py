@@ -80,7 +80,7 @@ def test_an_endpoint_that_is_not_aws_is_one_line(monkeypatch):
 
 # --- start-up, version, help, one error style, exit codes (README "Operations") ---
 
-HEAVY = ("pulumi", "pulumi_aws", "boto3", "botocore", "rich", "deep_insight_agent", "policy")
+HEAVY = ("pulumi", "pulumi_aws", "boto3", "botocore", "rich", "yaml", "deep_insight_agent", "policy")
 
 
 def test_help_loads_neither_pulumi_nor_boto3():
