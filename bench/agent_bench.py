@@ -79,7 +79,7 @@ async def one_job(url: str, session_id: str, code_ms: list[float]) -> float:
 
     async def timed(self, code, **kwargs):  # type: ignore[no-untyped-def]
         result = await original(self, code, **kwargs)
-        code_ms.append(result["durationMs"])
+        code_ms.append(result.duration_ms)
         return result
 
     ExecutorClient.execute = timed  # type: ignore[method-assign]

@@ -31,7 +31,7 @@ def measure(argv: list[str]) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
     script = shutil.which("deep-insight") or sys.exit("deep-insight is not installed here; run `uv sync` first")

@@ -13,10 +13,10 @@ from ops.console import BAD_INPUT, FAILED, OpsError, console, errors, reports_er
 from ops.project import PROJECT_DIR
 
 if TYPE_CHECKING:
-    from ops.cost import Estimate, Pricing
     from rich.table import Table
     from rich.tree import Tree
 
+    from ops.cost import Estimate, Pricing
     from ops.evaluate import Declared, Evaluation
 
 STACK_TYPE = "pulumi:pulumi:Stack"
