@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from components.aws_facts import REGION_PATTERN
@@ -14,6 +16,7 @@ from components.zones import (
     zone_id_sort_key,
 )
 from ops.evaluate import REGION_ZONES
+from ops.project import PROJECT_DIR
 
 US_EAST_1 = REGION_ZONES["us-east-1"]  # 1a is use1-az6: unsupported, and first by name
 
@@ -108,31 +111,24 @@ def test_region_with_fewer_than_two_usable_zones():
     assert "AgentCore needs 2" in str(error)
 
 
+def spec_table() -> dict[str, tuple[str, ...]]:
+    """SPEC §9's copy of AWS's "Supported Availability Zones" table, read from the document itself."""
+    text = (PROJECT_DIR.parent / "shared" / "SPEC.md").read_text(encoding="utf-8")
+    section = " ".join(text.split("## 9. Facts from AWS to build on", 1)[1].split(".\nAZ names", 1)[0].split())
+    table: dict[str, tuple[str, ...]] = {}
+    for entry in section.split("snapshot", 1)[1].split("):", 1)[1].split(" · "):
+        match = re.fullmatch(r"\s*([a-z-]+-\d)(?: \([^)]*\))? ([a-z0-9]+)-(az\d(?:, az\d)*)\s*", entry)
+        assert match, entry
+        region, prefix, zones = match.groups()
+        table[region] = tuple(f"{prefix}-{zone}" for zone in zones.split(", "))
+    return table
+
+
 def test_table_matches_spec():
-    # SPEC §9: AWS "Supported Availability Zones" table, snapshot 2026-08-11.
     assert AGENTCORE_TABLE_DATE == "2026-08-11"
-    assert dict(AGENTCORE_SUPPORTED_AZ_IDS) == {
-        "us-east-1": ("use1-az1", "use1-az2", "use1-az4"),
-        "us-east-2": ("use2-az1", "use2-az2", "use2-az3"),
-        "us-west-2": ("usw2-az1", "usw2-az2", "usw2-az3"),
-        "ca-central-1": ("cac1-az1", "cac1-az2", "cac1-az4"),
-        "sa-east-1": ("sae1-az1", "sae1-az2", "sae1-az3"),
-        "eu-west-1": ("euw1-az1", "euw1-az2", "euw1-az3"),
-        "eu-west-2": ("euw2-az1", "euw2-az2", "euw2-az3"),
-        "eu-west-3": ("euw3-az1", "euw3-az2", "euw3-az3"),
-        "eu-central-1": ("euc1-az1", "euc1-az2", "euc1-az3"),
-        "eu-north-1": ("eun1-az1", "eun1-az2", "eun1-az3"),
-        "eu-south-1": ("eus1-az1", "eus1-az2", "eus1-az3"),
-        "eu-south-2": ("eus2-az1", "eus2-az2", "eus2-az3"),
-        "ap-south-1": ("aps1-az1", "aps1-az2", "aps1-az3"),
-        "ap-northeast-1": ("apne1-az1", "apne1-az2", "apne1-az4"),
-        "ap-northeast-2": ("apne2-az1", "apne2-az2", "apne2-az3"),
-        "ap-southeast-1": ("apse1-az1", "apse1-az2", "apse1-az3"),
-        "ap-southeast-2": ("apse2-az1", "apse2-az2", "apse2-az3"),
-        "ap-southeast-5": ("apse5-az1", "apse5-az2", "apse5-az3"),
-        "ap-southeast-7": ("apse7-az1", "apse7-az2", "apse7-az3"),
-        "us-gov-west-1": ("usgw1-az1", "usgw1-az2", "usgw1-az3"),
-    }
+    expected = spec_table()
+    assert len(expected) == 20
+    assert dict(AGENTCORE_SUPPORTED_AZ_IDS) == expected
     assert AGENTCORE_SUPPORTED_AZ_IDS["us-east-1"] == ("use1-az1", "use1-az2", "use1-az4")
     assert AGENTCORE_SUPPORTED_AZ_IDS["ap-northeast-1"] == ("apne1-az1", "apne1-az2", "apne1-az4")
     assert region_of_zone_id("apne1-az4") == "ap-northeast-1"
