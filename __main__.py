@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 from deep_insight_contract.environment import AgentEnv
 from deep_insight_contract.outputs import in_contract_order
+from deep_insight_contract.storage import SESSIONS_PREFIX
 from deep_insight_contract.target_group import SessionTargetGroupTemplate, target_group_prefix
 
 from components.agent_runtime import AgentRuntime, AgentRuntimeArgs
@@ -140,7 +141,7 @@ artifacts = PrivateBucket(
         retain=retain,
         versioning=retain,
         policy=tls_only_bucket_policy,
-        expire_prefix="sessions/",
+        expire_prefix=SESSIONS_PREFIX,
         expire_after_days=settings.artifacts.expire_after_days,
     ),
 )

@@ -61,7 +61,7 @@ def executor_container_definitions(
         ExecutorEnv.WORKDIR: EXECUTOR_WORKDIR,
         ExecutorEnv.MEMORY_LIMIT_MB: str(int(memory * WORKER_MEMORY_SHARE)),
         ExecutorEnv.SESSION_TIMEOUT_SECONDS: str(session_timeout_seconds),
-        "AWS_REGION": region,
+        ExecutorEnv.AWS_REGION: region,
     }
     return [
         {

@@ -30,6 +30,7 @@ class ExecutorEnv(StrEnum):
     the program sets the bucket, workdir, memory limit and session timeout in the task definition."""
 
     ARTIFACT_BUCKET = "ARTIFACT_BUCKET"
+    AWS_REGION = "AWS_REGION"
     SESSION_ID = "SESSION_ID"
     TOKEN = "EXECUTOR_TOKEN"
     HOST = "EXECUTOR_HOST"

@@ -22,6 +22,13 @@ EXIT_MEANINGS = {
     EXIT_UNWRITABLE: "the executor's workdir or temp dir is not writable (its log line names the path and the fix)",
 }
 
+HEALTH_PATH = "/health"
+"""Unauthenticated; the session target group's health check asks it."""
+API_PREFIX = "/v1"
+"""Every route under it needs the executor token."""
+SESSIONS_PATH = f"{API_PREFIX}/sessions"
+"""A session's routes: ``{SESSIONS_PATH}/<session id>/execute``, ``.../files``, ``.../sync``."""
+
 MAX_CALL_TIMEOUT_SECONDS = 900.0
 """The longest one execute call may run (SPEC §6: timeoutSeconds ≤ 900)."""
 

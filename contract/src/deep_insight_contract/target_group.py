@@ -12,6 +12,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import get_type_hints
 
+from deep_insight_contract.executor import HEALTH_PATH
+
 EXECUTOR_PORT = 8080
 """The executor's HTTP port (SPEC §6): its container listens there, every session's target group sends there."""
 
@@ -36,7 +38,7 @@ class SessionTargetGroupTemplate:
     port: int = EXECUTOR_PORT
     protocol: str = "HTTP"
     target_type: str = "ip"
-    health_check_path: str = "/health"
+    health_check_path: str = HEALTH_PATH
     health_check_interval_seconds: int = 5
     health_check_timeout_seconds: int = 4
     healthy_threshold_count: int = 2

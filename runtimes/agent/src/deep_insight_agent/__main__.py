@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 import boto3
 import uvicorn
 from bedrock_agentcore.runtime.app import RequestContextFormatter
+from deep_insight_contract.environment import ExecutorEnv
 from strands.models.bedrock import BedrockModel
 
 from deep_insight_agent.app import create_app
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     handler.setFormatter(RequestContextFormatter())
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     try:
-        deps = build_deps(args.local_executor, args.executor_token or os.environ.get("EXECUTOR_TOKEN"))
+        deps = build_deps(args.local_executor, args.executor_token or os.environ.get(ExecutorEnv.TOKEN))
     except ConfigError as error:
         print(f"deep-insight-agent: {error}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from bedrock_agentcore.runtime import BedrockAgentCoreApp
+from deep_insight_contract.events import EventType
 
 from deep_insight_agent.events import KEEPALIVE_AFTER_SECONDS, guarded, make_event
 from deep_insight_agent.payload import Invocation, PayloadError, parse_invocation, parse_session_id
@@ -38,11 +39,11 @@ def create_app(
             session_id = parse_session_id(raw_session)
             invocation = parse_invocation(payload, artifact_bucket=artifact_bucket)
         except PayloadError as error:
-            yield make_event("error", session_id, message=str(error), retryable=False)
+            yield make_event(EventType.ERROR, session_id, message=str(error), retryable=False)
             return
         if session_id in running:
             message = "a job of this session is already running; wait for its result or use a new session id"
-            yield make_event("error", session_id, message=message, retryable=True)
+            yield make_event(EventType.ERROR, session_id, message=message, retryable=True)
             return
         running.add(session_id)
         task = app.add_async_task("job", {"sessionId": session_id})  # /ping: HealthyBusy until it ends

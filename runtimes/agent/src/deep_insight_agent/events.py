@@ -25,7 +25,7 @@ def _event_type(kind: Any) -> EventType | None:
         return None
 
 
-def make_event(kind: str, session_id: str, **fields: Any) -> dict[str, Any]:
+def make_event(kind: EventType, session_id: str, **fields: Any) -> dict[str, Any]:
     event_type = _event_type(kind)
     if event_type is None:
         raise ValueError(f"unknown event type {kind!r}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 from deep_insight_contract.executor import (
+    SESSIONS_PATH,
     ErrorBody,
     ExecuteRequest,
     ExecuteResult,
@@ -37,7 +38,7 @@ class ExecutorClient:
     def __init__(self, session: ExecutorSession, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.session = session
         self._http = httpx.AsyncClient(
-            base_url=f"{session.base_url}/v1/sessions",
+            base_url=f"{session.base_url}{SESSIONS_PATH}",
             headers=session.headers,
             # Connection failures (a target not yet in service) are retried; requests are not repeated.
             transport=transport or httpx.AsyncHTTPTransport(retries=3),

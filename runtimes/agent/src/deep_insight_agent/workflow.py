@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from deep_insight_contract.events import EventType
 from deep_insight_contract.executor import ExecuteResult, Language
 from strands import Agent, tool
 from strands.models.model import Model
@@ -144,7 +145,7 @@ async def _run_agent(
         while True:
             kind, event = await notices.get()
             if kind == "notice":
-                yield make_event("status", session_id, phase=event)
+                yield make_event(EventType.STATUS, session_id, phase=event)
                 continue
             if kind == "failed":
                 raise event
@@ -152,17 +153,19 @@ async def _run_agent(
                 return
             if event.get("data"):
                 texts.append(event["data"])
-                yield make_event("text", session_id, agent=name, text=event["data"])
+                yield make_event(EventType.TEXT, session_id, agent=name, text=event["data"])
             elif "message" in event:
                 for block in event["message"].get("content", []):
                     if "toolUse" in block:
                         use = block["toolUse"]
                         tool_names[use["toolUseId"]] = use["name"]
-                        yield make_event("tool", session_id, agent=name, tool=use["name"], input=use.get("input"))
+                        yield make_event(
+                            EventType.TOOL, session_id, agent=name, tool=use["name"], input=use.get("input")
+                        )
                     elif "toolResult" in block:
                         result = block["toolResult"]
                         yield make_event(
-                            "tool_result",
+                            EventType.TOOL_RESULT,
                             session_id,
                             agent=name,
                             tool=tool_names.get(result["toolUseId"], "unknown"),
@@ -204,7 +207,7 @@ async def _write_reports(executor: ExecutorClient, holder: dict[str, Any]) -> No
 
 
 def _status_events(session_id: str, notices: list[str]) -> list[dict[str, Any]]:
-    events = [make_event("status", session_id, phase=notice) for notice in notices]
+    events = [make_event(EventType.STATUS, session_id, phase=notice) for notice in notices]
     notices.clear()
     return events
 
@@ -214,7 +217,7 @@ async def run_job(invocation: Invocation, session_id: str, deps: WorkflowDeps) -
     usage = {"inputTokens": 0, "outputTokens": 0}
     notices: list[str] = []  # from the executor session: its start and its cleanup
     published: list[list[dict[str, Any]]] = []
-    yield make_event("status", session_id, phase="executor starting")
+    yield make_event(EventType.STATUS, session_id, phase="executor starting")
     try:
         # aclosing: closing this job (a cancelled stream) closes the executor session's block at once.
         job = _on_executor(invocation, session_id, deps, usage=usage, notices=notices, published=published)
@@ -231,7 +234,7 @@ async def run_job(invocation: Invocation, session_id: str, deps: WorkflowDeps) -
     for event in _status_events(session_id, notices):
         yield event
     yield make_event(
-        "complete",
+        EventType.COMPLETE,
         session_id,
         artifacts=published[0],
         durationSeconds=round(time.monotonic() - started, 3),
@@ -252,10 +255,10 @@ async def _on_executor(
     async with deps.open_executor(session_id, notices.append) as session, ExecutorClient(session) as executor:
         for event in _status_events(session_id, notices):
             yield event
-        yield make_event("status", session_id, phase="executor ready")
+        yield make_event(EventType.STATUS, session_id, phase="executor ready")
         if invocation.data:
             files = await fetch_inputs(executor, invocation.data)
-            yield make_event("status", session_id, phase=f"{files} input file(s) in data/")
+            yield make_event(EventType.STATUS, session_id, phase=f"{files} input file(s) in data/")
         await executor.execute(f"import os\nos.makedirs({ARTIFACT_FOLDER!r}, exist_ok=True)")
         holder: dict[str, Any] = {}
         artifacts: list[dict[str, Any]] | None = None
@@ -263,7 +266,7 @@ async def _on_executor(
             tools = executor_tools(executor, holder)
             notes = [f"Question: {invocation.prompt}", f"Input files: {', '.join(invocation.data) or 'none'}"]
             for name in AGENTS:
-                yield make_event("agent", session_id, agent=name, state="started")
+                yield make_event(EventType.AGENT, session_id, agent=name, state="started")
                 queue: asyncio.Queue = asyncio.Queue()
                 agent = build_agent(
                     deps.model_for(name),
@@ -279,15 +282,15 @@ async def _on_executor(
                 ):
                     yield event
                 notes.append(f"{name} said:\n{''.join(texts)}")
-                yield make_event("agent", session_id, agent=name, state="finished")
-            yield make_event("status", session_id, phase="rendering reports")
+                yield make_event(EventType.AGENT, session_id, agent=name, state="finished")
+            yield make_event(EventType.STATUS, session_id, phase="rendering reports")
             await _write_reports(executor, holder)
             artifacts = await publish_artifacts(executor, session_id=session_id, bucket=deps.artifact_bucket)
             for artifact in artifacts:
-                yield make_event("artifact", session_id, **artifact)
+                yield make_event(EventType.ARTIFACT, session_id, **artifact)
             missing = [name for name in EXPECTED_ARTIFACTS if name not in {a["name"] for a in artifacts}]
             if missing:
-                yield make_event("status", session_id, phase=f"missing artifacts: {', '.join(missing)}")
+                yield make_event(EventType.STATUS, session_id, phase=f"missing artifacts: {', '.join(missing)}")
         finally:
             if artifacts is None:
                 # The job failed or was cancelled: what it produced so far still reaches S3.

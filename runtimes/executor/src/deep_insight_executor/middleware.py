@@ -7,7 +7,7 @@ import hmac
 import logging
 import time
 
-from deep_insight_contract.executor import ErrorBody
+from deep_insight_contract.executor import API_PREFIX, HEALTH_PATH, ErrorBody
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deep_insight_executor import logs
@@ -38,13 +38,13 @@ class AuthAndLogging:
             await send(message)
 
         try:
-            if path.startswith("/v1/") and not self._authorized(scope):
+            if path.startswith(f"{API_PREFIX}/") and not self._authorized(scope):
                 await error_response(401, UNAUTHORIZED)(scope, receive, send_and_remember)
             else:
                 await self.app(scope, receive, send_and_remember)
         finally:
             logs.current_session.reset(token)
-            if path != "/health":
+            if path != HEALTH_PATH:
                 log.info(
                     f"{scope['method']} {path} {status}",
                     extra={

@@ -12,7 +12,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from deep_insight_contract.executor import ExecuteRequest, FileEntry, StoredFile, SyncDirection, SyncRequest
+from deep_insight_contract.executor import (
+    HEALTH_PATH,
+    SESSIONS_PATH,
+    ExecuteRequest,
+    FileEntry,
+    StoredFile,
+    SyncDirection,
+    SyncRequest,
+)
 from deep_insight_contract.session import SESSION_ID_RULE, is_session_id
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -175,11 +183,11 @@ async def delete_session(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/health", health, methods=["GET"]),
-    Route("/v1/sessions/{sid}/execute", execute, methods=["POST"]),
-    Route("/v1/sessions/{sid}/files", list_files, methods=["GET"]),
-    Route("/v1/sessions/{sid}/files/{path:path}", put_file, methods=["PUT"]),
-    Route("/v1/sessions/{sid}/files/{path:path}", get_file, methods=["GET"]),
-    Route("/v1/sessions/{sid}/sync", sync, methods=["POST"]),
-    Route("/v1/sessions/{sid}", delete_session, methods=["DELETE"]),
+    Route(HEALTH_PATH, health, methods=["GET"]),
+    Route(f"{SESSIONS_PATH}/{{sid}}/execute", execute, methods=["POST"]),
+    Route(f"{SESSIONS_PATH}/{{sid}}/files", list_files, methods=["GET"]),
+    Route(f"{SESSIONS_PATH}/{{sid}}/files/{{path:path}}", put_file, methods=["PUT"]),
+    Route(f"{SESSIONS_PATH}/{{sid}}/files/{{path:path}}", get_file, methods=["GET"]),
+    Route(f"{SESSIONS_PATH}/{{sid}}/sync", sync, methods=["POST"]),
+    Route(f"{SESSIONS_PATH}/{{sid}}", delete_session, methods=["DELETE"]),
 ]

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from deep_insight_contract.environment import ExecutorEnv
 from deep_insight_contract.executor import CallError, CallStatus, ErrorType, ExecuteResult
 from jupyter_client.manager import AsyncKernelManager
 
@@ -87,7 +88,7 @@ def limit_child(limits: Limits) -> Callable[[], None]:
 
 def worker_environment(workspace: Path, private_dir: Path) -> dict[str, str]:
     """A small, explicit environment: no server secrets (EXECUTOR_TOKEN) reach user code."""
-    keep = ("PATH", "LANG", "LC_ALL", "TZ", "AWS_REGION", "AWS_DEFAULT_REGION", "ARTIFACT_BUCKET",
+    keep = ("PATH", "LANG", "LC_ALL", "TZ", ExecutorEnv.AWS_REGION, "AWS_DEFAULT_REGION", ExecutorEnv.ARTIFACT_BUCKET,
             "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
             "ECS_CONTAINER_METADATA_URI_V4", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
             "AWS_SESSION_TOKEN")  # fmt: skip
