@@ -1,4 +1,4 @@
-"""Executor benchmark: prints a table of figures against the targets of issue 4 (not a test).
+"""Executor benchmark: prints a table of figures against their targets (TARGETS below; not a test).
 
 Starts ``deep-insight-executor`` on 127.0.0.1 (from the current environment, or --executable), talks
 to it over HTTP, and reports:

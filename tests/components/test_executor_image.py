@@ -1,4 +1,4 @@
-"""The executor image and its task definition agree on what is writable (issue 10).
+"""The executor image and its task definition agree on what is writable.
 
 The task definition's root filesystem is read-only and bind-mounts a few paths; on Fargate those mounts
 are writable by the image's user only if the image declares the same paths with VOLUME, after giving

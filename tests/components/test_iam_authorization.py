@@ -1,4 +1,4 @@
-"""The roles' policies against AWS's Service Authorization Reference and a real IAM evaluator (issue 10).
+"""The roles' policies against AWS's Service Authorization Reference and a real IAM evaluator.
 
 Nothing here lists the calls the runtime makes or what they need. The agent's real code runs against a moto
 server - `build_deps` wires the reaper and `EcsExecutorSession` as in the container, `fetch_inputs` and

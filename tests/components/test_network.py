@@ -67,7 +67,7 @@ def test_vpc_has_dns_support_and_hostnames(dev):
     assert vpc.inputs["enableDnsHostnames"] is True
 
 
-# The subnet plan of README's "Network design" for 10.100.0.0/16, written out by hand: per AZ a private /18
+# The subnet plan of docs/architecture.md ("Network") for 10.100.0.0/16, written out by hand: per AZ a private /18
 # from the front; the last /18 halved, its first half cut into agent /21s, its second into public /21s.
 SUBNET_PLAN = {
     "use1-az1": {"private": "10.100.0.0/18", "agent": "10.100.192.0/21", "public": "10.100.224.0/21"},

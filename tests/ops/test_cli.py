@@ -78,7 +78,7 @@ def test_an_endpoint_that_is_not_aws_is_one_line(monkeypatch):
     assert result.stderr.startswith("error: unexpected response (not an AWS API answer")
 
 
-# --- start-up, version, help, one error style, exit codes (README "Operations") ---
+# --- start-up, version, help, one error style, exit codes (README, docs/operations.md) ---
 
 HEAVY = ("pulumi", "pulumi_aws", "boto3", "botocore", "rich", "yaml", "deep_insight_agent", "policy")
 

@@ -137,7 +137,7 @@ class Variant:
 
 
 def revoke_alb_ingress_from_agent(d: Deployed) -> None:
-    """The predecessor's missing inbound rule: the agent's calls to the ALB time out."""
+    """No inbound rule on the ALB's group: the agent's calls to the ALB would time out."""
     ec2, alb = client("ec2"), d.outputs["securityGroupIds"]["alb"]
     rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [alb]}])["SecurityGroupRules"]
     ingress = [r["SecurityGroupRuleId"] for r in rules if not r["IsEgress"]]

@@ -15,6 +15,7 @@ import inspect
 import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,7 +29,7 @@ from policy import rules
 from policy.offline import resource_args, run_policies
 from policy.rules import POLICIES
 
-# The rule list as README documents it: name -> (kind of policy).
+# The rule list as policy/README.md documents it: name -> (kind of policy).
 DOCUMENTED = {
     "no-internet-ingress": ResourceValidationPolicy,
     "alb-internal": ResourceValidationPolicy,
@@ -264,6 +265,11 @@ def test_the_pack_lists_exactly_the_documented_rules():
         assert policy.description.strip()
         # The pack sets MANDATORY for all; no rule may lower its own level.
         assert policy.enforcement_level in (None, EnforcementLevel.MANDATORY)
+
+
+def test_the_readme_table_lists_exactly_the_rules():
+    readme = (Path(rules.__file__).parent / "README.md").read_text(encoding="utf-8")
+    assert re.findall(r"^\| `([a-z0-9-]+)`", readme, re.MULTILINE) == list(DOCUMENTED)
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

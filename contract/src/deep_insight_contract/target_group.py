@@ -30,7 +30,7 @@ class SessionTargetGroupTemplate:
     """Settings of every per-session target group (one executor task each).
 
     Tuned for a task that is either healthy or gone: a 5 s interval and 2 healthy checks make a new
-    task routable about 10 s after it listens (the predecessor's 30 s interval took 59 s); a 5 s
+    task routable about 10 s after it listens (with a 30 s interval it takes about 59 s); a 5 s
     deregistration delay instead of the default 300 s lets a finished session's target group go at once.
     """
 

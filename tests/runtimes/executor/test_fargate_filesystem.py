@@ -1,4 +1,4 @@
-"""Fargate's filesystem, reproduced (issue 10): the executor as its image's uid, its workdir and temporary
+"""Fargate's filesystem, reproduced: the executor as its image's uid, its workdir and temporary
 folder prepared the way Fargate prepares the task definition's bind mounts for the real Dockerfile.
 
 The rule (Amazon ECS developer guide, "Use bind mounts with Amazon ECS"): a bind mount whose
