@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from ops import zones
 from ops.cli import app
+from ops.console import BAD_INPUT, FAILED, INTERRUPTED
 from ops.project import PROJECT_DIR
 from ops.stack import aws_session
 
@@ -163,3 +164,10 @@ def test_ctrl_c_exits_130(monkeypatch):
     monkeypatch.setattr(zones, "account_zones", interrupted)
     result = runner.invoke(app, ["zones", "--region", "us-east-1"])
     assert result.exit_code == 130
+
+
+def test_the_readme_lists_the_exit_codes_the_cli_uses():
+    text = " ".join((PROJECT_DIR / "README.md").read_text(encoding="utf-8").split())
+    listed = text.split("Exit codes: ", 1)[1].split(". ", 1)[0]
+    codes = {int(m) for m in re.findall(r"(?:^|, )(\d+) ", listed)}
+    assert codes == {0, FAILED, BAD_INPUT, INTERRUPTED}, listed
