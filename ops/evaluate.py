@@ -26,6 +26,7 @@ from typing import Any, get_overloads
 
 import pulumi
 
+from components.settings_schema import PROJECT, REGION_KEY
 from ops.config_file import check_program, project_defaults, stack_values
 from ops.offline_aws import (
     ACCOUNT_ID,
@@ -52,8 +53,6 @@ __all__ = [
     "offline_zones",
     "partition_of",
 ]
-
-PROJECT = "deep-insight"
 
 
 @dataclass(frozen=True)
@@ -175,7 +174,7 @@ def _run_program(evaluation: Evaluation, project_dir: Path) -> None:
     logger.propagate = False
     handler = _WarningLog(evaluation.warnings)
     logger.addHandler(handler)
-    mocks = OfflineAws(raw.get("aws:region", ""), raw, evaluation.invokes)
+    mocks = OfflineAws(raw.get(REGION_KEY, ""), raw, evaluation.invokes)
     if mocks.warning:
         evaluation.warnings.append(mocks.warning)
     monitor = RecordingMonitor(mocks, lambda registration: evaluation.resources.append(_declared(registration)))

@@ -15,6 +15,8 @@ from typing import Any
 
 import pulumi
 
+from components.settings_schema import SETTINGS
+
 # AZ name -> AZ ID as one real account sees them. Names are shuffled per account (that is the point of
 # placing subnets by ID); us-east-1 is the mapping moto and SPEC §11 use: 1a is the unsupported az6.
 REGION_ZONES: Mapping[str, Mapping[str, str]] = {
@@ -82,7 +84,7 @@ def offline_zones(region: str, config: Mapping[str, str]) -> tuple[dict[str, str
     if region in REGION_ZONES:
         return dict(REGION_ZONES[region]), None
     ids: list[str] = []
-    for key in ("deep-insight:network.availabilityZoneIds", "deep-insight:network.supportedAzIds"):
+    for key in (SETTINGS["network.availabilityZoneIds"].key, SETTINGS["network.supportedAzIds"].key):
         try:
             listed = json.loads(config.get(key, "[]"))
         except ValueError:
