@@ -25,8 +25,9 @@ from components.iam import (
 )
 from components.log_retention import RetentionArgs, RuntimeLogRetention, runtime_log_group_name
 from components.role import role_with_policy
-from components.runtime_platform import PlatformVersion, checked_environment
+from components.runtime_platform import checked_environment
 from components.settings import ResourceTags
+from components.settings_schema import PlatformVersion
 
 ENDPOINT_NAME = "live"
 # AgentCore creates and writes /aws/bedrock-agentcore/runtimes/<runtime id>-<endpoint name> itself. The

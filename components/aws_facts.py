@@ -129,3 +129,8 @@ def known_regions() -> frozenset[str]:
 
     endpoints = botocore.loaders.create_loader().load_data("endpoints")
     return frozenset(region for partition in endpoints["partitions"] for region in partition["regions"])
+
+
+def unknown_region_message(region: str) -> str:
+    """What is wrong with a region name no AWS partition has (botocore's partition data)."""
+    return f"{region!r} is not an AWS region (botocore knows no such region); use e.g. us-east-1"

@@ -16,21 +16,16 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import botocore.session
 import pulumi
 
 from components.errors import Problem
+from components.settings_schema import PlatformVersion
 
 SERVICE = "bedrock-agentcore-control"
 ENVIRONMENT_SHAPE = "EnvironmentVariablesMap"
-
-
-class PlatformVersion(StrEnum):
-    V1 = "V1"
-    V2 = "V2"
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,6 @@ from components.aws_facts import (
 )
 from components.errors import ConfigError, Problem
 from components.names import resource_prefix
-from components.runtime_platform import PlatformVersion
 from components.settings_rules import RULES, Parsed
 from components.settings_schema import (
     DEFAULT_INTERFACE_ENDPOINTS,
@@ -43,6 +42,7 @@ from components.settings_schema import (
     Architecture,
     ImageBuild,
     NatStrategy,
+    PlatformVersion,
     key,
 )
 from components.settings_values import Invalid, region_name, secret_marker, tag_text_problem

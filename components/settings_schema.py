@@ -27,8 +27,6 @@ from components.aws_facts import (
     LOG_RETENTION_DAYS,
     MAX_TAGS_PER_RESOURCE,
 )
-from components.runtime_platform import PlatformVersion
-from components.zones import MIN_ZONES
 
 PROJECT = "deep-insight"
 REGION_KEY = "aws:region"
@@ -53,6 +51,13 @@ class ImageBuild(StrEnum):
 class Architecture(StrEnum):
     ARM64 = "arm64"
     X86_64 = "x86_64"
+
+
+class PlatformVersion(StrEnum):
+    """AgentCore Runtime platform versions (`components.runtime_platform` says what each means)."""
+
+    V1 = "V1"
+    V2 = "V2"
 
 
 # Interface endpoint service suffixes (com.amazonaws.<region>.<suffix>) that this project knows.
@@ -85,6 +90,7 @@ REQUIRED_WITHOUT_NAT: tuple[str, ...] = DEFAULT_INTERFACE_ENDPOINTS
 EXECUTOR_ENDPOINTS: tuple[str, ...] = ("ecr.api", "ecr.dkr", "logs")
 
 DEFAULT_CIDR = "10.100.0.0/16"
+MIN_ZONES = 2
 MAX_SESSIONS_RANGE = range(1, 91)  # an ALB has 100 rules; keep headroom for the default and ops rules
 SESSION_TIMEOUT_RANGE = range(300, 28801)
 # The program adds Name and deep-insight:stack to every resource.

@@ -33,8 +33,8 @@ from components.aws_facts import (
     TAG_KEY_LENGTH,
     TAG_VALUE_LENGTH,
     known_regions,
+    unknown_region_message,
 )
-from components.zones import unknown_region_message
 
 E = TypeVar("E", bound=Enum)
 

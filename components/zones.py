@@ -16,8 +16,10 @@ from components.aws_facts import (
     AZ_ID_PATTERN,
     AZ_NAME_PATTERN,
     known_regions,
+    unknown_region_message,
 )
 from components.errors import ConfigError, Problem
+from components.settings_schema import MIN_ZONES, REGION_KEY, SETTINGS
 
 __all__ = [
     "AGENTCORE_SUPPORTED_AZ_IDS",
@@ -31,12 +33,9 @@ __all__ = [
     "zone_id_sort_key",
 ]
 
-IDS_KEY = "deep-insight:network.availabilityZoneIds"
-COUNT_KEY = "deep-insight:network.azCount"
-OVERRIDE_KEY = "deep-insight:network.supportedAzIds"
-REGION_KEY = "aws:region"
-
-MIN_ZONES = 2
+IDS_KEY = SETTINGS["network.availabilityZoneIds"].key
+COUNT_KEY = SETTINGS["network.azCount"].key
+OVERRIDE_KEY = SETTINGS["network.supportedAzIds"].key
 
 
 def zone_id_sort_key(zone_id: str) -> tuple[str, int]:
@@ -52,11 +51,6 @@ def region_of_zone_id(zone_id: str) -> str | None:
         if any(known.rpartition("-az")[0] == prefix for known in ids):
             return region
     return None
-
-
-def unknown_region_message(region: str) -> str:
-    """What is wrong with a region name no AWS partition has (botocore's partition data)."""
-    return f"{region!r} is not an AWS region (botocore knows no such region); use e.g. us-east-1"
 
 
 def _listing(ids: Sequence[str]) -> str:

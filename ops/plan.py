@@ -157,6 +157,7 @@ def command(
     # Pulumi, the program's components and the policy pack load when the command runs, not for --help.
     from rich.markup import escape  # noqa: PLC0415
 
+    from components.settings_schema import REGION_KEY  # noqa: PLC0415
     from ops.config_file import ConfigFileError  # noqa: PLC0415
     from ops.cost import estimate, footprint, load_pricing  # noqa: PLC0415
     from ops.evaluate import evaluate  # noqa: PLC0415
@@ -193,7 +194,7 @@ def command(
     cost = estimate(footprint(evaluation.resources), pricing)
     summary = component_summary(evaluation)
     total = sum(1 for r in evaluation.resources if r.custom)
-    region = str(evaluation.outputs.get("region", evaluation.config.get("aws:region", "")))
+    region = str(evaluation.outputs.get("region", evaluation.config.get(REGION_KEY, "")))
     if as_json:
         document = {
             "stack": stack,

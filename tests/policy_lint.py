@@ -19,7 +19,7 @@ import re
 import warnings
 from typing import Any
 
-from policy import rules as policy_rules
+from policy import iam_rules
 
 with warnings.catch_warnings():
     # parliament imports pkg_resources, which warns about its own deprecation.
@@ -104,7 +104,7 @@ def parliament_findings(document: dict[str, Any], *, resource_policy: bool = Fal
 
 def wildcard_grants(document: dict[str, Any]) -> list[str]:
     """Allow statements that grant ``*``, a whole service or NotAction: the policy pack's own check."""
-    return list(policy_rules.wildcard_grants(document))
+    return list(iam_rules.wildcard_grants(document))
 
 
 def statements_by_sid(document: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""The policy pack's rules (policy/rules.py) on the real program: dev and prod pass, crafted violations fail.
+"""The policy pack's rules (policy/rules.py and its *_rules.py modules) on the real program: dev and prod pass, crafted violations fail.
 
 Rules are called as pulumi-policy calls them, through `policy.offline` (``validate(args, report_violation)``
 with the props behind pulumi-policy's proxies). Each violation case takes the real stack, changes one
@@ -25,7 +25,7 @@ from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValid
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
 from ops.evaluate import Declared, Evaluation, is_taggable
-from policy import rules
+from policy import iam_rules, image_rules, rules
 from policy.offline import resource_args, run_policies
 from policy.rules import POLICIES
 
@@ -336,7 +336,7 @@ def test_unknown_values_at_preview_are_left_to_pulumi_policy(dev):
     preview" and the rule runs again at update) instead of a false violation."""
     task = _edited(dev.named("executor-task", TASK), lambda p: p.update(containerDefinitions=UNKNOWN_STRING_VALUE))
     with pytest.raises(UnknownValueError):
-        rules.images_pinned_by_digest.validate(resource_args(task), lambda message, urn=None: None)
+        image_rules.images_pinned_by_digest.validate(resource_args(task), lambda message, urn=None: None)
 
 
 def test_the_untaggable_list_is_exactly_right(dev, prod):
@@ -363,12 +363,12 @@ def test_retain_data_tag_matches_what_the_program_protects(stacks, stack):
 
 # --- iam-no-aws-managed-policies ---
 
-ATTACHING_TYPES = sorted(rules.POLICY_ARN_INPUTS)
+ATTACHING_TYPES = sorted(iam_rules.POLICY_ARN_INPUTS)
 
 
 def _attaching(resource: Declared, type_token: str, arn: str) -> Declared:
     """``resource`` made one of ``type_token`` that attaches the managed policy ``arn``."""
-    key, many = rules.POLICY_ARN_INPUTS[type_token]
+    key, many = iam_rules.POLICY_ARN_INPUTS[type_token]
     return dataclasses.replace(resource, type=type_token, inputs={key: [arn] if many else arn})
 
 
@@ -378,7 +378,7 @@ def _managed_policy_violations(resource: Declared) -> list[str]:
 
 def test_the_attaching_types_and_inputs_are_pulumi_aws_s():
     """Every type token and engine-side input name the rule reads is one pulumi-aws 7 declares."""
-    for type_token, (key, _many) in rules.POLICY_ARN_INPUTS.items():
+    for type_token, (key, _many) in iam_rules.POLICY_ARN_INPUTS.items():
         _package, module_path, class_name = type_token.split(":")
         resource_class = getattr(importlib.import_module(f"pulumi_aws.{module_path.split('/')[0]}"), class_name)
         source = inspect.getsource(resource_class)
@@ -423,7 +423,7 @@ def test_a_role_with_customer_managed_policies_passes_every_rule(dev):
 
 def test_an_allowlisted_aws_managed_policy_may_be_attached(dev, monkeypatch):
     monkeypatch.setattr(
-        rules, "AWS_MANAGED_POLICY_ALLOWLIST", frozenset({"service-role/AmazonECSTaskExecutionRolePolicy"})
+        iam_rules, "AWS_MANAGED_POLICY_ALLOWLIST", frozenset({"service-role/AmazonECSTaskExecutionRolePolicy"})
     )
     role = _edited(
         dev.named("executor-execution-role", ROLE),
@@ -435,15 +435,15 @@ def test_an_allowlisted_aws_managed_policy_may_be_attached(dev, monkeypatch):
 
 def test_the_program_attaches_no_aws_managed_policy(dev, prod):
     """The allowlist is empty because the program attaches no AWS-managed policy, by any of the ways."""
-    assert not rules.AWS_MANAGED_POLICY_ALLOWLIST
+    assert not iam_rules.AWS_MANAGED_POLICY_ALLOWLIST
     for evaluation in (dev, prod):
-        attaching = [r for r in evaluation.resources if r.type in rules.POLICY_ARN_INPUTS]
+        attaching = [r for r in evaluation.resources if r.type in iam_rules.POLICY_ARN_INPUTS]
         assert attaching, "the roles are among the resources the rule reads"
         for resource in attaching:
-            key, many = rules.POLICY_ARN_INPUTS[resource.type]
+            key, many = iam_rules.POLICY_ARN_INPUTS[resource.type]
             value = resource.inputs.get(key)
             arns = list(value or []) if many else [value]
-            assert not any(rules.aws_managed_policy(arn) for arn in arns), (resource.name, arns)
+            assert not any(iam_rules.aws_managed_policy(arn) for arn in arns), (resource.name, arns)
 
 
 @pytest.mark.parametrize(
@@ -455,7 +455,7 @@ def test_the_program_attaches_no_aws_managed_policy(dev, prod):
     ],
 )
 def test_a_policy_arn_unknown_at_preview_is_left_to_pulumi_policy(dev, type_token, value):
-    key, _many = rules.POLICY_ARN_INPUTS[type_token]
+    key, _many = iam_rules.POLICY_ARN_INPUTS[type_token]
     resource = dataclasses.replace(dev.named("agent-role", ROLE), type=type_token, inputs={key: value})
     with pytest.raises(UnknownValueError):
-        rules.iam_no_aws_managed_policies.validate(resource_args(resource), lambda message, urn=None: None)
+        iam_rules.iam_no_aws_managed_policies.validate(resource_args(resource), lambda message, urn=None: None)
