@@ -10,9 +10,9 @@ from typing import Any
 from pulumi_policy import ResourceValidationArgs
 
 if __package__:  # imported as part of the policy package (the tests, deep-insight plan)
-    from .rule_kit import ROLE, as_list, as_map, resource_rule
+    from . import rule_kit
 else:  # run by the Pulumi CLI, with the pack's directory as sys.path[0]
-    from rule_kit import ROLE, as_list, as_map, resource_rule  # pyright: ignore[reportMissingImports]
+    import rule_kit  # pyright: ignore[reportMissingImports]
 
 # Resources whose ``policy`` input is one IAM policy document (JSON text, or an object from non-Python SDKs).
 POLICY_DOCUMENTS = (
@@ -25,7 +25,7 @@ POLICY_DOCUMENTS = (
 )
 # Where a resource attaches managed policies by ARN: type -> (input, whether it holds a list of ARNs).
 POLICY_ARN_INPUTS: Mapping[str, tuple[str, bool]] = {
-    ROLE: ("managedPolicyArns", True),
+    rule_kit.ROLE: ("managedPolicyArns", True),
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": ("policyArn", False),
     "aws:iam/userPolicyAttachment:UserPolicyAttachment": ("policyArn", False),
     "aws:iam/groupPolicyAttachment:GroupPolicyAttachment": ("policyArn", False),
@@ -44,10 +44,13 @@ AWS_MANAGED_POLICY_ARN = re.compile(r"^arn:[^:]+:iam::aws:policy/(?P<policy>.+)$
 
 def _documents(args: ResourceValidationArgs) -> Iterator[tuple[str, Any]]:
     """(where, document) for every IAM policy document in the resource's inputs."""
-    if args.resource_type == ROLE:
+    if args.resource_type == rule_kit.ROLE:
         yield "assumeRolePolicy", args.props.get("assumeRolePolicy")
-        for index, inline in enumerate(as_list(args.props.get("inlinePolicies"))):
-            yield f"inlinePolicies[{index}] ({as_map(inline).get('name')})", as_map(inline).get("policy")
+        for index, inline in enumerate(rule_kit.as_list(args.props.get("inlinePolicies"))):
+            yield (
+                f"inlinePolicies[{index}] ({rule_kit.as_map(inline).get('name')})",
+                rule_kit.as_map(inline).get("policy"),
+            )
     else:
         yield "policy", args.props.get("policy")
 
@@ -58,22 +61,22 @@ def wildcard_grants(document: Any) -> Iterator[str]:
     A Deny may use a wildcard: the buckets' TLS-only statement denies ``s3:*`` so that it covers every S3
     action, current and future.
     """
-    statements = as_map(document).get("Statement")
-    for index, statement in enumerate(map(as_map, as_list(statements))):
+    statements = rule_kit.as_map(document).get("Statement")
+    for index, statement in enumerate(map(rule_kit.as_map, rule_kit.as_list(statements))):
         if statement.get("Effect") != "Allow":
             continue
         label = statement.get("Sid") or f"Statement[{index}]"
         if "NotAction" in statement:
             yield f"{label} allows NotAction, i.e. every action but those listed"
-        for action in as_list(statement.get("Action")):
+        for action in rule_kit.as_list(statement.get("Action")):
             if isinstance(action, str) and (action == "*" or action.endswith(":*")):
                 yield f"{label} allows {action!r}"
 
 
-@resource_rule(
+@rule_kit.resource_rule(
     "iam-no-wildcard-actions",
     "IAM and bucket policies allow named actions only: no '*', no 'service:*', no Allow with NotAction.",
-    (ROLE, *POLICY_DOCUMENTS),
+    (rule_kit.ROLE, *POLICY_DOCUMENTS),
 )
 def iam_no_wildcard_actions(args: ResourceValidationArgs) -> Iterator[str]:
     for where, text in _documents(args):
@@ -94,7 +97,7 @@ def aws_managed_policy(arn: Any) -> str | None:
     return match.group("policy") if match else None
 
 
-@resource_rule(
+@rule_kit.resource_rule(
     "iam-no-aws-managed-policies",
     "Roles, users and groups get no AWS-managed policy (arn:<partition>:iam::aws:policy/...): those are broad "
     "and AWS changes them; attach customer-managed policies, whose documents the pack checks.",
@@ -103,7 +106,7 @@ def aws_managed_policy(arn: Any) -> str | None:
 def iam_no_aws_managed_policies(args: ResourceValidationArgs) -> Iterator[str]:
     key, many = POLICY_ARN_INPUTS[args.resource_type]
     value = args.props.get(key)
-    arns = enumerate(as_list(value)) if many else [(None, value)]
+    arns = enumerate(rule_kit.as_list(value)) if many else [(None, value)]
     for index, arn in arns:
         policy = aws_managed_policy(arn)
         if policy is not None and policy not in AWS_MANAGED_POLICY_ALLOWLIST:

@@ -10,35 +10,9 @@ from typing import Any
 from pulumi_policy import ResourceValidationArgs
 
 if __package__:  # imported as part of the policy package (the tests, deep-insight plan)
-    from .rule_kit import (
-        AGENT_RUNTIME,
-        INGRESS_RULE,
-        LOAD_BALANCERS,
-        LOG_GROUP,
-        SECURITY_GROUP,
-        SECURITY_GROUP_RULE,
-        SUBNET,
-        VPC_ENDPOINT,
-        as_list,
-        as_map,
-        count,
-        resource_rule,
-    )
+    from . import rule_kit
 else:  # run by the Pulumi CLI, with the pack's directory as sys.path[0]
-    from rule_kit import (  # pyright: ignore[reportMissingImports]
-        AGENT_RUNTIME,
-        INGRESS_RULE,
-        LOAD_BALANCERS,
-        LOG_GROUP,
-        SECURITY_GROUP,
-        SECURITY_GROUP_RULE,
-        SUBNET,
-        VPC_ENDPOINT,
-        as_list,
-        as_map,
-        count,
-        resource_rule,
-    )
+    import rule_kit  # pyright: ignore[reportMissingImports]
 
 
 def _anywhere(cidr: Any) -> bool:
@@ -59,61 +33,61 @@ def _ports(rule: Mapping[str, Any]) -> str:
     return f"port {shown(low)}" if low == high else f"ports {shown(low)}-{shown(high)}"
 
 
-@resource_rule(
+@rule_kit.resource_rule(
     "no-internet-ingress",
     "Security groups admit no traffic from 0.0.0.0/0 or ::/0: every path into the VPC's groups names its peer.",
-    (SECURITY_GROUP, INGRESS_RULE, SECURITY_GROUP_RULE),
+    (rule_kit.SECURITY_GROUP, rule_kit.INGRESS_RULE, rule_kit.SECURITY_GROUP_RULE),
 )
 def no_internet_ingress(args: ResourceValidationArgs) -> Iterator[str]:
     props = args.props
-    if args.resource_type == SECURITY_GROUP:
-        for index, rule in enumerate(map(as_map, as_list(props.get("ingress")))):
+    if args.resource_type == rule_kit.SECURITY_GROUP:
+        for index, rule in enumerate(map(rule_kit.as_map, rule_kit.as_list(props.get("ingress")))):
             for key in ("cidrBlocks", "ipv6CidrBlocks"):
-                for cidr in as_list(rule.get(key)):
+                for cidr in rule_kit.as_list(rule.get(key)):
                     if _anywhere(cidr):
                         yield f"inline ingress[{index}].{key} admits {cidr} on {_ports(rule)}"
-    elif args.resource_type == INGRESS_RULE:
+    elif args.resource_type == rule_kit.INGRESS_RULE:
         for key in ("cidrIpv4", "cidrIpv6"):
             if _anywhere(props.get(key)):
                 yield f"{key} {props.get(key)} admits the whole internet on {_ports(props)}"
     elif props.get("type") == "ingress":
         for key in ("cidrBlocks", "ipv6CidrBlocks"):
-            for cidr in as_list(props.get(key)):
+            for cidr in rule_kit.as_list(props.get(key)):
                 if _anywhere(cidr):
                     yield f"ingress rule {key} admits {cidr} on {_ports(props)}"
 
 
-@resource_rule(
+@rule_kit.resource_rule(
     "alb-internal",
     "Load balancers are internal: the executor ALB is reached only from the agent's security group.",
-    LOAD_BALANCERS,
+    rule_kit.LOAD_BALANCERS,
 )
 def alb_internal(args: ResourceValidationArgs) -> Iterator[str]:
     if args.props.get("internal") is not True:
         yield f"internal is {args.props.get('internal')!r}, so the load balancer is internet-facing; set internal=True"
 
 
-@resource_rule(
+@rule_kit.resource_rule(
     "agentcore-runtime-vpc-mode",
     "AgentCore runtimes run in VPC mode, with subnets and security groups (networkModeConfig).",
-    (AGENT_RUNTIME,),
+    (rule_kit.AGENT_RUNTIME,),
 )
 def agentcore_runtime_vpc_mode(args: ResourceValidationArgs) -> Iterator[str]:
-    network = as_map(args.props.get("networkConfiguration"))
+    network = rule_kit.as_map(args.props.get("networkConfiguration"))
     mode = network.get("networkMode")
     if mode != "VPC":
         yield f"networkConfiguration.networkMode is {mode!r}, not 'VPC'"
         return
-    config = as_map(network.get("networkModeConfig"))
+    config = rule_kit.as_map(network.get("networkModeConfig"))
     for key in ("subnets", "securityGroups"):
-        if count(config.get(key)) == 0:
+        if rule_kit.count(config.get(key)) == 0:
             yield f"networkConfiguration.networkModeConfig.{key} is empty; VPC mode needs the agent {key}"
 
 
-@resource_rule(
+@rule_kit.resource_rule(
     "subnet-placed-by-az-id",
     "Subnets are placed by availabilityZoneId, never by AZ name (names map to different AZs in each account).",
-    (SUBNET,),
+    (rule_kit.SUBNET,),
 )
 def subnet_placed_by_az_id(args: ResourceValidationArgs) -> Iterator[str]:
     if args.props.get("availabilityZone"):
@@ -125,10 +99,10 @@ def subnet_placed_by_az_id(args: ResourceValidationArgs) -> Iterator[str]:
         yield "availabilityZoneId is not set; place the subnet in an AgentCore-supported AZ ID"
 
 
-@resource_rule(
+@rule_kit.resource_rule(
     "interface-endpoint-private-dns",
     "Interface VPC endpoints enable private DNS, so the SDKs' default hostnames resolve to them.",
-    (VPC_ENDPOINT,),
+    (rule_kit.VPC_ENDPOINT,),
 )
 def interface_endpoint_private_dns(args: ResourceValidationArgs) -> Iterator[str]:
     if args.props.get("vpcEndpointType") == "Interface" and args.props.get("privateDnsEnabled") is not True:
@@ -136,10 +110,10 @@ def interface_endpoint_private_dns(args: ResourceValidationArgs) -> Iterator[str
         yield f"interface endpoint for {service} has privateDnsEnabled {args.props.get('privateDnsEnabled')!r}"
 
 
-@resource_rule(
+@rule_kit.resource_rule(
     "log-group-retention",
     "CloudWatch log groups set a retention (deep-insight:logRetentionDays), never keep-forever.",
-    (LOG_GROUP,),
+    (rule_kit.LOG_GROUP,),
 )
 def log_group_retention(args: ResourceValidationArgs) -> Iterator[str]:
     days = args.props.get("retentionInDays")

@@ -16,42 +16,13 @@ from collections.abc import Iterator
 from pulumi_policy import ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy
 
 if __package__:  # imported as part of the policy package (the tests, deep-insight plan)
-    from .iam_rules import iam_no_aws_managed_policies, iam_no_wildcard_actions
-    from .image_rules import ecr_rebuildable_tags, ecr_scan_on_push, images_pinned_by_digest
-    from .network_rules import (
-        agentcore_runtime_vpc_mode,
-        alb_internal,
-        interface_endpoint_private_dns,
-        log_group_retention,
-        no_internet_ingress,
-        subnet_placed_by_az_id,
-    )
-    from .rule_kit import BUCKETS, REPOSITORY, as_map, resource_rule
-    from .s3_rules import s3_bucket_guarded, s3_encryption_configured, s3_public_access_block_complete
+    from . import iam_rules, image_rules, network_rules, rule_kit, s3_rules
 else:  # run by the Pulumi CLI, with the pack's directory as sys.path[0]
-    from iam_rules import (  # pyright: ignore[reportMissingImports]
-        iam_no_aws_managed_policies,
-        iam_no_wildcard_actions,
-    )
-    from image_rules import (  # pyright: ignore[reportMissingImports]
-        ecr_rebuildable_tags,
-        ecr_scan_on_push,
-        images_pinned_by_digest,
-    )
-    from network_rules import (  # pyright: ignore[reportMissingImports]
-        agentcore_runtime_vpc_mode,
-        alb_internal,
-        interface_endpoint_private_dns,
-        log_group_retention,
-        no_internet_ingress,
-        subnet_placed_by_az_id,
-    )
-    from rule_kit import BUCKETS, REPOSITORY, as_map, resource_rule  # pyright: ignore[reportMissingImports]
-    from s3_rules import (  # pyright: ignore[reportMissingImports]
-        s3_bucket_guarded,
-        s3_encryption_configured,
-        s3_public_access_block_complete,
-    )
+    import iam_rules  # pyright: ignore[reportMissingImports]
+    import image_rules  # pyright: ignore[reportMissingImports]
+    import network_rules  # pyright: ignore[reportMissingImports]
+    import rule_kit  # pyright: ignore[reportMissingImports]
+    import s3_rules  # pyright: ignore[reportMissingImports]
 
 STACK_TAG = "deep-insight:stack"
 RETAIN_DATA_TAG = "deep-insight:retain-data"  # deep_insight_contract.tags (tests keep them equal)
@@ -88,14 +59,14 @@ UNTAGGABLE_TYPES = frozenset(
 )
 
 
-@resource_rule(
+@rule_kit.resource_rule(
     "retain-data-protected",
     f"ECR repositories and S3 buckets carry the tag {RETAIN_DATA_TAG} ('true' or 'false', from "
     "deep-insight:retainData); those tagged 'true' are protected and never force-deleted.",
-    (REPOSITORY, *BUCKETS),
+    (rule_kit.REPOSITORY, *rule_kit.BUCKETS),
 )
 def retain_data_protected(args: ResourceValidationArgs) -> Iterator[str]:
-    retain = as_map(args.props.get("tags")).get(RETAIN_DATA_TAG)
+    retain = rule_kit.as_map(args.props.get("tags")).get(RETAIN_DATA_TAG)
     if retain not in ("true", "false"):
         yield f"tag {RETAIN_DATA_TAG} is {retain!r}; set 'true' or 'false' from deep-insight:retainData"
         return
@@ -103,12 +74,12 @@ def retain_data_protected(args: ResourceValidationArgs) -> Iterator[str]:
         return
     if not args.opts.protect:
         yield f"tagged {RETAIN_DATA_TAG}=true but not protected; set protect=True (and retain_on_delete=True)"
-    force = "forceDelete" if args.resource_type == REPOSITORY else "forceDestroy"
+    force = "forceDelete" if args.resource_type == rule_kit.REPOSITORY else "forceDestroy"
     if args.props.get(force) is True:
         yield f"tagged {RETAIN_DATA_TAG}=true but {force} is true, which would delete its contents with it"
 
 
-@resource_rule(
+@rule_kit.resource_rule(
     "stack-tag-on-taggable-resources",
     f"Every taggable AWS resource carries the tag {STACK_TAG} (the reaper and the IAM conditions rely on it).",
     None,
@@ -116,7 +87,7 @@ def retain_data_protected(args: ResourceValidationArgs) -> Iterator[str]:
 def stack_tag_on_taggable_resources(args: ResourceValidationArgs) -> Iterator[str]:
     if not args.resource_type.startswith("aws:") or args.resource_type in UNTAGGABLE_TYPES:
         return
-    value = as_map(args.props.get("tags")).get(STACK_TAG)
+    value = rule_kit.as_map(args.props.get("tags")).get(STACK_TAG)
     if not value:
         yield (
             f"tag {STACK_TAG} is missing; pass the stack's tags (ResourceTags.named), or, if "
@@ -130,20 +101,20 @@ def stack_tag_on_taggable_resources(args: ResourceValidationArgs) -> Iterator[st
 
 
 POLICIES: tuple[ResourceValidationPolicy | StackValidationPolicy, ...] = (
-    no_internet_ingress,
-    alb_internal,
-    agentcore_runtime_vpc_mode,
-    subnet_placed_by_az_id,
-    interface_endpoint_private_dns,
-    log_group_retention,
-    ecr_scan_on_push,
-    ecr_rebuildable_tags,
-    images_pinned_by_digest,
-    s3_public_access_block_complete,
-    s3_encryption_configured,
-    s3_bucket_guarded,
-    iam_no_wildcard_actions,
-    iam_no_aws_managed_policies,
+    network_rules.no_internet_ingress,
+    network_rules.alb_internal,
+    network_rules.agentcore_runtime_vpc_mode,
+    network_rules.subnet_placed_by_az_id,
+    network_rules.interface_endpoint_private_dns,
+    network_rules.log_group_retention,
+    image_rules.ecr_scan_on_push,
+    image_rules.ecr_rebuildable_tags,
+    image_rules.images_pinned_by_digest,
+    s3_rules.s3_public_access_block_complete,
+    s3_rules.s3_encryption_configured,
+    s3_rules.s3_bucket_guarded,
+    iam_rules.iam_no_wildcard_actions,
+    iam_rules.iam_no_aws_managed_policies,
     retain_data_protected,
     stack_tag_on_taggable_resources,
 )

@@ -13,26 +13,19 @@ from pulumi_policy import (
 )
 
 if __package__:  # imported as part of the policy package (the tests, deep-insight plan)
-    from .rule_kit import BUCKETS, ENCRYPTION, PUBLIC_ACCESS_BLOCK, as_list, as_map, resource_rule
+    from . import rule_kit
 else:  # run by the Pulumi CLI, with the pack's directory as sys.path[0]
-    from rule_kit import (  # pyright: ignore[reportMissingImports]
-        BUCKETS,
-        ENCRYPTION,
-        PUBLIC_ACCESS_BLOCK,
-        as_list,
-        as_map,
-        resource_rule,
-    )
+    import rule_kit  # pyright: ignore[reportMissingImports]
 
 PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 SSE_ALGORITHMS = frozenset({"AES256", "aws:kms", "aws:kms:dsse"})
 
 
-@resource_rule(
+@rule_kit.resource_rule(
     "s3-public-access-block-complete",
     "S3 public access blocks set all four flags (blockPublicAcls, blockPublicPolicy, ignorePublicAcls, "
     "restrictPublicBuckets).",
-    (PUBLIC_ACCESS_BLOCK,),
+    (rule_kit.PUBLIC_ACCESS_BLOCK,),
 )
 def s3_public_access_block_complete(args: ResourceValidationArgs) -> Iterator[str]:
     off = [flag for flag in PUBLIC_ACCESS_FLAGS if args.props.get(flag) is not True]
@@ -40,17 +33,17 @@ def s3_public_access_block_complete(args: ResourceValidationArgs) -> Iterator[st
         yield f"{', '.join(off)} not true"
 
 
-@resource_rule(
+@rule_kit.resource_rule(
     "s3-encryption-configured",
     "S3 server-side encryption configurations encrypt by default with SSE-S3 or SSE-KMS.",
-    (ENCRYPTION,),
+    (rule_kit.ENCRYPTION,),
 )
 def s3_encryption_configured(args: ResourceValidationArgs) -> Iterator[str]:
-    rules = as_list(args.props.get("rules"))
+    rules = rule_kit.as_list(args.props.get("rules"))
     if not rules:
         yield "rules is empty: nothing is encrypted by default"
     for index, rule in enumerate(rules):
-        algorithm = as_map(as_map(rule).get("applyServerSideEncryptionByDefault")).get("sseAlgorithm")
+        algorithm = rule_kit.as_map(rule_kit.as_map(rule).get("applyServerSideEncryptionByDefault")).get("sseAlgorithm")
         if algorithm not in SSE_ALGORITHMS:
             yield f"rules[{index}].applyServerSideEncryptionByDefault.sseAlgorithm is {algorithm!r}"
 
@@ -62,16 +55,16 @@ def _buckets_referenced(resource: PolicyResource) -> set[str]:
     dependency is known. Resources that arrive without property dependencies fall back to all dependencies.
     """
     sources = resource.property_dependencies.get("bucket") or resource.dependencies
-    return {source.urn for source in sources if source.resource_type in BUCKETS}
+    return {source.urn for source in sources if source.resource_type in rule_kit.BUCKETS}
 
 
 def _s3_buckets_guarded(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    guarded: dict[str, set[str]] = {PUBLIC_ACCESS_BLOCK: set(), ENCRYPTION: set()}
+    guarded: dict[str, set[str]] = {rule_kit.PUBLIC_ACCESS_BLOCK: set(), rule_kit.ENCRYPTION: set()}
     for resource in args.resources:
         if resource.resource_type in guarded:
             guarded[resource.resource_type] |= _buckets_referenced(resource)
     for bucket in args.resources:
-        if bucket.resource_type not in BUCKETS:
+        if bucket.resource_type not in rule_kit.BUCKETS:
             continue
         missing = [kind.rsplit(":", 1)[-1] for kind, urns in guarded.items() if bucket.urn not in urns]
         if missing:
