@@ -44,7 +44,7 @@ from deep_insight_contract.target_group import target_group_prefix
 
 from ops.evaluate import Declared, Evaluation, evaluate
 from tests.ops import translate_agentcore, translate_network, translate_services
-from tests.ops.translate import Applied, Aws, apply, tag_list
+from tests.ops.translate import Applied, Applier, Aws, apply, tag_list
 from tests.ops.translate_agentcore import AGENTCORE_ENI_TAG, SERVICE_LINKED_ROLE
 from tests.ops.translate_services import manifest
 
@@ -187,15 +187,19 @@ def image_by_tag(container_definitions: str, tag: str) -> str:
     return json.dumps(containers)
 
 
+def appliers_for(resources: list[Declared]) -> dict[str, Applier]:
+    """The appliers of the AWS types, and of each dynamic resource type declared: its own provider."""
+    dynamic = {r.type: translate_agentcore.dynamic for r in resources if r.type.startswith("pulumi-python:dynamic/")}
+    return {**translate_network.APPLIERS, **translate_services.APPLIERS, **translate_agentcore.APPLIERS, **dynamic}
+
+
 def deploy(stack: str = "dev", faults: Faults = Faults()) -> Deployed:
     evaluation = evaluated(stack)
     resources = with_faults(evaluation, faults)
-    appliers = {**translate_network.APPLIERS, **translate_services.APPLIERS}
-    appliers |= translate_agentcore.appliers_for({r.type for r in resources})
     aws = Aws(
         evaluation.config["aws:region"], shared_client, agentcore_creates_service_linked_role=faults.service_linked_role
     )
-    translation = apply(resources, evaluation.invokes, appliers, aws)
+    translation = apply(resources, evaluation.invokes, appliers_for(resources), aws)
     outputs = translation.real(evaluation.outputs)
     assert set(outputs) == set(OUTPUT_NAMES), "the program must give every SPEC §5 output"
     tables = []

@@ -215,11 +215,12 @@ class Translation:
 
 def answer_data_sources(invokes: list[tuple[str, dict[str, Any]]], aws: Aws, substitute: Substitutions) -> None:
     """Ask moto what the program asked the evaluator's mocks (ops.evaluate answers with these constants)."""
-    ec2, region = aws.client("ec2"), aws.region
+    region = aws.region
     for token, args in invokes:
         function = token.rsplit(":", 1)[-1]
         if function == "getAvailabilityZones":
-            zones = {z["ZoneName"]: z["ZoneId"] for z in ec2.describe_availability_zones()["AvailabilityZones"]}
+            described = aws.client("ec2").describe_availability_zones()["AvailabilityZones"]
+            zones = {z["ZoneName"]: z["ZoneId"] for z in described}
             if zones != dict(REGION_ZONES.get(region, {})):
                 raise TranslationError(f"moto's AZs in {region} are {zones}, the program chose from others")
         elif function == "getCallerIdentity":
@@ -229,9 +230,9 @@ def answer_data_sources(invokes: list[tuple[str, dict[str, Any]]], aws: Aws, sub
             if aws.partition != partition_of(region)[0]:
                 raise TranslationError(f"{region} is in partition {aws.partition} in moto")
         elif function == "getManagedPrefixList":
-            found = ec2.describe_managed_prefix_lists(Filters=[{"Name": "prefix-list-name", "Values": [args["name"]]}])[
-                "PrefixLists"
-            ]
+            found = aws.client("ec2").describe_managed_prefix_lists(
+                Filters=[{"Name": "prefix-list-name", "Values": [args["name"]]}]
+            )["PrefixLists"]
             if not found:
                 raise TranslationError(f"moto has no managed prefix list {args['name']}")
             if region not in S3_PREFIX_LISTS:

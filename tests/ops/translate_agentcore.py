@@ -119,8 +119,3 @@ APPLIERS: dict[str, Applier] = {
     "aws:bedrock/agentcoreAgentRuntime:AgentcoreAgentRuntime": agent_runtime,
     "aws:bedrock/agentcoreAgentRuntimeEndpoint:AgentcoreAgentRuntimeEndpoint": agent_runtime_endpoint,
 }
-
-
-def appliers_for(type_tokens: set[str]) -> dict[str, Applier]:
-    """`APPLIERS`, and `dynamic` for each dynamic resource type among ``type_tokens``."""
-    return {**APPLIERS, **{t: dynamic for t in type_tokens if t.startswith("pulumi-python:dynamic/")}}

@@ -10,13 +10,15 @@ from tests.ops.translate import Applier, Step, number, tag_list
 INTERNET = "0.0.0.0/0"
 
 
-def tagged(resource_type: str, step: Step) -> list[dict[str, Any]]:
-    return [{"ResourceType": resource_type, "Tags": tag_list(step.inputs.get("tags"))}]
+def tagged(resource_type: str, step: Step) -> dict[str, Any]:
+    """The TagSpecifications argument, if the resource has tags (EC2 refuses an empty list of tags)."""
+    tags = tag_list(step.inputs.get("tags"))
+    return {"TagSpecifications": [{"ResourceType": resource_type, "Tags": tags}]} if tags else {}
 
 
 def vpc(step: Step) -> Mapping[str, Any]:
     ec2, inputs = step.client("ec2"), step.inputs
-    made = ec2.create_vpc(CidrBlock=inputs["cidrBlock"], TagSpecifications=tagged("vpc", step))["Vpc"]
+    made = ec2.create_vpc(CidrBlock=inputs["cidrBlock"], **tagged("vpc", step))["Vpc"]
     # One attribute per call, as the API wants. AWS's defaults: DNS support on, hostnames off.
     ec2.modify_vpc_attribute(
         VpcId=made["VpcId"], EnableDnsSupport={"Value": bool(inputs.get("enableDnsSupport", True))}
@@ -36,7 +38,7 @@ def subnet(step: Step) -> Mapping[str, Any]:
         VpcId=inputs["vpcId"],
         CidrBlock=inputs["cidrBlock"],
         AvailabilityZoneId=inputs["availabilityZoneId"],
-        TagSpecifications=tagged("subnet", step),
+        **tagged("subnet", step),
     )["Subnet"]
     if inputs.get("mapPublicIpOnLaunch"):
         ec2.modify_subnet_attribute(SubnetId=made["SubnetId"], MapPublicIpOnLaunch={"Value": True})
@@ -45,16 +47,14 @@ def subnet(step: Step) -> Mapping[str, Any]:
 
 def internet_gateway(step: Step) -> Mapping[str, Any]:
     ec2 = step.client("ec2")
-    gateway = ec2.create_internet_gateway(TagSpecifications=tagged("internet-gateway", step))["InternetGateway"]
+    gateway = ec2.create_internet_gateway(**tagged("internet-gateway", step))["InternetGateway"]
     if vpc_id := step.inputs.get("vpcId"):
         ec2.attach_internet_gateway(InternetGatewayId=gateway["InternetGatewayId"], VpcId=vpc_id)
     return {"id": gateway["InternetGatewayId"]}
 
 
 def eip(step: Step) -> Mapping[str, Any]:
-    made = step.client("ec2").allocate_address(
-        Domain=step.inputs["domain"], TagSpecifications=tagged("elastic-ip", step)
-    )
+    made = step.client("ec2").allocate_address(Domain=step.inputs["domain"], **tagged("elastic-ip", step))
     return {"id": made["AllocationId"], "allocationId": made["AllocationId"], "publicIp": made["PublicIp"]}
 
 
@@ -64,15 +64,15 @@ def nat_gateway(step: Step) -> Mapping[str, Any]:
         SubnetId=inputs["subnetId"],
         AllocationId=inputs["allocationId"],
         ConnectivityType=inputs.get("connectivityType", "public"),
-        TagSpecifications=tagged("natgateway", step),
+        **tagged("natgateway", step),
     )["NatGateway"]
     return {"id": gateway["NatGatewayId"]}
 
 
 def route_table(step: Step) -> Mapping[str, Any]:
-    table = step.client("ec2").create_route_table(
-        VpcId=step.inputs["vpcId"], TagSpecifications=tagged("route-table", step)
-    )["RouteTable"]
+    table = step.client("ec2").create_route_table(VpcId=step.inputs["vpcId"], **tagged("route-table", step))[
+        "RouteTable"
+    ]
     return {"id": table["RouteTableId"]}
 
 
@@ -100,7 +100,7 @@ def security_group(step: Step) -> Mapping[str, Any]:
         GroupName=name,
         Description=inputs.get("description", "Managed by Pulumi"),
         VpcId=inputs["vpcId"],
-        TagSpecifications=tagged("security-group", step),
+        **tagged("security-group", step),
     )["GroupId"]
     # The provider removes the allow-all egress rule AWS adds to a new group in a VPC; egress comes from rules.
     ec2.revoke_security_group_egress(
@@ -139,7 +139,7 @@ def security_group_rule(direction: str) -> Applier:
         made = authorize(
             GroupId=inputs["securityGroupId"],
             IpPermissions=[permission(inputs)],
-            TagSpecifications=tagged("security-group-rule", step),
+            **tagged("security-group-rule", step),
         )["SecurityGroupRules"][0]
         return {"id": made["SecurityGroupRuleId"], "securityGroupRuleId": made["SecurityGroupRuleId"]}
 
@@ -159,7 +159,7 @@ def vpc_endpoint(step: Step) -> Mapping[str, Any]:
         VpcId=inputs["vpcId"],
         ServiceName=inputs["serviceName"],
         VpcEndpointType=inputs.get("vpcEndpointType", "Gateway"),
-        TagSpecifications=tagged("vpc-endpoint", step),
+        **tagged("vpc-endpoint", step),
         **{key: value for key, value in optional.items() if value is not None},
     )["VpcEndpoint"]
     return {"id": endpoint["VpcEndpointId"]}
