@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -55,6 +56,13 @@ def test_an_unknown_resource_type_fails_instead_of_being_skipped():
 def test_an_input_the_applier_does_not_use_fails(aws):
     vpc = declared(VPC, "vpc", {"cidrBlock": "10.0.0.0/16", "instanceTenancy": "dedicated"})
     with pytest.raises(TranslationError, match=r"ignores the inputs \['instanceTenancy'\]"):
+        translate([vpc], shared_client)
+
+
+def test_a_value_the_mock_made_up_and_the_applier_does_not_report_fails(aws):
+    vpc = declared(VPC, "vpc", {"cidrBlock": "10.0.0.0/16"})
+    vpc = dataclasses.replace(vpc, state={**vpc.state, "mainRouteTableId": "rtb-made-up"})
+    with pytest.raises(TranslationError, match=r"vpc: the applier does not report \['mainRouteTableId'\]"):
         translate([vpc], shared_client)
 
 

@@ -8,7 +8,8 @@ resource type (`Applier`, in translate_network.py, translate_services.py and tra
 Loud on purpose, so that the stack in moto cannot quietly differ from what the program declares:
 * a resource type without an applier is an error, unless listed in `NO_AWS_STATE`;
 * an input its applier did not read (or explicitly ignore, saying why) is an error;
-* a mock id or mock ARN left in an input or an output after substitution is an error;
+* an output the mock made up that the applier does not report (moto's value for it) is an error, and so
+  is a mock id or mock ARN left in an input or an output after substitution;
 * a data source the program read (an invoke) is asked of moto too: an answer that would have led the
   program elsewhere (other AZs, another account) is an error, an id (the S3 prefix list) is substituted.
 """
@@ -270,6 +271,10 @@ def apply(
                 f"{declared.type} {declared.name}: the applier ignores the inputs {unread}; "
                 "use them, or say why AWS keeps nothing of them with Inputs.ignore"
             )
+        # Every value the mock made up (a DNS name, a digest, a runtime id) may be named by others.
+        made_up = {k for k, v in declared.state.items() if isinstance(v, str) and k not in declared.inputs}
+        if missing := sorted(k for k in made_up - outputs.keys() if not MOCK_ARN.match(declared.state[k])):
+            raise TranslationError(f"{declared.type} {declared.name}: the applier does not report {missing}")
         substitute.add(declared.id, outputs["id"])
         for key, real in outputs.items():
             substitute.add(declared.state.get(key), real)

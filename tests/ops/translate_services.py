@@ -108,7 +108,8 @@ def image(step: Step) -> Mapping[str, Any]:
     reports, as pulumi-docker's is.
     """
     inputs = step.inputs
-    # Where and how the image is built, and the push credentials: nothing of them is kept in AWS.
+    # How the image is built and the push credentials: the stand-in manifest holds no build (its platform
+    # would be in the image config, which no check reads).
     inputs.ignore("build", "buildOnPreview", "registry")
     repository_url, _, tag = str(inputs["imageName"]).rpartition(":")
     if inputs.get("skipPush"):
@@ -124,7 +125,7 @@ def image(step: Step) -> Mapping[str, Any]:
 
 def log_group(step: Step) -> Mapping[str, Any]:
     logs, inputs, name = step.client("logs"), step.inputs, step.autoname()
-    logs.create_log_group(logGroupName=name, tags=dict(inputs.get("tags") or {}))
+    logs.create_log_group(logGroupName=name, **({"tags": dict(tags)} if (tags := inputs.get("tags")) else {}))
     if days := inputs.get("retentionInDays"):
         logs.put_retention_policy(logGroupName=name, retentionInDays=number(days))
     aws = step.aws
@@ -192,7 +193,7 @@ def task_definition(step: Step) -> Mapping[str, Any]:
         runtimePlatform=inputs.get("runtimePlatform", {}),
         executionRoleArn=inputs["executionRoleArn"],
         taskRoleArn=inputs["taskRoleArn"],
-        volumes=aws_shape(inputs.get("volumes", []), name="name"),
+        volumes=inputs.get("volumes", []),
         tags=tag_list(inputs.get("tags"), "key", "value"),
     )["taskDefinition"]
     arn = made["taskDefinitionArn"]
