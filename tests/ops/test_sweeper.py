@@ -17,17 +17,25 @@ from deep_insight_contract.target_group import SessionTargetGroupTemplate, targe
 from components import sweeper
 from components.sweeper import SweeperProvider, SweepError
 from tests.moto_server import hold_ecs_tasks
-from tests.ops.deployed import deploy, leave_session, shared_session
+from tests.ops.deployed import Deployed, deploy, leave_session, shared_session
 
 REGION = "us-east-1"
+SWEEPER = "pulumi-python:dynamic/ecs:SessionSweeper"
 
 
 def client(service: str):
     return shared_session().client(service, region_name=REGION)
 
 
+def deployed_props(stack: Deployed) -> dict:
+    """The sweeper's state as `pulumi up` made it: the program's declared inputs, with moto's ids."""
+    props = stack.inputs_of(SWEEPER)
+    del props["__provider"]
+    return props
+
+
 def props_of(outputs: dict, stack: str = "dev") -> dict:
-    """The sweeper's state as the program declares it: the agent runtime's environment, from the outputs."""
+    """Sweeper state of the declared shape for made-up outputs (the agent runtime's environment)."""
     return {
         "environment": {
             AgentEnv.AWS_REGION: outputs["region"],
@@ -78,7 +86,7 @@ def test_delete_stops_every_task_and_removes_every_session_rule_and_target_group
     leave_session(stack, "another-stacks-session-000000000000", timedelta(hours=3), stack="prod", task=False)
     assert sorted(task_statuses(out).values()) == ["RUNNING"] * 4
 
-    SweeperProvider().delete("sessions-of-dev", props_of(out))
+    SweeperProvider().delete("sessions-of-dev", deployed_props(stack))
 
     assert sorted(task_statuses(out).values()) == ["STOPPED"] * 4
     assert client("ecs").list_tasks(cluster=out["clusterArn"], desiredStatus="RUNNING")["taskArns"] == []
@@ -92,7 +100,7 @@ def test_delete_stops_every_task_and_removes_every_session_rule_and_target_group
 
 
 def test_delete_with_nothing_running_is_quick_and_quiet(stack):
-    SweeperProvider().delete("sessions-of-dev", props_of(stack.outputs))
+    SweeperProvider().delete("sessions-of-dev", deployed_props(stack))
     assert task_statuses(stack.outputs) == {}
 
 
@@ -100,7 +108,7 @@ def test_create_and_every_update_touch_nothing_and_never_replace(stack):
     out = stack.outputs
     leave_session(stack, "live-session-started-just-now-000000", timedelta(seconds=5))
     provider = SweeperProvider()
-    olds = props_of(out)
+    olds = deployed_props(stack)
     assert provider.create(olds).id == "sessions-of-dev"
     env = olds["environment"]
     news = {

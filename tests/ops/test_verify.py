@@ -32,7 +32,6 @@ from deep_insight_contract.outputs import StackOutputs
 from deep_insight_contract.target_group import target_group_prefix
 from typer.testing import CliRunner
 
-from components.settings import Architecture
 from ops.cli import app
 from ops.verify import runner as verify
 from tests.ops.deployed import Deployed, Faults, deploy, leave_session, shared_session
@@ -256,7 +255,7 @@ VARIANTS = [
     Variant(
         "x86-task-definition-when-arm64-configured",
         {"Task definition": "cpu architecture X86_64, expected ARM64 (executor.architecture arm64)"},
-        faults=Faults(architecture=Architecture.X86_64),
+        faults=Faults(architecture="X86_64"),
     ),
     Variant(
         "task-definition-deregistered",
