@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from ops.evaluate import ACCOUNT_ID, REGION_ZONES, S3_PREFIX_LISTS, Declared, partition_of
+from ops.evaluate import Declared
+from ops.offline_aws import ACCOUNT_ID, REGION_ZONES, S3_PREFIX_LISTS, partition_of
 
 # Custom resources that configure Pulumi itself and leave nothing in AWS: explicit providers. (Component
 # resources, ``custom`` False, are groupings of the program and never reach a provider either.)
