@@ -6,17 +6,19 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import uvicorn
+from deep_insight_contract.environment import ExecutorEnv
 
 from deep_insight_executor import logs
 from deep_insight_executor.app import create_app
 from deep_insight_executor.config import ConfigError, ExecutorConfig
-from deep_insight_executor.writable import EXIT_UNWRITABLE
+from deep_insight_executor.writable import EXIT_UNWRITABLE, developer_workdir
 
 GRACEFUL_SHUTDOWN_SECONDS = 10
 
@@ -70,6 +72,25 @@ def main(argv: list[str] | None = None) -> None:
     # Before listening: a folder we cannot write would make every call fail; better to stop at once
     # (the ECS task stops, the agent reports it) with one line that says what to fix.
     problem = app.state.executor.sessions.unwritable()
+    chosen = bool(args.workdir or os.environ.get(ExecutorEnv.WORKDIR))
+    if problem is not None and problem.folder.setting == ExecutorEnv.WORKDIR and not chosen:
+        # A developer's first start as a non-root user: /workspace is the image's folder, not theirs. The
+        # task definition always sets EXECUTOR_WORKDIR, so a deployed executor never moves silently.
+        config = config.with_overrides(workdir=developer_workdir())
+        app = create_app(config, request_exit)
+        problem = app.state.executor.sessions.unwritable()
+        if problem is None:
+            logging.getLogger("deep_insight_executor").warning(
+                f"{ExecutorEnv.WORKDIR} is not set and {ExecutorConfig.workdir} is not writable by uid "
+                f"{os.getuid()}: sessions go to {config.workdir} (set {ExecutorEnv.WORKDIR} or --workdir to choose)",
+                extra={"event": "workdir", "path": str(config.workdir)},
+            )
+    too_long = app.state.executor.sessions.socket_path_problem()
+    if too_long is not None:
+        logging.getLogger("deep_insight_executor").error(
+            too_long, extra={"event": "workdir_too_long", "path": str(config.workdir)}
+        )
+        raise SystemExit(2)
     if problem is not None:
         logging.getLogger("deep_insight_executor").error(
             problem.message(),

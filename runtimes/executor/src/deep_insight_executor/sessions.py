@@ -18,7 +18,13 @@ from deep_insight_contract.environment import ExecutorEnv
 from deep_insight_contract.executor import CallError, CallStatus, ErrorType, ExecuteResult, Language
 
 from deep_insight_executor.config import ExecutorConfig
-from deep_insight_executor.worker import Limits, PythonWorker, run_bash
+from deep_insight_executor.worker import (
+    UNIX_SOCKET_PATH_MAX,
+    Limits,
+    PythonWorker,
+    longest_socket_path,
+    run_bash,
+)
 from deep_insight_executor.writable import Folder, Unwritable, first_unwritable, first_unwritable_as, temp_dir
 
 log = logging.getLogger("deep_insight_executor.sessions")
@@ -138,6 +144,17 @@ class SessionManager:
                 "unprivileged user, or from an interpreter outside /root",
                 sys.executable,
             )
+
+    def socket_path_problem(self) -> str | None:
+        """Why a session's kernel could not be reached under this workdir (its sockets' paths too long), or None."""
+        path = longest_socket_path(self.private_root / f"w-{'0' * 16}")  # a slot's name, as _new_slot makes it
+        if len(path.encode()) <= UNIX_SOCKET_PATH_MAX:
+            return None
+        return (
+            f"{ExecutorEnv.WORKDIR}={self.config.workdir} is too long: a session's kernel sockets under it would be "
+            f"{len(path.encode())} bytes, over the {UNIX_SOCKET_PATH_MAX}-byte limit of a unix socket path; "
+            f"choose a shorter workdir ({ExecutorEnv.WORKDIR} or --workdir)"
+        )
 
     def unwritable(self) -> Unwritable | None:
         """The first folder that this server, or (as root) a session's own uid, cannot write; None if all can.

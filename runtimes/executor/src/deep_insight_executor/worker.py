@@ -86,6 +86,19 @@ def limit_child(limits: Limits) -> Callable[[], None]:
     return apply
 
 
+# sun_path holds 108 bytes on Linux (104 on macOS), with the terminating NUL.
+UNIX_SOCKET_PATH_MAX = 107
+
+
+def kernel_socket_base(private_dir: Path) -> Path:
+    """The kernel's unix sockets are this path plus ``-<channel number>`` (jupyter_client's ipc transport)."""
+    return private_dir / "runtime" / "kernel"
+
+
+def longest_socket_path(private_dir: Path) -> str:
+    return f"{kernel_socket_base(private_dir)}-65535"
+
+
 def worker_environment(workspace: Path, private_dir: Path) -> dict[str, str]:
     """A small, explicit environment: no server secrets (EXECUTOR_TOKEN) reach user code."""
     keep = ("PATH", "LANG", "LC_ALL", "TZ", ExecutorEnv.AWS_REGION, "AWS_DEFAULT_REGION", ExecutorEnv.ARTIFACT_BUCKET,
@@ -194,7 +207,7 @@ class PythonWorker:
         manager = _OwnedKernelManager(
             kernel_name="python3",
             transport="ipc",  # unix sockets in the session's private directory, not TCP ports
-            ip=str(self.private_dir / "runtime" / "kernel"),
+            ip=str(kernel_socket_base(self.private_dir)),
         )
         manager.owner = owner
         manager.connection_file = str(self.private_dir / "runtime" / f"kernel-{time.monotonic_ns()}.json")

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from deep_insight_contract.environment import ExecutorEnv
 from deep_insight_contract.executor import EXIT_UNWRITABLE
 
 __all__ = ["EXIT_UNWRITABLE", "Folder", "Unwritable", "first_unwritable", "first_unwritable_as"]
@@ -44,12 +45,18 @@ class Unwritable:
                 f"(mode 1777) and the folders above it searchable (o+x), or run the server as a non-root user"
             )
         else:
+            where = f"{setting} (or --workdir)" if setting == ExecutorEnv.WORKDIR else setting
             fix = (
-                f"give {path} to uid {uid} (or mode 1777), or point {setting} at a writable folder; in the image, "
+                f"give {path} to uid {uid} (or mode 1777), or point {where} at a writable folder; in the image, "
                 f"chown/chmod it and declare it in VOLUME (a Fargate bind mount the image does not declare as a "
                 f"VOLUME is root:root 0755)"
             )
         return f"{setting}={path} is not writable by uid {uid} ({self.error}); the executor cannot serve. Fix: {fix}"
+
+
+def developer_workdir() -> Path:
+    """Where a non-root developer's sessions go when no workdir is chosen and /workspace cannot be written."""
+    return temp_dir() / f"deep-insight-executor-{os.getuid()}"
 
 
 def temp_dir() -> Path:
