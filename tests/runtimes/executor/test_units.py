@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,19 @@ def test_capped_text_keeps_head_and_tail():
     small = CappedText(100)
     small.write("한글")
     assert (small.text(), small.truncated) == ("한글", False)
+
+
+def test_capped_text_cuts_at_line_boundaries():
+    capped = CappedText(100)
+    written = [f"line-{i:03d}\n" for i in range(300)]  # 9 bytes each: 50-byte halves fall mid-line
+    for line in written:
+        capped.write(line)
+    found = re.fullmatch(r"(.*)\.\.\. \[(\d+) bytes of output truncated\] \.\.\.\n(.*)", capped.text(), re.DOTALL)
+    assert found, capped.text()
+    head, dropped, tail = found.groups()
+    assert head == "".join(written[:5])  # 45 bytes: a sixth line would need 54
+    assert tail == "".join(written[-5:])
+    assert int(dropped) == 300 * 9 - 90
 
 
 def test_capped_text_never_splits_into_invalid_text():
