@@ -22,16 +22,30 @@ print(sum(1 for p in os.listdir('/proc') if p.isdigit() and live(p)))
 """
 
 
-def test_infinite_loop_times_out_and_the_worker_is_replaced(executor):
+def test_a_timeout_interrupts_first_and_the_session_keeps_its_variables(executor):
     with executor.client() as client:
         run(client, "loop", "kept = 1")
         result = run(client, "loop", "while True:\n    pass", timeoutSeconds=1.5)
         assert result["status"] == "timeout"
         assert result["error"]["type"] == "Timeout"
-        assert "replaced" in result["error"]["message"]
+        assert "interrupted (KeyboardInterrupt)" in result["error"]["message"]
+        assert "KeyboardInterrupt" in result["error"]["traceback"]
         assert 1400 <= result["durationMs"] < 5000
-        assert run(client, "loop", "print(kept)")["error"]["type"] == "NameError"  # says so: state is gone
+        assert run(client, "loop", "print(kept)")["stdout"] == "1\n"  # as a notebook's stop button leaves it
         assert_alive(client, "loop")
+
+
+def test_code_that_ignores_the_interrupt_is_killed_and_the_worker_replaced(executor):
+    with executor.client() as client:
+        run(client, "deaf", "kept = 1")
+        deaf = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
+        result = run(client, "deaf", deaf, timeoutSeconds=1.5)
+        assert result["status"] == "timeout"
+        assert "did not stop when interrupted" in result["error"]["message"]
+        assert "replaced" in result["error"]["message"]
+        assert 4400 <= result["durationMs"] < 9000  # the timeout, then the 3 s grace
+        assert run(client, "deaf", "print(kept)")["error"]["type"] == "NameError"  # says so: state is gone
+        assert_alive(client, "deaf")
 
 
 def test_bash_timeout_kills_the_whole_process_group(executor):

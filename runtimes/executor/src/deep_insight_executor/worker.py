@@ -33,6 +33,9 @@ from deep_insight_executor.writable import temp_dir
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 POLL_SECONDS = 0.2
+# After a call's timeout the kernel gets SIGINT (KeyboardInterrupt, as a notebook's stop button) and this
+# long to return to idle with the session's variables intact; only then is it killed and replaced.
+INTERRUPT_GRACE_SECONDS = 3.0
 KERNEL_START_TIMEOUT = 60.0
 
 # Every worker's matplotlib: non-interactive, and Korean-capable when a CJK font is installed (the image
@@ -180,6 +183,8 @@ class PythonWorker:
         self._manager: AsyncKernelManager | None = None
         self._client: Any = None
         self.restarts = 0
+        self._killed = False
+        """The last call's timeout ended in a kill: the worker must be replaced."""
 
     @property
     def pid(self) -> int | None:
@@ -246,7 +251,7 @@ class PythonWorker:
             await self.stop()
             await self.start()
         result = await self._run(code, timeout)
-        if result.status == CallStatus.TIMEOUT:
+        if result.status == CallStatus.TIMEOUT and self._killed:
             await self.stop()
             self.restarts += 1
             await self.start()
@@ -269,16 +274,24 @@ class PythonWorker:
         error: CallError | None = None
         msg_id = client.execute(code, store_history=False, allow_stdin=False, stop_on_error=False)
         status = CallStatus.OK
+        interrupted_at: float | None = None
+        self._killed = False
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                status = CallStatus.TIMEOUT
+            now = time.monotonic()
+            if interrupted_at is None and now >= deadline:
+                interrupted_at = now
+                with contextlib.suppress(Exception):  # a dead kernel is found below, as a crash or a kill
+                    await self._manager.interrupt_kernel()  # type: ignore[union-attr]
+            if interrupted_at is not None and now >= interrupted_at + INTERRUPT_GRACE_SECONDS:
+                status, self._killed = CallStatus.TIMEOUT, True
                 error = CallError(
                     ErrorType.TIMEOUT,
-                    f"the call ran longer than {timeout:g} s; the worker was killed and replaced, "
-                    "so variables and imports of this session are gone",
+                    f"the call ran longer than {timeout:g} s and did not stop when interrupted; the worker was "
+                    "killed and replaced, so variables and imports of this session are gone",
                 )
                 break
+            end = deadline if interrupted_at is None else interrupted_at + INTERRUPT_GRACE_SECONDS
+            remaining = max(end - now, 0.01)
             try:
                 message = await client.get_iopub_msg(timeout=min(POLL_SECONDS, remaining))
             except queue.Empty:
@@ -304,9 +317,17 @@ class PythonWorker:
                 status = CallStatus.ERROR
                 error = CallError(content["ename"], content["evalue"], ANSI.sub("", "\n".join(content["traceback"])))
             elif kind == "status" and content["execution_state"] == "idle":
+                if interrupted_at is not None:
+                    status = CallStatus.TIMEOUT
+                    error = CallError(
+                        ErrorType.TIMEOUT,
+                        f"the call ran longer than {timeout:g} s and was interrupted (KeyboardInterrupt); "
+                        "the session's variables and imports are kept",
+                        error.traceback if error is not None else None,
+                    )
                 break
         crashed = error is not None and error.type == ErrorType.WORKER_CRASHED
-        if status != CallStatus.TIMEOUT and not crashed:
+        if not self._killed and not crashed:
             with contextlib.suppress(queue.Empty):  # the execute_reply, so the shell channel stays in step
                 await client.get_shell_msg(timeout=1)
         return captured(status, stdout, stderr, error, started)
