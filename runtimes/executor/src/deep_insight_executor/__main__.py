@@ -16,6 +16,7 @@ import uvicorn
 from deep_insight_executor import logs
 from deep_insight_executor.app import create_app
 from deep_insight_executor.config import ConfigError, ExecutorConfig
+from deep_insight_executor.hardening import forbid_inspection
 from deep_insight_executor.writable import EXIT_UNWRITABLE
 
 GRACEFUL_SHUTDOWN_SECONDS = 10
@@ -59,6 +60,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"deep-insight-executor: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     logs.configure(args.log_level, config.session_id)
+    # Before any request: code of the server's uid must not read its environment (the token) from /proc.
+    if not forbid_inspection() and sys.platform.startswith("linux"):
+        logging.getLogger("deep_insight_executor").warning("prctl(PR_SET_DUMPABLE, 0) did not take effect")
 
     server: _Server | None = None
 
