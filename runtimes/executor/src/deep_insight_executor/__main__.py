@@ -44,8 +44,8 @@ class _Server(uvicorn.Server):
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="deep-insight-executor",
-        description="Deep Insight code executor (SPEC §6). Settings come from EXECUTOR_* / SESSION_ID / "
-        "ARTIFACT_BUCKET environment variables; --host and --port override theirs.",
+        description="Deep Insight code executor (SPEC §6). Settings come from EXECUTOR_* and SESSION_ID "
+        "environment variables; --host and --port override theirs.",
     )
     parser.add_argument("--host", help="address to listen on (EXECUTOR_HOST, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (EXECUTOR_PORT, default 8080)")
