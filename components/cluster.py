@@ -1,9 +1,10 @@
-"""The executor's ECS cluster, its two roles, its log group and its Fargate task definition.
+"""The executor's ECS cluster, its execution role, its log group and its Fargate task definition.
 
 No service runs here: the agent starts one task per job session with ``ecs:RunTask`` and stops it at
 the end. The task execution role can pull the executor image and write the executor log group and
-nothing else; the task role (what code in the executor can do) reaches only ``sessions/*`` in the
-artifacts bucket.
+nothing else. The task has no task role (``taskRoleArn`` is optional): the executor runs untrusted code,
+so nothing in the task hands out AWS credentials. Files move through URLs the agent presigns for the
+session's own keys (SPEC §6 sync; issue 12).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from components.iam import (
     Statement,
     ecs_tasks_trust,
     executor_execution_policy,
-    executor_task_policy,
     run_task_statements,
 )
 from components.role import role_with_policy
@@ -51,13 +51,11 @@ def executor_container_definitions(
     image_uri: str,
     region: str,
     log_group: str,
-    bucket_name: str,
     memory: int,
     session_timeout_seconds: int,
 ) -> list[dict[str, Any]]:
     """The one container of the executor task (pure, so the tests read it as data)."""
     environment = {
-        ExecutorEnv.ARTIFACT_BUCKET: bucket_name,
         ExecutorEnv.WORKDIR: EXECUTOR_WORKDIR,
         ExecutorEnv.MEMORY_LIMIT_MB: str(int(memory * WORKER_MEMORY_SHARE)),
         ExecutorEnv.SESSION_TIMEOUT_SECONDS: str(session_timeout_seconds),
@@ -112,8 +110,6 @@ class ExecutorClusterArgs:
     image_uri: pulumi.Input[str]
     image_pull: pulumi.Input[list[Statement]]
     """What the task execution role needs to pull ``image_uri`` (the image's ``pull_statements``)."""
-    bucket_name: pulumi.Input[str]
-    bucket_arn: pulumi.Input[str]
     cpu: int
     memory: int
     architecture: Architecture
@@ -130,20 +126,19 @@ class ExecutorCluster(pulumi.ComponentResource):
     container_name: str
     log_group_name: pulumi.Output[str]
     execution_role_arn: pulumi.Output[str]
-    task_role_arn: pulumi.Output[str]
 
     def run_task_statements(self) -> pulumi.Output[list[Statement]]:
         """Run executor tasks of this family in this cluster (tagged on create), describe, stop and list them,
-        and pass the task's two roles to ECS."""
+        and pass the task's one role (its execution role) to ECS."""
         args = self._args
-        return pulumi.Output.all(self.cluster_arn, self.execution_role_arn, self.task_role_arn).apply(
+        return pulumi.Output.all(self.cluster_arn, self.execution_role_arn).apply(
             lambda v: run_task_statements(
                 partition=args.partition,
                 region=args.region,
                 account_id=args.account_id,
                 cluster_arn=v[0],
                 task_family=self.task_family,
-                role_arns=(v[1], v[2]),
+                role_arns=(v[1],),
             )
         )
 
@@ -189,23 +184,13 @@ class ExecutorCluster(pulumi.ComponentResource):
             tag_name="executor-execution-role",
             parent=self,
         )
-        task_role, _ = role_with_policy(
-            f"{name}-task",
-            description="Code running in a Deep Insight executor task: session objects in the artifacts bucket",
-            trust=trust,
-            policy=pulumi.Output.from_input(args.bucket_arn).apply(lambda arn: executor_task_policy(bucket_arn=arn)),
-            tags=tags,
-            tag_name="executor-task-role",
-            parent=self,
-        )
 
-        containers = pulumi.Output.all(args.image_uri, log_group.name, args.bucket_name).apply(
+        containers = pulumi.Output.all(args.image_uri, log_group.name).apply(
             lambda v: json.dumps(
                 executor_container_definitions(
                     image_uri=v[0],
                     region=args.region,
                     log_group=v[1],
-                    bucket_name=v[2],
                     memory=args.memory,
                     session_timeout_seconds=args.session_timeout_seconds,
                 )
@@ -223,7 +208,6 @@ class ExecutorCluster(pulumi.ComponentResource):
                 "cpu_architecture": "ARM64" if args.architecture is Architecture.ARM64 else "X86_64",
             },
             execution_role_arn=execution_role.arn,
-            task_role_arn=task_role.arn,
             container_definitions=containers,
             volumes=[{"name": volume_name(path)} for path in EXECUTOR_WRITABLE_PATHS],
             tags=tags.named("executor-task"),
@@ -238,7 +222,6 @@ class ExecutorCluster(pulumi.ComponentResource):
         self.task_definition_arn = task_definition.arn
         self.log_group_name = log_group.name
         self.execution_role_arn = execution_role.arn
-        self.task_role_arn = task_role.arn
         self.register_outputs(
             {
                 "clusterName": self.cluster_name,

@@ -87,7 +87,12 @@ def session_objects(bucket_arn: str) -> str:
 
 
 def session_object_statements(bucket_arn: str) -> list[Statement]:
-    """Read and write the session objects of a bucket, and list them (``sessions/*`` only)."""
+    """Read and write the session objects of a bucket, and list them (``sessions/*`` only).
+
+    The agent's grant: it presigns the executor's GET/PUT URLs with it, and S3 authorizes each request made
+    with a URL as the agent's role. IAM cannot narrow it to one runtime session (the AgentCore session id is
+    no request context key), so it spans every session; ``deep_insight_agent.presign`` signs only the
+    session's own keys. The executor task has no role at all."""
     return [
         allow(
             "SessionObjects",
@@ -96,11 +101,6 @@ def session_object_statements(bucket_arn: str) -> list[Statement]:
         ),
         allow("ListSessions", ["s3:ListBucket"], [bucket_arn], {"StringLike": {"s3:prefix": ["sessions/*"]}}),
     ]
-
-
-def executor_task_policy(*, bucket_arn: str) -> Document:
-    """What code in the executor may do in AWS: the session objects of the artifacts bucket. Nothing else."""
-    return document(*session_object_statements(bucket_arn))
 
 
 class ImagePuller(StrEnum):

@@ -8,6 +8,7 @@ prod evaluations are made once per test session; they are read-only for the test
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -80,9 +81,13 @@ def executor_venv(shared_tmp: Path) -> Path:
 def start_executor(executor_venv: Path, shared_tmp: Path) -> Iterator[StartExecutor]:
     started: list[Executor] = []
 
-    def start(token: str | None = TOKEN, **env: str) -> Executor:
+    def start(token: str | None = TOKEN, *, as_uid: int | None = None, **env: str) -> Executor:
+        """``as_uid``: run the server as that unprivileged uid (as the image does), so that user code
+        runs as the server's own uid instead of one of its own."""
         workdir = Path(tempfile.mkdtemp(prefix="work-", dir=shared_tmp))
         workdir.chmod(0o755)
+        if as_uid is not None:
+            os.chown(workdir, as_uid, as_uid)
         port = _free_port()
         log = workdir.parent / f"{workdir.name}.log"
         environment = {
@@ -99,6 +104,7 @@ def start_executor(executor_venv: Path, shared_tmp: Path) -> Iterator[StartExecu
             env=environment,
             stdout=handle,
             stderr=subprocess.STDOUT,
+            **({"user": as_uid, "group": as_uid, "extra_groups": []} if as_uid is not None else {}),
         )  # fmt: skip
         executor = Executor(f"http://127.0.0.1:{port}", process, workdir, log, token, handle)
         started.append(executor)

@@ -91,7 +91,7 @@ def test_role_trusts_agentcore_and_its_policy_is_clean_and_created_first(dev):
     assert run_task["Condition"] == {"ArnEquals": {"ecs:cluster": dev.outputs["clusterArn"]}}
     pass_role = next(s for s in policy["Statement"] if s["Sid"] == "PassExecutorRoles")
     task = dev.named("executor-task", "aws:ecs/taskDefinition:TaskDefinition").inputs
-    assert pass_role["Resource"] == [task["executionRoleArn"], task["taskRoleArn"]]
+    assert pass_role["Resource"] == [task["executionRoleArn"]]  # the task has no task role (issue 12)
 
 
 def test_endpoint_follows_the_runtime_version(dev):

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from components.iam import executor_task_policy
 from tests.conftest import key
 
 TASK = "aws:ecs/taskDefinition:TaskDefinition"
@@ -66,7 +65,6 @@ def test_container_is_hardened_and_health_checked(dev):
     assert container["linuxParameters"] == {"initProcessEnabled": True}
     environment = {e["name"]: e["value"] for e in container["environment"]}
     assert environment == {
-        "ARTIFACT_BUCKET": dev.outputs["artifactBucket"],
         "AWS_REGION": "us-east-1",
         "EXECUTOR_MEMORY_LIMIT_MB": "1638",
         "EXECUTOR_SESSION_TIMEOUT_SECONDS": "3600",
@@ -81,12 +79,13 @@ def test_health_check_command_is_valid_python(dev):
 def test_roles_get_exactly_their_documents(dev):
     task = dev.named("executor-task", TASK).inputs
     roles = {r.state["arn"]: r for r in dev.of_type("aws:iam/role:Role")}
-    execution_role, task_role = roles[task["executionRoleArn"]], roles[task["taskRoleArn"]]
+    execution_role = roles[task["executionRoleArn"]]
     assert execution_role.name == "executor-execution-role"
-    assert task_role.name == "executor-task-role"
-    for role in (execution_role, task_role):
-        trust = json.loads(role.inputs["assumeRolePolicy"])
-        assert trust["Statement"][0]["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
+    trust = json.loads(execution_role.inputs["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
+    # No task role (issue 12): code in the executor gets no AWS credentials; the agent presigns its URLs.
+    assert "taskRoleArn" not in task
+    assert [r.name for r in roles.values() if "executor" in (r.name or "")] == ["executor-execution-role"]
     execution_policy = json.loads(dev.named("executor-execution-policy", ROLE_POLICY).inputs["policy"])
     repository = dev.named("executor-image-repository", "aws:ecr/repository:Repository").state["arn"]
     log_group = dev.named("executor-logs", "aws:cloudwatch/logGroup:LogGroup").state["arn"]
@@ -106,10 +105,7 @@ def test_roles_get_exactly_their_documents(dev):
             "Resource": [f"{log_group}:log-stream:*"],
         },
     ]
-    task_policy = json.loads(dev.named("executor-task-policy", ROLE_POLICY).inputs["policy"])
-    assert task_policy == executor_task_policy(
-        bucket_arn=dev.named("artifacts-bucket", "aws:s3/bucket:Bucket").state["arn"]
-    )
+    assert not [p for p in dev.of_type(ROLE_POLICY) if p.name.startswith("executor-task")]
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

@@ -13,7 +13,6 @@ from components.iam import (
     document,
     ecs_tasks_trust,
     executor_execution_policy,
-    executor_task_policy,
     image_pull_statements,
     listener_rule_arns,
     model_statements,
@@ -28,7 +27,7 @@ ACCOUNT = "123456789012"
 BUCKET = "arn:aws:s3:::deep-insight-dev-artifacts-x"
 LISTENER = f"arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT}:listener/app/alb-lb/50dc6c495c0c9188/f2f7dc8efc522ab2"
 CLUSTER = f"arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/deep-insight-dev"
-ROLES = (f"arn:aws:iam::{ACCOUNT}:role/executor-execution", f"arn:aws:iam::{ACCOUNT}:role/executor-task")
+ROLES = (f"arn:aws:iam::{ACCOUNT}:role/executor-execution",)  # the executor task has no task role
 REPO = f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/deep-insight-dev-agent"
 EXECUTOR_REPO = f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/deep-insight-dev-executor"
 LOG_GROUP = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/deep-insight/dev/executor"
@@ -57,7 +56,7 @@ DOCUMENTS = {
         image_pull=image_pull_statements(EXECUTOR_REPO, sid="PullExecutorImage", puller=ImagePuller.ECS),
         log_group_arn=LOG_GROUP,
     ),
-    "executor task": executor_task_policy(bucket_arn=BUCKET),
+    "session objects": document(*session_object_statements(BUCKET)),
     "agentcore trust": agentcore_trust(partition="aws", region="us-east-1", account_id=ACCOUNT),
     "ecs tasks trust": ecs_tasks_trust(partition="aws", region="us-east-1", account_id=ACCOUNT),
     "artifacts bucket": tls_only_bucket_policy(BUCKET),
@@ -119,8 +118,8 @@ def test_executor_execution_role_pulls_one_repository_and_writes_one_log_group()
     assert statements["EcrToken"]["Action"] == ["ecr:GetAuthorizationToken"]
 
 
-def test_executor_task_role_reaches_only_session_objects():
-    statements = statements_by_sid(DOCUMENTS["executor task"])
+def test_the_agents_object_grant_reaches_only_session_objects():
+    statements = statements_by_sid(DOCUMENTS["session objects"])
     assert statements["SessionObjects"]["Resource"] == [f"{BUCKET}/sessions/*"]
     assert statements["SessionObjects"]["Action"] == ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"]
     assert statements["ListSessions"]["Condition"] == {"StringLike": {"s3:prefix": ["sessions/*"]}}
@@ -160,7 +159,7 @@ class TestAgentRuntimePolicy:
         assert manage["Resource"] == [f"arn:aws:ecs:us-east-1:{ACCOUNT}:task/deep-insight-dev/*"]
         assert manage["Condition"] == {"ArnEquals": {"ecs:cluster": CLUSTER}}
 
-    def test_pass_role_only_the_two_executor_roles_to_ecs_tasks(self):
+    def test_pass_role_only_the_executor_execution_role_to_ecs_tasks(self):
         pass_role = self.statements["PassExecutorRoles"]
         assert pass_role["Resource"] == list(ROLES)
         assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}

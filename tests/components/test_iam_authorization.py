@@ -2,7 +2,8 @@
 
 Nothing here lists the calls the runtime makes or what they need. The agent's real code runs against a moto
 server - `build_deps` wires the reaper and `EcsExecutorSession` as in the container, `fetch_inputs` and
-`publish_artifacts` drive the executor's `S3Sync`, and the configured `BedrockModel` builds its ConverseStream
+`publish_artifacts` sign presigned URLs with the agent's own client and the executor's own `transfers` follow them
+(the executor has no role: each S3 request it makes with a URL is authorized as the signer, the agent's role), and the configured `BedrockModel` builds its ConverseStream
 request, which a botocore hook stops before it leaves (moto has no Bedrock runtime) - while botocore hooks
 record every request. `tests.aws_requests` derives from each request, with the reference, what AWS authorizes;
 principalmapper evaluates that against the policy documents exactly as the Pulumi program declares them (dev
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import unquote, urlparse
 
 import boto3
 import pytest
@@ -28,8 +30,8 @@ from deep_insight_agent.config import EcsSettings, Env
 from deep_insight_agent.executor_client import ExecutorClient
 from deep_insight_agent.executor_session import EcsExecutorSession
 from deep_insight_agent.reaper import Reaped, reap
-from deep_insight_contract.executor import FileEntry, SyncDirection, SyncResult
-from deep_insight_executor.s3sync import S3Sync
+from deep_insight_contract.executor import FileEntry, SyncDirection, SyncResult, Transfer
+from deep_insight_executor import transfers
 from strands.models.bedrock import BedrockModel
 
 from components.iam import allow, document
@@ -86,7 +88,9 @@ def deployed(dev: Evaluation) -> Iterator[Deployed]:
             family=task_definition.inputs["family"],
             container=env[Env.EXECUTOR_CONTAINER],
             alb_name=_listener_path(dev_listener).split("/")[1],
-            roles={k: task_definition.inputs[k] for k in ("taskRoleArn", "executionRoleArn")},
+            roles={
+                k: task_definition.inputs[k] for k in ("taskRoleArn", "executionRoleArn") if k in task_definition.inputs
+            },
         )
         world.client("s3").create_bucket(Bucket=env[Env.ARTIFACT_BUCKET])
         world.env |= {
@@ -106,14 +110,25 @@ def deployed(dev: Evaluation) -> Iterator[Deployed]:
 
 
 class SyncingExecutor:
-    """The executor's HTTP surface the artifact helpers use, served by the executor's own S3Sync."""
+    """The executor's HTTP surface the artifact helpers use, served by the executor's own ``transfers``. Every
+    URL it follows is recorded as the S3 request S3 sees (path-style: /bucket/key on moto's endpoint)."""
 
-    def __init__(self, sync: S3Sync, workspace: Path) -> None:
-        self._s3, self._workspace = sync, workspace
+    def __init__(self, workspace: Path, endpoint: str) -> None:
+        self._workspace, self._endpoint = workspace, endpoint
+        self.requests: list[Request] = []
 
-    async def sync(self, direction: str, s3_uri: str, path: str) -> SyncResult:
-        move = self._s3.download if direction == SyncDirection.DOWNLOAD else self._s3.upload
-        return await asyncio.to_thread(move, s3_uri, self._workspace, path)
+    def _record(self, operation: str, url: str) -> None:
+        assert url.startswith(self._endpoint + "/"), url
+        bucket, key = unquote(urlparse(url).path).lstrip("/").split("/", 1)
+        self.requests.append(Request("s3", operation, {"Bucket": bucket, "Key": key}))
+
+    async def sync(self, direction: str, files: tuple[Transfer, ...]) -> SyncResult:
+        download = direction == SyncDirection.DOWNLOAD
+        for transfer in files:
+            self._record("GetObject" if download else "PutObject", transfer.url)
+        if download:
+            return await asyncio.to_thread(transfers.download, files, self._workspace)
+        return await asyncio.to_thread(transfers.upload, files, self._workspace)
 
     async def list_files(self) -> list[FileEntry]:
         files = (f for f in self._workspace.rglob("*") if f.is_file())
@@ -147,13 +162,15 @@ async def _run_runtime(deployed: Deployed, agent: Recorder, executor: Recorder, 
     reaped = reap(settings, ecs=ecs, elbv2=elbv2, older_than=None)  # any age: the reaper's 'everything'
 
     deployed.client("s3").put_object(Bucket=bucket, Key=f"sessions/{SESSION}/input/sales.csv", Body=b"a,b\n1,2\n")
-    s3 = boto3.Session(region_name=region, **CREDENTIALS).client("s3", endpoint_url=deployed.endpoint)
-    executor.attach(s3.meta.events)
-    served = cast(ExecutorClient, SyncingExecutor(S3Sync(bucket, client=s3), workspace))
-    inputs = await fetch_inputs(served, (f"s3://{bucket}/sessions/{SESSION}/input/sales.csv",))
+    syncing = SyncingExecutor(workspace, deployed.endpoint)
+    served = cast(ExecutorClient, syncing)
+    presigner = deps.presigner(SESSION)  # the container's own signing client
+    assert presigner is not None
+    inputs = await fetch_inputs(served, (f"s3://{bucket}/sessions/{SESSION}/input/sales.csv",), presigner)
     (workspace / "artifacts").mkdir()
     (workspace / "artifacts" / "citations.json").write_text("[]")
-    published = await publish_artifacts(served, session_id=SESSION, bucket=bucket)
+    published = await publish_artifacts(served, presigner)
+    executor.requests.extend(syncing.requests)
 
     model = cast(BedrockModel, deps.model_for("coder"))
     agent.attach(model.client.meta.events)
@@ -221,19 +238,28 @@ def test_requests_evaluated_on_star_are_allowed_on_star(run: Run, deployed: Depl
     _assert_allowed(star, deployed.policies["agent-policy"])
 
 
-@pytest.mark.parametrize("role", ["executor-task-policy", "agent-policy"])
-def test_session_object_requests_are_allowed(run: Run, deployed: Deployed, role: str):
-    # The executor makes them with its task role; the runtime's role holds the same grant (SPEC section 9).
+def test_session_object_requests_are_allowed_as_the_agent_that_signed_them(run: Run, deployed: Deployed):
+    # The executor makes them with URLs the agent presigned: S3 authorizes each as the agent's role.
     found = _authorized(run.executor, deployed)
-    assert {a.request.service for a in found} == {"s3"}
-    _assert_allowed(found, deployed.policies[role])
+    assert {(a.action, a.resource.split(":::", 1)[1]) for a in found} == {
+        ("s3:GetObject", f"{deployed.env[Env.ARTIFACT_BUCKET]}/sessions/{SESSION}/input/sales.csv"),
+        ("s3:PutObject", f"{deployed.env[Env.ARTIFACT_BUCKET]}/sessions/{SESSION}/artifacts/citations.json"),
+    }
+    _assert_allowed(found, deployed.policies["agent-policy"])
+
+
+def test_the_executor_task_has_no_role_and_no_policy(dev: Evaluation, deployed: Deployed):
+    # Issue 12: nothing user code can reach in the executor task hands out AWS credentials.
+    (task_definition,) = dev.of_type("aws:ecs/taskDefinition:TaskDefinition")
+    assert "taskRoleArn" not in task_definition.inputs
+    assert not any(name.startswith("executor-task") for name in deployed.policies)
 
 
 def test_every_action_and_condition_key_of_the_stack_is_in_the_reference(dev: Evaluation):
     documents = [(r.name, json.loads(r.inputs["policy"])) for r in dev.of_type("aws:iam/rolePolicy:RolePolicy")]
     documents += [(r.name, json.loads(r.inputs["assumeRolePolicy"])) for r in dev.of_type("aws:iam/role:Role")]
     documents += [(r.name, json.loads(r.inputs["policy"])) for r in dev.of_type("aws:s3/bucketPolicy:BucketPolicy")]
-    assert len(documents) >= 7
+    assert len(documents) >= 5  # agent and executor-execution role and trust, the bucket policy
     assert reference_findings(documents) == []
 
 

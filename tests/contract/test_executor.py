@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from deep_insight_contract.executor import (
+    MAX_SYNC_FILES,
     CallError,
     CallStatus,
     ErrorBody,
@@ -16,6 +17,7 @@ from deep_insight_contract.executor import (
     Language,
     SyncDirection,
     SyncRequest,
+    Transfer,
 )
 
 # SPEC §6, as a person reads it there.
@@ -94,13 +96,24 @@ def test_every_problem_at_once_in_one_line():
 
 
 def test_sync_requests():
-    body = {"direction": "upload", "s3Uri": "s3://b/sessions/x/artifacts/", "path": "artifacts"}
-    assert SyncRequest.from_json(body) == SyncRequest(SyncDirection.UPLOAD, "s3://b/sessions/x/artifacts/", "artifacts")
+    url = "https://b.s3.us-east-1.amazonaws.com/sessions/x/artifacts/r.pdf?X-Amz-Signature=abc"
+    body = {"direction": "upload", "files": [{"path": "artifacts/r.pdf", "url": url}]}
+    assert SyncRequest.from_json(body) == SyncRequest(SyncDirection.UPLOAD, (Transfer("artifacts/r.pdf", url),))
     assert SyncRequest.from_json(body).to_json() == body
-    assert problems({"direction": "sideways", "s3Uri": "s3://b/"}, SyncRequest) == {
-        "direction": "must be download or upload"
-    }
-    assert set(problems({"direction": "upload"}, SyncRequest)) == {"s3Uri"}
+    assert SyncRequest.from_json({"direction": "download", "files": []}).files == ()
+    assert problems({"direction": "sideways", "files": []}, SyncRequest) == {"direction": "must be download or upload"}
+    assert set(problems({"direction": "upload"}, SyncRequest)) == {"files"}
+    # The old shape (the executor listing and signing with its own role) is gone: it names what to use instead.
+    old = problems({"direction": "upload", "s3Uri": "s3://b/sessions/x/", "path": "artifacts"}, SyncRequest)
+    assert set(old) == {"files", "s3Uri", "path"}
+    for files, problem in [
+        ([{"path": "a", "url": "s3://b/k"}], "http(s) URL"),
+        ([{"path": "a"}], "exactly path and url"),
+        ([{"path": "", "url": url}], "non-empty"),
+        (["a"], "exactly path and url"),
+        ([{"path": "a", "url": url}] * (MAX_SYNC_FILES + 1), f"at most {MAX_SYNC_FILES}"),
+    ]:
+        assert problem in problems({"direction": "download", "files": files}, SyncRequest)["files"]
 
 
 def test_a_request_round_trips():

@@ -25,6 +25,7 @@ from deep_insight_agent.app import create_app
 from deep_insight_agent.events import make_event, validate_stream
 from deep_insight_agent.executor_session import LocalExecutorSession, Notify
 from deep_insight_agent.payload import Invocation
+from deep_insight_agent.presign import s3_client as agent_s3_client
 from deep_insight_agent.scripted import ScriptedModel
 from deep_insight_agent.workflow import WorkflowDeps, run_job
 from deep_insight_contract.outputs import OUTPUT_NAMES
@@ -97,21 +98,18 @@ def stack_outputs() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def executor(start_executor, moto_endpoint):
-    return start_executor(
-        ARTIFACT_BUCKET=BUCKET,
-        AWS_ENDPOINT_URL=moto_endpoint,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_REGION=REGION,
-    )
+def executor(start_executor):
+    return start_executor()  # no credentials: the agent sends presigned URLs
 
 
 @pytest.fixture(scope="module")
-def agentcore(executor) -> Iterator[tuple[AgentCoreDataPlane, str]]:
+def agentcore(executor, moto_endpoint) -> Iterator[tuple[AgentCoreDataPlane, str]]:
     """The agent app with the real workflow behind the data-plane path. A question with "fail" in it gets a
     validator whose model has nothing to say: the job fails after the coder has produced files."""
     categories = list(pd.read_csv(DATA)["카테고리"].unique())
+    agent_s3 = agent_s3_client(
+        REGION, endpoint_url=moto_endpoint, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )  # the client the agent signs the executor's URLs with
 
     @asynccontextmanager
     async def open_executor(session_id: str, report: Notify):
@@ -123,7 +121,9 @@ def agentcore(executor) -> Iterator[tuple[AgentCoreDataPlane, str]]:
         if "fail" in invocation.prompt:
             turns["validator"] = []
         models = {name: ScriptedModel(agent_turns) for name, agent_turns in turns.items()}
-        deps = WorkflowDeps(model_for=models.__getitem__, open_executor=open_executor, artifact_bucket=BUCKET)
+        deps = WorkflowDeps(
+            model_for=models.__getitem__, open_executor=open_executor, artifact_bucket=BUCKET, s3=agent_s3
+        )
         async for event in run_job(invocation, session_id, deps):
             yield event
 

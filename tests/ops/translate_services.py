@@ -192,7 +192,7 @@ def task_definition(step: Step) -> Mapping[str, Any]:
         memory=inputs["memory"],
         runtimePlatform=inputs.get("runtimePlatform", {}),
         executionRoleArn=inputs["executionRoleArn"],
-        taskRoleArn=inputs["taskRoleArn"],
+        **({"taskRoleArn": inputs["taskRoleArn"]} if "taskRoleArn" in inputs else {}),
         volumes=inputs.get("volumes", []),
         tags=tag_list(inputs.get("tags"), "key", "value"),
     )["taskDefinition"]

@@ -212,7 +212,7 @@ CASES = [
     Case("role-policy-star", "iam-no-wildcard-actions", "policy: Everything allows '*'; name the actions one by one",
          "dev", ROLE_POLICY, "agent-policy", _add_statement({"Sid": "Everything", "Effect": "Allow", "Action": "*",
                                                              "Resource": "*"})),
-    Case("role-policy-service-star", "iam-no-wildcard-actions", "Statement[2] allows 'ecs:*'", "prod", ROLE_POLICY, "executor-task-policy",
+    Case("role-policy-service-star", "iam-no-wildcard-actions", "Statement[3] allows 'ecs:*'", "prod", ROLE_POLICY, "executor-execution-policy",
          _add_statement({"Effect": "Allow", "Action": ["s3:GetObject", "ecs:*"], "Resource": "*"})),
     Case("role-policy-not-action", "iam-no-wildcard-actions", "AllButIam allows NotAction", "dev", ROLE_POLICY,
          "executor-execution-policy",

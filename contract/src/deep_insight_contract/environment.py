@@ -27,9 +27,9 @@ class AgentEnv(StrEnum):
 
 class ExecutorEnv(StrEnum):
     """The executor's configuration (SPEC §6). SESSION_ID and EXECUTOR_TOKEN are set per task at RunTask;
-    the program sets the bucket, workdir, memory limit and session timeout in the task definition."""
+    the program sets the workdir, memory limit and session timeout in the task definition. No bucket: the
+    executor moves files only through the presigned URLs the agent sends it (it holds no cloud credentials)."""
 
-    ARTIFACT_BUCKET = "ARTIFACT_BUCKET"
     AWS_REGION = "AWS_REGION"
     SESSION_ID = "SESSION_ID"
     TOKEN = "EXECUTOR_TOKEN"
@@ -44,4 +44,3 @@ class ExecutorEnv(StrEnum):
     MAX_UPLOAD_BYTES = "EXECUTOR_MAX_UPLOAD_BYTES"
     MAX_PROCESSES = "EXECUTOR_MAX_PROCESSES"
     MAX_SESSIONS = "EXECUTOR_MAX_SESSIONS"
-    S3_PAGE_SIZE = "EXECUTOR_S3_PAGE_SIZE"

@@ -284,24 +284,55 @@ class ExecuteRequest:
         )
 
 
+MAX_SYNC_FILES = 10000
+"""The most files one sync request may move."""
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """One file of a sync: its path in the workspace and the presigned S3 URL to GET it from (download)
+    or PUT it to (upload). The agent signs the URL for this session's own key; the executor holds no
+    cloud credentials and only follows it."""
+
+    path: str
+    url: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"path": self.path, "url": self.url}
+
+
+def _transfers_problem(value: list[Any]) -> str | None:
+    if len(value) > MAX_SYNC_FILES:
+        return f"at most {MAX_SYNC_FILES} files per request"
+    for index, item in enumerate(value):
+        if not isinstance(item, dict) or set(item) != {"path", "url"}:
+            return f"entry {index} must be an object with exactly path and url"
+        path, url = item["path"], item["url"]
+        if not isinstance(path, str) or not path.strip("/") or not isinstance(url, str):
+            return f"entry {index}: path must be a non-empty string and url a string"
+        if not url.startswith(("https://", "http://")):
+            return f"entry {index}: url must be an http(s) URL (a presigned S3 URL)"
+    return None
+
+
 @dataclass(frozen=True)
 class SyncRequest:
-    """The body of ``POST /v1/sessions/{sid}/sync``: copy between ``s3Uri`` and ``path`` of the workspace."""
+    """The body of ``POST /v1/sessions/{sid}/sync``: each file moves between its workspace ``path`` and its
+    presigned ``url`` - download: GET the URL into the path; upload: PUT the file at the path to the URL."""
 
     direction: SyncDirection
-    s3_uri: str
-    path: str = ""
+    files: tuple[Transfer, ...]
 
     FIELDS = (
         _Field("direction", (str,), required=True, check=_one_of(SyncDirection)),
-        _Field("s3Uri", (str,), required=True),
-        _Field("path", (str,)),
+        _Field("files", (list,), required=True, check=_transfers_problem),
     )
 
     def to_json(self) -> dict[str, Any]:
-        return {"direction": str(self.direction), "s3Uri": self.s3_uri, "path": self.path}
+        return {"direction": str(self.direction), "files": [transfer.to_json() for transfer in self.files]}
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> SyncRequest:
         values = _read(body, cls.FIELDS)
-        return cls(SyncDirection(values["direction"]), values["s3Uri"], values.get("path", ""))
+        files = tuple(Transfer(item["path"], item["url"]) for item in values["files"])
+        return cls(SyncDirection(values["direction"]), files)

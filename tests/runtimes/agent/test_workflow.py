@@ -15,6 +15,7 @@ import pytest
 from deep_insight_agent.events import validate_stream
 from deep_insight_agent.executor_session import LocalExecutorSession, Notify
 from deep_insight_agent.payload import Invocation
+from deep_insight_agent.presign import s3_client as agent_s3_client
 from deep_insight_agent.scripted import ScriptedModel, SilentOnce, ThrottledOnce
 from deep_insight_agent.workflow import WorkflowDeps, run_job
 from pypdf import PdfReader
@@ -95,28 +96,35 @@ def s3(s3_endpoint):
 
 
 @pytest.fixture(scope="module")
-def executor_with_s3(start_executor, s3_endpoint, s3):
-    return start_executor(
-        ARTIFACT_BUCKET=BUCKET,
-        AWS_ENDPOINT_URL=s3_endpoint,
-        AWS_ACCESS_KEY_ID="t",
-        AWS_SECRET_ACCESS_KEY="t",
-        AWS_REGION="us-east-1",
-    )
+def executor_with_s3(start_executor, s3):
+    return start_executor()  # no credentials: the agent sends presigned URLs
 
 
-def run_workflow(executor, models, session_id: str = SID, **deps_options) -> list[dict]:
+@pytest.fixture(scope="module")
+def agent_s3(s3_endpoint):
+    """The client the agent signs with (its role in AWS)."""
+    return agent_s3_client("us-east-1", endpoint_url=s3_endpoint, aws_access_key_id="t", aws_secret_access_key="t")
+
+
+def with_input(s3, session_id: str) -> tuple[str, ...]:
+    """The data file in the session's own input folder (the only place the agent takes inputs from)."""
+    key = f"sessions/{session_id}/input/fresh-food-sales.csv"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=DATA.read_bytes())
+    return (f"s3://{BUCKET}/{key}",)
+
+
+def run_workflow(executor, models, agent_s3, session_id: str = SID, **deps_options) -> list[dict]:
     @asynccontextmanager
     async def open_executor(session_id: str, report: Notify):
         async with LocalExecutorSession(executor.url, session_id, TOKEN) as session:
             yield session
 
     deps = WorkflowDeps(
-        model_for=models.__getitem__, open_executor=open_executor, artifact_bucket=BUCKET, **deps_options
+        model_for=models.__getitem__, open_executor=open_executor, artifact_bucket=BUCKET, s3=agent_s3, **deps_options
     )
     invocation = Invocation(
         prompt="카테고리별 매출을 분석해줘",
-        data=(f"s3://{BUCKET}/sessions/{SID}/input/fresh-food-sales.csv",),
+        data=with_input(agent_s3, session_id),
         language="ko",
     )
 
@@ -126,7 +134,7 @@ def run_workflow(executor, models, session_id: str = SID, **deps_options) -> lis
     return asyncio.run(collect())
 
 
-def test_throttling_and_a_silent_stream_are_retried_to_a_finished_job(executor_with_s3):
+def test_throttling_and_a_silent_stream_are_retried_to_a_finished_job(executor_with_s3, agent_s3):
     categories = list(pd.read_csv(DATA)["카테고리"].unique())
     turns = scripts(categories)
     models = {
@@ -136,7 +144,7 @@ def test_throttling_and_a_silent_stream_are_retried_to_a_finished_job(executor_w
         "reporter": ScriptedModel(turns["reporter"]),
     }
     started = time.monotonic()
-    events = run_workflow(executor_with_s3, models, stall_seconds=0.5, retry_base_delay=0.05)
+    events = run_workflow(executor_with_s3, models, agent_s3, stall_seconds=0.5, retry_base_delay=0.05)
     assert time.monotonic() - started < 25  # the 30 s silence was cut off, not waited out
     assert validate_stream(events) == []
     assert events[-1]["type"] == "complete"
@@ -145,10 +153,10 @@ def test_throttling_and_a_silent_stream_are_retried_to_a_finished_job(executor_w
     assert "model stream silent for 0.5 s; cancelled and retrying" in phases
 
 
-def test_a_job_runs_end_to_end(executor_with_s3, s3):
+def test_a_job_runs_end_to_end(executor_with_s3, s3, agent_s3):
     categories = list(pd.read_csv(DATA)["카테고리"].unique())
     models = {name: ScriptedModel(turns) for name, turns in scripts(categories).items()}
-    events = run_workflow(executor_with_s3, models)
+    events = run_workflow(executor_with_s3, models, agent_s3)
     assert validate_stream(events) == []
     kinds = [e["type"] for e in events]
     assert kinds[-1] == "complete"
@@ -185,7 +193,7 @@ def test_a_job_runs_end_to_end(executor_with_s3, s3):
     assert "planner said" in json.dumps(models["coder"].requests[0], ensure_ascii=False)
 
 
-def test_two_concurrent_jobs_stay_apart(executor_with_s3, s3):
+def test_two_concurrent_jobs_stay_apart(executor_with_s3, s3, agent_s3):
     categories = list(pd.read_csv(DATA)["카테고리"].unique())
     sessions = ("concurrent-a-0123456789abcdef0123456789", "concurrent-b-0123456789abcdef0123456789")
 
@@ -196,10 +204,10 @@ def test_two_concurrent_jobs_stay_apart(executor_with_s3, s3):
 
     async def job(session_id: str) -> list[dict]:
         models = {name: ScriptedModel(turns) for name, turns in scripts(categories).items()}
-        deps = WorkflowDeps(model_for=models.__getitem__, open_executor=open_executor, artifact_bucket=BUCKET)
-        invocation = Invocation(
-            prompt="매출", data=(f"s3://{BUCKET}/sessions/{SID}/input/fresh-food-sales.csv",), language="ko"
+        deps = WorkflowDeps(
+            model_for=models.__getitem__, open_executor=open_executor, artifact_bucket=BUCKET, s3=agent_s3
         )
+        invocation = Invocation(prompt="매출", data=with_input(agent_s3, session_id), language="ko")
         return [event async for event in run_job(invocation, session_id, deps)]
 
     async def both() -> list[list[dict]]:
@@ -218,7 +226,7 @@ def test_two_concurrent_jobs_stay_apart(executor_with_s3, s3):
         assert len(keys) == len(uris)
 
 
-def test_a_failed_job_still_uploads_what_it_produced(executor_with_s3, s3):
+def test_a_failed_job_still_uploads_what_it_produced(executor_with_s3, s3, agent_s3):
     categories = list(pd.read_csv(DATA)["카테고리"].unique())
     turns = scripts(categories)
     session_id = "failing-job-0123456789abcdef0123456789"
@@ -229,7 +237,7 @@ def test_a_failed_job_still_uploads_what_it_produced(executor_with_s3, s3):
         "reporter": ScriptedModel(turns["reporter"]),
     }
     with pytest.raises(AssertionError, match="no turn left"):
-        run_workflow(executor_with_s3, models, session_id=session_id)
+        run_workflow(executor_with_s3, models, agent_s3, session_id=session_id)
     keys = {
         o["Key"].rsplit("/", 1)[-1]
         for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"sessions/{session_id}/artifacts/")["Contents"]

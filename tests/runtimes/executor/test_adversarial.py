@@ -230,12 +230,12 @@ def test_every_error_is_a_json_body_with_an_error_line(executor, method, path, s
 
 def test_sync_body_is_validated(executor):
     with executor.client() as client:
-        response = client.post("/v1/sessions/s/sync", json={"direction": "sideways", "s3Uri": "s3://b/p/"})
+        response = client.post("/v1/sessions/s/sync", json={"direction": "sideways", "files": []})
         assert response.status_code == 422
         assert client.post("/v1/sessions/s/sync", json={"direction": "upload"}).status_code == 422
-        typo = client.post("/v1/sessions/s/sync", json={"direction": "upload", "s3Uri": "s3://b/p/", "s3uri": "x"})
+        typo = client.post("/v1/sessions/s/sync", json={"direction": "upload", "files": [], "file": "x"})
         assert typo.status_code == 422
-        assert [f["field"] for f in typo.json()["fields"]] == ["s3uri"]
+        assert [f["field"] for f in typo.json()["fields"]] == ["file"]
 
 
 @pytest.mark.parametrize("token", [None, "wrong", TOKEN + "x", ""])

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from deep_insight_executor.config import ConfigError, ExecutorConfig
 from deep_insight_executor.output import CappedText
 from deep_insight_executor.paths import PathError, resolve_inside
-from deep_insight_executor.s3sync import SyncError, parse_s3_uri
+from deep_insight_executor.worker import worker_environment
 
 
 def test_settings_from_the_environment():
     config = ExecutorConfig.from_env(
         {
             "EXECUTOR_TOKEN": "t",
-            "ARTIFACT_BUCKET": "b",
             "SESSION_ID": "s-1",
             "EXECUTOR_WORKDIR": "/w",
             "EXECUTOR_MAX_OUTPUT_BYTES": "2048",
@@ -25,7 +26,7 @@ def test_settings_from_the_environment():
             "EXECUTOR_SESSION_TIMEOUT_SECONDS": "300",
         }
     )
-    assert (config.token, config.artifact_bucket, config.session_id, config.workdir) == ("t", "b", "s-1", Path("/w"))
+    assert (config.token, config.session_id, config.workdir) == ("t", "s-1", Path("/w"))
     assert (config.max_output_bytes, config.memory_limit_mb, config.session_timeout_seconds) == (2048, 1000, 300.0)
     assert ExecutorConfig.from_env({}).memory_limit_mb > 0
 
@@ -96,9 +97,31 @@ def test_symlinks_are_followed_only_inside(tmp_path):
     assert resolve_inside(tmp_path, "new/file.txt") == (tmp_path / "new" / "file.txt").resolve()
 
 
-def test_s3_uris():
-    assert parse_s3_uri("s3://b/sessions/x", "b") == ("b", "sessions/x/")
-    assert parse_s3_uri("s3://b", "b") == ("b", "")
-    with pytest.raises(SyncError) as foreign:
-        parse_s3_uri("s3://other/x/", "b")
-    assert foreign.value.status == 403
+def test_the_worker_environment_holds_no_secret_and_no_way_to_credentials(monkeypatch, tmp_path):
+    server = {
+        "PATH": "/opt/venv/bin:/usr/bin", "LANG": "C.UTF-8", "TZ": "UTC", "EXECUTOR_TOKEN": "t0ken",
+        "AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SESSION_TOKEN": "st",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/credentials/x", "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://x",
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN": "a", "ECS_CONTAINER_METADATA_URI_V4": "http://169.254.170.2/v4/x",
+        "ECS_CONTAINER_METADATA_URI": "http://169.254.170.2/v3/x", "AWS_REGION": "us-east-1",
+        "ARTIFACT_BUCKET": "b", "AWS_ENDPOINT_URL": "http://s3", "SESSION_ID": "s1",
+    }  # fmt: skip
+    monkeypatch.setattr(os, "environ", server)
+    env = worker_environment(tmp_path / "ws", tmp_path / "private")
+    assert {k: env[k] for k in ("PATH", "LANG", "TZ")} == {
+        "PATH": "/opt/venv/bin:/usr/bin",
+        "LANG": "C.UTF-8",
+        "TZ": "UTC",
+    }
+    assert env["HOME"] == str(tmp_path / "ws")
+    leaked = [
+        k for k in env if k.startswith(("AWS_", "ECS_")) or "TOKEN" in k or k in ("ARTIFACT_BUCKET", "SESSION_ID")
+    ]
+    assert leaked == []
+    assert not any(value in {"t0ken", "s", "st", "a", "/v2/credentials/x"} for value in env.values())
+
+
+def test_the_server_makes_itself_undumpable():
+    code = "from deep_insight_executor.hardening import forbid_inspection; print(forbid_inspection())"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout == ("True\n" if sys.platform.startswith("linux") else "False\n")

@@ -1,15 +1,18 @@
-"""Moving a job's files: input data into the workspace, the artifacts out to S3 (SPEC §1, §7)."""
+"""Moving a job's files: input data into the workspace, the artifacts out to S3 (SPEC §1, §7).
+
+Files move through presigned URLs the agent signs for this session's own keys (``presign``); the executor
+holds no cloud credentials."""
 
 from __future__ import annotations
 
-import posixpath
 from typing import Any
 from urllib.parse import urlparse
 
-from deep_insight_contract.executor import SyncDirection
-from deep_insight_contract.storage import artifacts_prefix
+from deep_insight_contract.executor import SyncDirection, Transfer
+from deep_insight_contract.storage import artifacts_prefix, input_prefix
 
 from deep_insight_agent.executor_client import ExecutorClient
+from deep_insight_agent.presign import ForeignKeyError, SessionPresigner
 
 ARTIFACT_FOLDER = "artifacts"
 INPUT_FOLDER = "data"
@@ -27,34 +30,45 @@ def artifacts_uri(bucket: str, session_id: str) -> str:
     return f"s3://{bucket}/{artifacts_prefix(session_id)}"
 
 
-async def fetch_inputs(executor: ExecutorClient, data: tuple[str, ...]) -> int:
-    """Copy the payload's S3 objects into ``data/`` of the workspace; returns how many files arrived.
+def input_transfers(presigner: SessionPresigner, data: tuple[str, ...]) -> tuple[Transfer, ...]:
+    """A presigned GET per payload object, each landing at ``data/<its key under the session's input/>``.
+    Only this session's own ``sessions/<id>/input/`` objects in the artifacts bucket (ForeignKeyError)."""
+    prefix = input_prefix(presigner.session_id)
+    transfers = []
+    for uri in data:
+        parsed = urlparse(uri)
+        key = parsed.path.lstrip("/")
+        if parsed.scheme != "s3" or parsed.netloc != presigner.bucket or not key.startswith(prefix):
+            raise ForeignKeyError(
+                f"data entry {uri!r} is not under s3://{presigner.bucket}/{prefix}; upload the session's inputs there"
+            )
+        transfers.append(Transfer(f"{INPUT_FOLDER}/{key.removeprefix(prefix)}", presigner.get(key)))
+    return tuple(transfers)
 
-    The executor syncs prefixes, so each object's folder is synced and only the named files are kept
-    in the count: name inputs in their own folder (``deep_insight_contract.storage.input_prefix``) as the CLI does.
-    """
-    folders = sorted({posixpath.dirname(urlparse(uri).path.lstrip("/")) for uri in data})
-    buckets = {urlparse(uri).netloc for uri in data}
-    files = 0
-    for bucket in sorted(buckets):
-        for folder in folders:
-            result = await executor.sync(SyncDirection.DOWNLOAD, f"s3://{bucket}/{folder}/", INPUT_FOLDER)
-            files += result.files
-    return files
+
+async def fetch_inputs(executor: ExecutorClient, data: tuple[str, ...], presigner: SessionPresigner) -> int:
+    """Copy the payload's S3 objects into ``data/`` of the workspace; returns how many files arrived."""
+    if not data:
+        return 0
+    result = await executor.sync(SyncDirection.DOWNLOAD, input_transfers(presigner, data))
+    return result.files
 
 
-async def publish_artifacts(executor: ExecutorClient, *, session_id: str, bucket: str | None) -> list[dict[str, Any]]:
-    """Upload ``artifacts/`` to the session's ``artifacts_prefix`` in the bucket and describe each file
-    (``name``, ``s3Uri``, ``bytes``). Without a bucket (local runs) they stay in the workspace and
-    ``s3Uri`` is None."""
+async def publish_artifacts(executor: ExecutorClient, presigner: SessionPresigner | None) -> list[dict[str, Any]]:
+    """Upload ``artifacts/`` to the session's ``artifacts_prefix`` in the bucket (the workspace's files are
+    listed first, then one presigned PUT is sent per file) and describe each file (``name``, ``s3Uri``,
+    ``bytes``). Without a presigner (no bucket: local runs) they stay in the workspace and ``s3Uri`` is None."""
     files = [f for f in await executor.list_files() if f.path.startswith(f"{ARTIFACT_FOLDER}/")]
     if not files:
         return []
-    target = artifacts_uri(bucket, session_id) if bucket else None
-    if target is not None:
-        await executor.sync(SyncDirection.UPLOAD, target, ARTIFACT_FOLDER)
-    described = []
-    for file in files:
-        name = file.path.removeprefix(f"{ARTIFACT_FOLDER}/")
-        described.append({"name": name, "s3Uri": f"{target}{name}" if target else None, "bytes": file.bytes})
-    return described
+    names = [file.path.removeprefix(f"{ARTIFACT_FOLDER}/") for file in files]
+    target = None
+    if presigner is not None:
+        target = artifacts_uri(presigner.bucket, presigner.session_id)
+        prefix = artifacts_prefix(presigner.session_id)
+        transfers = tuple(Transfer(f.path, presigner.put(prefix + name)) for f, name in zip(files, names, strict=True))
+        await executor.sync(SyncDirection.UPLOAD, transfers)
+    return [
+        {"name": name, "s3Uri": f"{target}{name}" if target else None, "bytes": file.bytes}
+        for file, name in zip(files, names, strict=True)
+    ]

@@ -14,6 +14,7 @@ from deep_insight_contract.executor import (
     SyncDirection,
     SyncRequest,
     SyncResult,
+    Transfer,
 )
 
 from deep_insight_agent.executor_session import ExecutorSession
@@ -89,10 +90,11 @@ class ExecutorClient:
     async def get_file(self, path: str) -> bytes:
         return self._checked(await self._http.get(self._path(f"/files/{path}"))).content
 
-    async def sync(self, direction: SyncDirection, s3_uri: str, path: str) -> SyncResult:
+    async def sync(self, direction: SyncDirection, files: tuple[Transfer, ...]) -> SyncResult:
+        """Move each file between its workspace path and its presigned URL (``presign.SessionPresigner``)."""
         response = await self._http.post(
             self._path("/sync"),
-            json=SyncRequest(direction, s3_uri, path).to_json(),
+            json=SyncRequest(direction, files).to_json(),
             timeout=httpx.Timeout(600.0),
         )
         return SyncResult.from_json(self._checked(response).json())

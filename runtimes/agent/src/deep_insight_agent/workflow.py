@@ -23,6 +23,7 @@ from deep_insight_agent.events import make_event
 from deep_insight_agent.executor_client import ExecutorClient
 from deep_insight_agent.executor_session import ExecutorSession, Notify
 from deep_insight_agent.payload import Invocation
+from deep_insight_agent.presign import ForeignKeyError, SessionPresigner, s3_client
 from deep_insight_agent.report import Citation, Report, Section, render
 from deep_insight_agent.resilience import ATTEMPTS, STALL_SECONDS, TOTAL_SECONDS, ResilientModel
 
@@ -46,6 +47,17 @@ class WorkflowDeps:
     artifact_bucket: str | None
     stall_seconds: float = STALL_SECONDS
     retry_base_delay: float = 2.0
+    s3: Any = None
+    """The S3 client the agent signs the executor's URLs with (its own role); None: ``presign.s3_client()``,
+    made when a job first needs it."""
+
+    def presigner(self, session_id: str) -> SessionPresigner | None:
+        """URLs for this session's keys only; None without a bucket (local runs: files stay in the workspace)."""
+        if self.artifact_bucket is None:
+            return None
+        if self.s3 is None:
+            self.s3 = s3_client()
+        return SessionPresigner(self.s3, self.artifact_bucket, session_id)
 
 
 def _summary(result: ExecuteResult) -> str:
@@ -256,8 +268,11 @@ async def _on_executor(
         for event in _status_events(session_id, notices):
             yield event
         yield make_event(EventType.STATUS, session_id, phase="executor ready")
+        presigner = deps.presigner(session_id)
         if invocation.data:
-            files = await fetch_inputs(executor, invocation.data)
+            if presigner is None:
+                raise ForeignKeyError("input data needs the artifacts bucket (DEEP_INSIGHT_ARTIFACT_BUCKET)")
+            files = await fetch_inputs(executor, invocation.data, presigner)
             yield make_event(EventType.STATUS, session_id, phase=f"{files} input file(s) in data/")
         await executor.execute(f"import os\nos.makedirs({ARTIFACT_FOLDER!r}, exist_ok=True)")
         holder: dict[str, Any] = {}
@@ -285,7 +300,7 @@ async def _on_executor(
                 yield make_event(EventType.AGENT, session_id, agent=name, state="finished")
             yield make_event(EventType.STATUS, session_id, phase="rendering reports")
             await _write_reports(executor, holder)
-            artifacts = await publish_artifacts(executor, session_id=session_id, bucket=deps.artifact_bucket)
+            artifacts = await publish_artifacts(executor, presigner)
             for artifact in artifacts:
                 yield make_event(EventType.ARTIFACT, session_id, **artifact)
             missing = [name for name in EXPECTED_ARTIFACTS if name not in {a["name"] for a in artifacts}]
@@ -295,8 +310,6 @@ async def _on_executor(
             if artifacts is None:
                 # The job failed or was cancelled: what it produced so far still reaches S3.
                 with contextlib.suppress(Exception):
-                    await asyncio.shield(
-                        publish_artifacts(executor, session_id=session_id, bucket=deps.artifact_bucket)
-                    )
+                    await asyncio.shield(publish_artifacts(executor, presigner))
     assert artifacts is not None  # set when the job got this far
     published.append(artifacts)

@@ -18,6 +18,7 @@ from deep_insight_contract.environment import ExecutorEnv
 from deep_insight_executor import logs
 from deep_insight_executor.app import create_app
 from deep_insight_executor.config import ConfigError, ExecutorConfig
+from deep_insight_executor.hardening import forbid_inspection
 from deep_insight_executor.writable import EXIT_UNWRITABLE, developer_workdir
 
 GRACEFUL_SHUTDOWN_SECONDS = 10
@@ -45,8 +46,8 @@ class _Server(uvicorn.Server):
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="deep-insight-executor",
-        description="Deep Insight code executor (SPEC §6). Settings come from EXECUTOR_* / SESSION_ID / "
-        "ARTIFACT_BUCKET environment variables; --host and --port override theirs.",
+        description="Deep Insight code executor (SPEC §6). Settings come from EXECUTOR_* and SESSION_ID "
+        "environment variables; --host and --port override theirs.",
     )
     parser.add_argument("--host", help="address to listen on (EXECUTOR_HOST, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (EXECUTOR_PORT, default 8080)")
@@ -61,6 +62,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"deep-insight-executor: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     logs.configure(args.log_level, config.session_id)
+    # Before any request: code of the server's uid must not read its environment (the token) from /proc.
+    if not forbid_inspection() and sys.platform.startswith("linux"):
+        logging.getLogger("deep_insight_executor").warning("prctl(PR_SET_DUMPABLE, 0) did not take effect")
 
     server: _Server | None = None
 

@@ -35,7 +35,6 @@ class ExecutorConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     token: str | None = None
-    artifact_bucket: str | None = None
     session_id: str | None = None
     workdir: Path = Path("/workspace")
     max_output_bytes: int = 65536
@@ -46,7 +45,6 @@ class ExecutorConfig:
     max_upload_bytes: int = 100 * 1024 * 1024
     max_processes: int = 256
     max_sessions: int = 16
-    s3_page_size: int = 1000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ExecutorConfig:
@@ -71,7 +69,6 @@ class ExecutorConfig:
             host=env.get(E.HOST, cls.host),
             port=int(number(E.PORT, cls.port, 1, 65535)),
             token=env.get(E.TOKEN) or None,
-            artifact_bucket=env.get(E.ARTIFACT_BUCKET) or None,
             session_id=session_id,
             workdir=Path(env.get(E.WORKDIR) or cls.workdir),
             max_output_bytes=int(number(E.MAX_OUTPUT_BYTES, cls.max_output_bytes, 1024, 64 * 1024 * 1024)),
@@ -84,7 +81,6 @@ class ExecutorConfig:
             max_upload_bytes=int(number(E.MAX_UPLOAD_BYTES, cls.max_upload_bytes, 1, 10 * 1024**3)),
             max_processes=int(number(E.MAX_PROCESSES, cls.max_processes, 8, 100000)),
             max_sessions=int(number(E.MAX_SESSIONS, cls.max_sessions, 1, 1000)),
-            s3_page_size=int(number(E.S3_PAGE_SIZE, cls.s3_page_size, 1, 1000)),
         )
 
     def with_overrides(self, **changes: object) -> ExecutorConfig:

@@ -10,8 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from deep_insight_executor.paths import PathError
-from deep_insight_executor.s3sync import SyncError
 from deep_insight_executor.sessions import SessionLimitError
+from deep_insight_executor.transfers import SyncError
 
 ROUTER_MESSAGES = {404: "no such route", 405: "method not allowed"}
 """What Starlette's router raises (a plain HTTPException) says in our words."""
@@ -61,6 +61,6 @@ EXCEPTION_HANDLERS = {
     HTTPException: _http_error,
     InvalidBody: _invalid_body,  # 422
     PathError: _path_error,  # 400: a path outside the workspace
-    SyncError: _sync_error,  # 400, or 403 for a bucket that is not this executor's
+    SyncError: _sync_error,  # 400 for a bad path, 502 when S3 refused or failed a transfer
     SessionLimitError: _session_limit,  # 429: the executor already serves EXECUTOR_MAX_SESSIONS
 }

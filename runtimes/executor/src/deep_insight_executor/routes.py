@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from deep_insight_executor import transfers
 from deep_insight_executor.errors import ApiError
 from deep_insight_executor.paths import resolve_inside
 from deep_insight_executor.sessions import Session
@@ -161,15 +162,12 @@ async def get_file(request: Request) -> Response:
 async def sync(request: Request) -> Response:
     sid = _session_id(request)
     call = SyncRequest.from_json(await _json_object(request))
-    state = state_of(request)
     session = await _open_session(request, sid)
     async with session.lock:
         if call.direction == SyncDirection.DOWNLOAD:
-            result = await asyncio.to_thread(
-                state.s3.download, call.s3_uri, session.workspace, call.path, session.owner
-            )
+            result = await asyncio.to_thread(transfers.download, call.files, session.workspace, session.owner)
         else:
-            result = await asyncio.to_thread(state.s3.upload, call.s3_uri, session.workspace, call.path)
+            result = await asyncio.to_thread(transfers.upload, call.files, session.workspace)
     return JSONResponse(result.to_json())
 
 

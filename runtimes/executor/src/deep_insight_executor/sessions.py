@@ -188,7 +188,7 @@ class SessionManager:
             sys.executable,
             "-c",
             "import matplotlib.font_manager",
-            env={**os.environ, "MPLCONFIGDIR": str(cache), "MPLBACKEND": "Agg"},
+            env={"PATH": os.environ.get("PATH", os.defpath), "MPLCONFIGDIR": str(cache), "MPLBACKEND": "Agg"},
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from starlette.requests import Request
 
 from deep_insight_executor.config import ExecutorConfig
-from deep_insight_executor.s3sync import S3Sync
 from deep_insight_executor.sessions import SessionManager
 
 log = logging.getLogger("deep_insight_executor.http")
@@ -24,7 +23,6 @@ class ExecutorState:
         self.started = time.monotonic()
         self._request_exit = request_exit
         self.sessions = SessionManager(config, on_pinned_session_end=self.finish)
-        self.s3 = S3Sync(config.artifact_bucket, page_size=config.s3_page_size)
 
     def finish(self, reason: str) -> None:
         """The pinned session is over: answer 503 to health checks and let the process exit."""

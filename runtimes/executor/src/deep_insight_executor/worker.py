@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from deep_insight_contract.environment import ExecutorEnv
 from deep_insight_contract.executor import CallError, CallStatus, ErrorType, ExecuteResult
 from jupyter_client.manager import AsyncKernelManager
 
@@ -103,11 +102,10 @@ def longest_socket_path(private_dir: Path) -> str:
 
 
 def worker_environment(workspace: Path, private_dir: Path) -> dict[str, str]:
-    """A small, explicit environment: no server secrets (EXECUTOR_TOKEN) reach user code."""
-    keep = ("PATH", "LANG", "LC_ALL", "TZ", ExecutorEnv.AWS_REGION, "AWS_DEFAULT_REGION", ExecutorEnv.ARTIFACT_BUCKET,
-            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-            "ECS_CONTAINER_METADATA_URI_V4", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-            "AWS_SESSION_TOKEN")  # fmt: skip
+    """A small, explicit environment built from nothing: no server secret (EXECUTOR_TOKEN), no cloud
+    credentials or the addresses that hand them out (AWS_*, AWS_CONTAINER_CREDENTIALS_*, the ECS
+    metadata URI) reach user code. Only the locale, the time zone and PATH are kept from the server's."""
+    keep = ("PATH", "LANG", "LC_ALL", "TZ")
     env = {k: os.environ[k] for k in keep if k in os.environ}
     env.setdefault("PATH", os.defpath)
     env.update(
