@@ -124,3 +124,17 @@ def test_a_memory_bomb_is_caught_when_the_server_is_not_root(executor_venv, shar
             assert run(client, "bystander", "print(kept + 1)")["stdout"] == "42\n"
     finally:
         assert executor.stop() == 0, log.read_text()[-3000:]
+
+
+def test_blas_and_openmp_threads_match_the_tasks_cpus(small):
+    code = (
+        "import os\n"
+        "names = ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS', 'NUMEXPR_NUM_THREADS')\n"
+        "print({os.environ[name] for name in names}, len(os.sched_getaffinity(0)))"
+    )
+    with small.client() as client:
+        result = run(client, "threads", code)
+        assert result["status"] == "ok", result
+        threads, cpus = result["stdout"].split("} ")
+        threads = threads.strip("{'")
+        assert 1 <= int(threads) <= int(cpus)  # one value for all four, at most the CPUs the worker may use
