@@ -209,6 +209,7 @@ class PythonWorker:
         manager.connection_file = str(self.private_dir / "runtime" / f"kernel-{time.monotonic_ns()}.json")
         await manager.start_kernel(
             cwd=str(self.workspace),
+            # thread_caps() (BLAS/OpenMP threads = the task's vCPUs) overrides worker_environment's "1"s.
             env=worker_environment(self.workspace, self.private_dir) | thread_caps(),
             preexec_fn=limit_child(self.limits),
             extra_arguments=["--HistoryManager.enabled=False", "--IPKernelApp.log_level=ERROR", "--colors=NoColor"],
