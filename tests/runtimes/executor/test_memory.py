@@ -138,3 +138,11 @@ def test_blas_and_openmp_threads_match_the_tasks_cpus(small):
         threads, cpus = result["stdout"].split("} ")
         threads = threads.strip("{'")
         assert 1 <= int(threads) <= int(cpus)  # one value for all four, at most the CPUs the worker may use
+
+
+def test_workers_are_the_out_of_memory_killers_first_choice(small):
+    """If a bomb outruns the watchdog and the task runs out, the kernel kills a worker, not the server."""
+    with small.client() as client:
+        assert run(client, "oom", "print(open('/proc/self/oom_score_adj').read().strip())")["stdout"] == "1000\n"
+        bash = run(client, "oom", "cat /proc/self/oom_score_adj", language="bash")
+        assert bash["stdout"] == "1000\n"
