@@ -146,3 +146,13 @@ def test_workers_are_the_out_of_memory_killers_first_choice(small):
         assert run(client, "oom", "print(open('/proc/self/oom_score_adj').read().strip())")["stdout"] == "1000\n"
         bash = run(client, "oom", "cat /proc/self/oom_score_adj", language="bash")
         assert bash["stdout"] == "1000\n"
+
+
+def test_a_sigkill_from_elsewhere_is_reported_as_possibly_the_oom_killer(small):
+    with small.client() as client:
+        result = run(client, "sigkill", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")
+        assert result["error"]["type"] == "WorkerCrashed", result
+        assert "SIGKILL" in result["error"]["message"]
+        assert "out-of-memory killer" in result["error"]["message"]
+        assert "memory limit" not in result["error"]["message"]  # the watchdog did not do it
+        assert_alive(client, "sigkill")

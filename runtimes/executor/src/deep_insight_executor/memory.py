@@ -24,6 +24,7 @@ event loop, so calls are not slowed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -184,6 +185,7 @@ WATCHDOG = MemoryWatchdog()
 """The server's one watchdog (a thread, started with the first worker)."""
 
 
+@functools.cache  # read once: a task's CPUs do not change
 def cpu_limit() -> int:
     """The vCPUs this task may use: its cgroup CPU quota when one is set, else the CPUs it may run on."""
     try:
