@@ -146,7 +146,10 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("executor.cpu", v.integer(range(1, 10**6), f"use one of {_listed(FARGATE_MEMORY_BY_CPU)}"), "1024",
             f"Fargate CPU units: {_listed(FARGATE_MEMORY_BY_CPU)}", "With executor.memory, a Fargate task size."),
     Setting("executor.memory", v.integer(range(1, 10**7), "use MiB, e.g. 2048"), "2048",
-            "MiB, valid for executor.cpu", "Fargate's task-size table decides which memories go with a CPU."),
+            "MiB, valid for executor.cpu",
+            "Fargate's task-size table decides which memories go with a CPU. The agents' Python may use 80% of it "
+            "(resident memory; more ends the call as WorkerCrashed). Every size works: the smallest, 512, "
+            "gives 409 MiB, and the reference pandas + matplotlib job peaks at ~135 MiB."),
     Setting("executor.architecture", v.choice(Architecture), Architecture.ARM64.value, _choices(Architecture)),
     Setting("executor.maxSessions", v.integer(MAX_SESSIONS_RANGE), "20",
             f"{MAX_SESSIONS_RANGE.start}..{MAX_SESSIONS_RANGE.stop - 1}",

@@ -6,6 +6,9 @@ import json
 
 import pytest
 
+from components.aws_facts import FARGATE_MEMORIES
+from components.cluster import WORKER_MEMORY_SHARE
+from components.settings_schema import SETTINGS
 from tests.conftest import key
 
 TASK = "aws:ecs/taskDefinition:TaskDefinition"
@@ -115,3 +118,16 @@ def test_a_replaced_task_definition_keeps_its_old_revision(request, stack):
     evaluation = request.getfixturevalue(stack)
     task = evaluation.named("executor-task", TASK).inputs
     assert task["skipDestroy"] is True
+
+
+def test_the_smallest_fargate_task_still_runs_analysis_as_the_memory_note_says():
+    """The executor.memory note promises every Fargate size works: the smallest task's worker limit is 409
+    MiB, which tests/runtimes/executor/test_memory.py runs the reference job and a memory bomb at (as 410)."""
+    smallest = min(FARGATE_MEMORIES)
+    assert smallest == 512
+    worker_mb = int(smallest * WORKER_MEMORY_SHARE)
+    assert worker_mb == 409
+    assert worker_mb >= 256  # the executor refuses an EXECUTOR_MEMORY_LIMIT_MB under 256 at start
+    note = SETTINGS["executor.memory"].notes
+    assert f"{WORKER_MEMORY_SHARE:.0%}" in note
+    assert "the smallest, 512, gives 409 MiB" in note

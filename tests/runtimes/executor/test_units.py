@@ -1,15 +1,25 @@
-"""Pure pieces of the executor: settings, output capping, path confinement."""
+"""Pure pieces of the executor: settings, output capping, path confinement, the memory watchdog."""
 
 from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from deep_insight_executor.config import ConfigError, ExecutorConfig
+from deep_insight_executor.memory import (
+    MemoryWatchdog,
+    cpu_limit,
+    resident_bytes,
+    terminate,
+    thread_caps,
+    tree,
+    tree_memory_bytes,
+)
 from deep_insight_executor.output import CappedText
 from deep_insight_executor.paths import PathError, resolve_inside
 from deep_insight_executor.worker import worker_environment
@@ -125,3 +135,71 @@ def test_the_server_makes_itself_undumpable():
     code = "from deep_insight_executor.hardening import forbid_inspection; print(forbid_inspection())"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout == ("True\n" if sys.platform.startswith("linux") else "False\n")
+
+
+def _child(code: str) -> subprocess.Popen:
+    """A Python process in its own session (as workers are), told to run ``code`` and then wait."""
+    return subprocess.Popen(
+        [sys.executable, "-c", code + "\nimport time\nprint('ready', flush=True)\ntime.sleep(60)"],
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def test_the_watchdog_kills_a_tree_over_its_limit_and_says_why():
+    process = _child("hog = bytearray(200 * 1024**2)")
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline() == b"ready\n"
+        watchdog = MemoryWatchdog()
+        watchdog.watch(process.pid, 1000)
+        watchdog.check()
+        assert process.poll() is None  # 200 MB is under 1000 MB
+        watchdog.watch(process.pid, 100)
+        watchdog.check()
+        assert process.wait(5) == -signal.SIGKILL
+        kill = watchdog.forget(process.pid)
+        assert kill is not None
+        assert kill.limit_mb == 100
+        assert kill.resident_mb >= 200
+        assert "memory limit of 100 MB" in kill.message("the worker")
+    finally:
+        process.kill()
+        process.wait()
+        process.stdout.close()  # type: ignore[union-attr]
+
+
+def test_the_watchdog_counts_forked_children_once():
+    """Ten forks of a 200 MB process share its pages: proportional sets, not 11 × 200 MB resident."""
+    code = (
+        "import os, time\n"
+        "hog = bytearray(200 * 1024**2)\n"
+        "for _ in range(10):\n"
+        "    if os.fork() == 0:\n"
+        "        time.sleep(60)\n"
+        "        os._exit(0)\n"
+    )
+    process = _child(code)
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline() == b"ready\n"
+        members = tree(process.pid)
+        assert len(members) == 11
+        assert sum(resident_bytes(pid) for pid in members) > 2000 * 1024**2  # what a naive sum would see
+        assert tree_memory_bytes(members, 500 * 1024**2) < 500 * 1024**2
+        watchdog = MemoryWatchdog()
+        watchdog.watch(process.pid, 500)
+        watchdog.check()
+        assert process.poll() is None
+        assert watchdog.forget(process.pid) is None
+    finally:
+        terminate(process.pid, tree(process.pid))
+        process.wait()
+        process.stdout.close()  # type: ignore[union-attr]
+
+
+def test_workers_get_as_many_blas_threads_as_the_task_has_cpus():
+    caps = thread_caps()
+    assert set(caps) == {"OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"}
+    assert set(caps.values()) == {str(cpu_limit())}
+    assert 1 <= cpu_limit() <= len(os.sched_getaffinity(0))

@@ -2,8 +2,8 @@
 
 The kernel (ipykernel, driven by jupyter_client) is a separate process that keeps variables and
 imports between calls, like a notebook. jupyter_client gives interrupts, restarts and liveness for
-free; this module adds the limits: an address-space cap (a memory bomb fails inside the worker, not
-in the server), a process cap (a fork bomb stops growing), a wall-clock timeout (the worker is killed
+free; this module adds the limits: a resident-memory cap (memory.py: a memory bomb kills the worker, not
+the server), a process cap (a fork bomb stops growing), a wall-clock timeout (the worker is killed
 and replaced), output caps, and cleanup of processes user code leaves behind.
 """
 
@@ -27,6 +27,7 @@ import psutil
 from deep_insight_contract.executor import CallError, CallStatus, ErrorType, ExecuteResult
 from jupyter_client.manager import AsyncKernelManager
 
+from deep_insight_executor.memory import OOM_SCORE_ADJ, WATCHDOG, thread_caps
 from deep_insight_executor.output import CappedText
 from deep_insight_executor.writable import temp_dir
 
@@ -72,11 +73,19 @@ def captured(
 
 
 def limit_child(limits: Limits) -> Callable[[], None]:
-    """preexec_fn for worker processes: caps first, then drop privileges (caps cannot be raised back)."""
+    """preexec_fn for worker processes: caps first, then drop privileges (caps cannot be raised back).
+
+    No RLIMIT_AS: memory is capped on resident memory by the server's watchdog (memory.py), since numpy and
+    its BLAS reserve far more address space than they use. The OOM killer is pointed at workers instead.
+    """
 
     def apply() -> None:
-        memory = limits.memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        with contextlib.suppress(OSError):  # os calls only: this runs between fork and exec
+            adj = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+            try:
+                os.write(adj, str(OOM_SCORE_ADJ).encode())
+            finally:
+                os.close(adj)
         resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         if limits.gid is not None:
@@ -117,8 +126,7 @@ def worker_environment(workspace: Path, private_dir: Path) -> dict[str, str]:
         TMPDIR=str(temp_dir()),  # the folder checked at start, not whatever tempfile would fall back to
         PYTHONUNBUFFERED="1",
         PYTHONDONTWRITEBYTECODE="1",
-        OPENBLAS_NUM_THREADS="1",  # one BLAS thread per worker: predictable memory and no oversubscription
-        OMP_NUM_THREADS="1",
+        **thread_caps(),  # BLAS/OpenMP threads = the task's vCPUs
     )
     return env
 
@@ -229,6 +237,9 @@ class PythonWorker:
             await manager.shutdown_kernel(now=True)
             raise
         self._manager, self._client = manager, client
+        pid = self.pid
+        if pid:
+            WATCHDOG.watch(pid, self.limits.memory_mb)
 
     async def stop(self) -> None:
         manager, client = self._manager, self._client
@@ -238,6 +249,7 @@ class PythonWorker:
         if manager is not None:
             pid = getattr(manager.provisioner, "pid", None)
             if pid:
+                WATCHDOG.forget(pid)
                 kill_tree(pid, include_root=False)
             with contextlib.suppress(Exception):
                 await manager.shutdown_kernel(now=True)
@@ -295,11 +307,7 @@ class PythonWorker:
             except queue.Empty:
                 if not await self._manager.is_alive():  # type: ignore[union-attr]
                     status = CallStatus.ERROR
-                    error = CallError(
-                        ErrorType.WORKER_CRASHED,
-                        "the worker process died during the call (os._exit, a crash, or out of "
-                        "memory); the next call starts a fresh worker without this session's variables",
-                    )
+                    error = CallError(ErrorType.WORKER_CRASHED, self._death())
                     break
                 continue
             if message["parent_header"].get("msg_id") != msg_id:
@@ -330,6 +338,21 @@ class PythonWorker:
                 await client.get_shell_msg(timeout=1)
         return captured(status, stdout, stderr, error, started)
 
+    def _death(self) -> str:
+        """Why the worker died, as far as the server can tell."""
+        fresh = "the next call starts a fresh worker without this session's variables"
+        pid = self.pid
+        kill = WATCHDOG.killed(pid) if pid else None
+        if kill is not None:
+            return f"{kill.message('the worker')}; {fresh}"
+        process = getattr(getattr(self._manager, "provisioner", None), "process", None)
+        if getattr(process, "returncode", None) == -signal.SIGKILL:
+            return (
+                "the worker process was killed (SIGKILL) during the call: by the code itself, or by the "
+                f"system's out-of-memory killer when the task ran out of memory; {fresh}"
+            )
+        return f"the worker process died during the call (os._exit, a crash, or out of memory); {fresh}"
+
 
 async def run_bash(
     command: str, *, workspace: Path, private_dir: Path, limits: Limits, timeout: float
@@ -358,6 +381,7 @@ async def run_bash(
     assert process.stdout is not None
     assert process.stderr is not None
     pumps = asyncio.gather(pump(process.stdout, stdout), pump(process.stderr, stderr))
+    WATCHDOG.watch(process.pid, limits.memory_mb)
     status, error = CallStatus.OK, None
     try:
         await asyncio.wait_for(asyncio.shield(process.wait()), timeout)
@@ -369,9 +393,13 @@ async def run_bash(
             os.killpg(process.pid, signal.SIGKILL)
         kill_tree(process.pid, include_root=True)
         await process.wait()
+        kill = WATCHDOG.forget(process.pid)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(pumps, 5)
-    if status == CallStatus.OK and process.returncode != 0:
+    if kill is not None:
+        status = CallStatus.ERROR
+        error = CallError(ErrorType.WORKER_CRASHED, kill.message("the command"))
+    elif status == CallStatus.OK and process.returncode != 0:
         status = CallStatus.ERROR
         error = CallError(ErrorType.EXIT_CODE, f"the command exited with status {process.returncode}")
     return captured(status, stdout, stderr, error, started)
