@@ -22,6 +22,12 @@ print(sum(1 for p in os.listdir('/proc') if p.isdigit() and live(p)))
 """
 
 
+@pytest.fixture(scope="module")
+def executor(start_executor):
+    """One server for the whole module: its many sessions stay open, so the default cap of 16 is raised."""
+    return start_executor(EXECUTOR_MAX_SESSIONS="64")
+
+
 def test_a_timeout_interrupts_first_and_the_session_keeps_its_variables(executor):
     with executor.client() as client:
         run(client, "loop", "kept = 1")
