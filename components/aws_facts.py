@@ -74,6 +74,11 @@ ECR_PRIVATE_REGISTRY_PATTERN = re.compile(r"^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.am
 # reaches it only through NAT. AgentCore pulls the image itself, not through the runtime's VPC ENIs.
 ECR_PUBLIC_REGISTRY = "public.ecr.aws"
 
+
+def is_ecr_public(uri: str) -> bool:
+    return uri.startswith(f"{ECR_PUBLIC_REGISTRY}/")
+
+
 MODEL_ID_PATTERN = re.compile(
     r"^(arn:aws[a-z-]*:bedrock:[a-z0-9-]+:[0-9]{0,12}:"
     r"(foundation-model|inference-profile|application-inference-profile|provisioned-model)/[A-Za-z0-9.:_-]+"

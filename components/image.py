@@ -29,10 +29,10 @@ import pulumi_aws as aws
 import pulumi_docker as docker
 
 from components import dockerignore
+from components.aws_facts import is_ecr_public
 from components.bucket import retain_data_tag
 from components.iam import ImagePuller, Statement, image_pull_statements
 from components.settings import ECR_URI_PATTERN, ResourceTags
-from components.settings_values import is_ecr_public
 
 # A rebuild of an unchanged context must be able to move its tag (see the module docstring).
 TAG_MUTABILITY = "MUTABLE"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.addressing import carve_subnets
-from components.aws_facts import FARGATE_MEMORIES, FARGATE_MEMORY_BY_CPU, PROFILE_GEOGRAPHIES
+from components.aws_facts import FARGATE_MEMORIES, FARGATE_MEMORY_BY_CPU, PROFILE_GEOGRAPHIES, is_ecr_public
 from components.errors import Problem
 from components.settings_schema import (
     EXECUTOR_ENDPOINTS,
@@ -21,7 +21,6 @@ from components.settings_schema import (
     NatStrategy,
     key,
 )
-from components.settings_values import is_ecr_public
 
 
 @dataclass(frozen=True)

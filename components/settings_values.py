@@ -32,6 +32,7 @@ from components.aws_facts import (
     TAG_CHARACTERS_SHOWN,
     TAG_KEY_LENGTH,
     TAG_VALUE_LENGTH,
+    is_ecr_public,
     known_regions,
     unknown_region_message,
 )
@@ -234,10 +235,6 @@ def image_uri(service: str) -> Callable[[str], str]:
         return value
 
     return parse
-
-
-def is_ecr_public(uri: str) -> bool:
-    return uri.startswith(f"{ECR_PUBLIC_REGISTRY}/")
 
 
 def model_id(raw: str) -> str:

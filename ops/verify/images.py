@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
+from components.aws_facts import is_ecr_public
 from components.image import TAG_MUTABILITY
 from components.settings import ECR_URI_PATTERN, ImageBuild
-from components.settings_values import is_ecr_public
 from ops.verify.context import CheckList, Context, Result, error_code, short_digest, verdict
 
 CHECKS = CheckList()

@@ -61,6 +61,14 @@ def can_drop_privileges() -> bool:
     return usable_by_others(Path(sys.executable)) and usable_by_others(stdlib)
 
 
+SLOT_TOKEN_BYTES = 8
+
+
+def slot_name(token: str) -> str:
+    """A slot's folder name: not the session id, since a slot is prepared before its session exists."""
+    return f"w-{token}"
+
+
 @dataclass
 class Slot:
     """A workspace, a private folder and a uid, with (for a spare) an already started worker."""
@@ -147,7 +155,7 @@ class SessionManager:
 
     def socket_path_problem(self) -> str | None:
         """Why a session's kernel could not be reached under this workdir (its sockets' paths too long), or None."""
-        path = longest_socket_path(self.private_root / f"w-{'0' * 16}")  # a slot's name, as _new_slot makes it
+        path = longest_socket_path(self.private_root / slot_name("0" * SLOT_TOKEN_BYTES * 2))
         if len(path.encode()) <= UNIX_SOCKET_PATH_MAX:
             return None
         return (
@@ -210,7 +218,7 @@ class SessionManager:
 
     def _new_slot(self) -> Slot:
         limits = self._limits()
-        name = f"w-{secrets.token_hex(8)}"  # not the session id: a slot is prepared before its session exists
+        name = slot_name(secrets.token_hex(SLOT_TOKEN_BYTES))
         workspace, private_dir = self.workspaces / name, self.private_root / name
         for folder in (workspace, private_dir):
             folder.mkdir(parents=True, exist_ok=True)

@@ -189,8 +189,6 @@ class PythonWorker:
         self._manager: AsyncKernelManager | None = None
         self._client: Any = None
         self.restarts = 0
-        self._killed = False
-        """The last call's timeout ended in a kill: the worker must be replaced."""
 
     @property
     def pid(self) -> int | None:
@@ -260,8 +258,8 @@ class PythonWorker:
         if not await self.alive():
             await self.stop()
             await self.start()
-        result = await self._run(code, timeout)
-        if result.status == CallStatus.TIMEOUT and self._killed:
+        result, killed = await self._run(code, timeout)
+        if killed:
             await self.stop()
             self.restarts += 1
             await self.start()
@@ -275,7 +273,8 @@ class PythonWorker:
                 kill_tree(pid, include_root=False)
         return result
 
-    async def _run(self, code: str, timeout: float) -> ExecuteResult:
+    async def _run(self, code: str, timeout: float) -> tuple[ExecuteResult, bool]:
+        """The call's answer, and whether its timeout ended in a kill (the worker must be replaced)."""
         client = self._client
         started = time.monotonic()
         deadline = started + timeout
@@ -285,7 +284,7 @@ class PythonWorker:
         msg_id = client.execute(code, store_history=False, allow_stdin=False, stop_on_error=False)
         status = CallStatus.OK
         interrupted_at: float | None = None
-        self._killed = False
+        killed = False
         while True:
             now = time.monotonic()
             if interrupted_at is None and now >= deadline:
@@ -293,7 +292,7 @@ class PythonWorker:
                 with contextlib.suppress(Exception):  # a dead kernel is found below, as a crash or a kill
                     await self._manager.interrupt_kernel()  # type: ignore[union-attr]
             if interrupted_at is not None and now >= interrupted_at + INTERRUPT_GRACE_SECONDS:
-                status, self._killed = CallStatus.TIMEOUT, True
+                status, killed = CallStatus.TIMEOUT, True
                 error = CallError(
                     ErrorType.TIMEOUT,
                     f"the call ran longer than {timeout:g} s and did not stop when interrupted; the worker was "
@@ -333,10 +332,10 @@ class PythonWorker:
                     )
                 break
         crashed = error is not None and error.type == ErrorType.WORKER_CRASHED
-        if not self._killed and not crashed:
+        if not killed and not crashed:
             with contextlib.suppress(queue.Empty):  # the execute_reply, so the shell channel stays in step
                 await client.get_shell_msg(timeout=1)
-        return captured(status, stdout, stderr, error, started)
+        return captured(status, stdout, stderr, error, started), killed
 
     def _death(self) -> str:
         """Why the worker died, as far as the server can tell."""
