@@ -1,5 +1,45 @@
-"""The executor's tests use the shared real-server harness of tests/runtimes/conftest.py."""
+"""The executor's tests use the shared real-server harness of tests/runtimes/conftest.py.
+
+The adversarial, API and credential suites run in both of the server's modes: ``root`` (a developer's
+machine: each session's code runs as its own uid) and ``non-root`` (the image on Fargate: the server is an
+unprivileged uid whose workdir sits in a root-owned 0755 folder, and user code runs as that same uid).
+"""
+
+import os
+
+import pytest
 
 from tests.runtimes.conftest import DATA, TOKEN, Executor, StartExecutor, _free_port, assert_alive, run
 
-__all__ = ["DATA", "TOKEN", "Executor", "StartExecutor", "_free_port", "assert_alive", "run"]
+SERVER_UID = 43210  # the non-root mode's server: not root, not a session uid of a root server (those start far higher)
+MODES = ("root", "non-root")
+
+
+def start_in_mode(start_executor: StartExecutor, mode: str, **env: str) -> Executor:
+    """A server in ``mode``. Non-root needs root to start it as another uid, and a HOME (as the image sets;
+    uid 43210 has no passwd entry); its one uid runs the server's threads and every session's processes,
+    which all count against the process cap."""
+    if mode == "root":
+        return start_executor(**env)
+    if os.geteuid() != 0:
+        pytest.skip("starting the server as another uid needs root")
+    return start_executor(as_uid=SERVER_UID, **{"HOME": "/tmp", "EXECUTOR_MAX_PROCESSES": "512", **env})
+
+
+@pytest.fixture(scope="module", params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+__all__ = [
+    "DATA",
+    "MODES",
+    "SERVER_UID",
+    "TOKEN",
+    "Executor",
+    "StartExecutor",
+    "_free_port",
+    "assert_alive",
+    "run",
+    "start_in_mode",
+]

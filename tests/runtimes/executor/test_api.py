@@ -1,10 +1,17 @@
-"""SPEC §6 semantics against a real server: state, errors, bash, files, sessions, health."""
+"""SPEC §6 semantics against a real server, in both of its modes: state, errors, bash, files, sessions, health."""
 
 from __future__ import annotations
 
 import base64
 
-from tests.runtimes.executor.conftest import run
+import pytest
+
+from tests.runtimes.executor.conftest import Executor, StartExecutor, run, start_in_mode
+
+
+@pytest.fixture(scope="module")
+def executor(start_executor: StartExecutor, mode: str) -> Executor:
+    return start_in_mode(start_executor, mode)
 
 
 def test_health_is_open_and_counts_sessions(executor):

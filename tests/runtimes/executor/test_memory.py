@@ -1,19 +1,14 @@
 """Memory limits on real memory: the smallest worker limit the program deploys (a 512 MB Fargate task gives
 a 410 MB worker, components/cluster.py WORKER_MEMORY_SHARE) runs the reference job, and a memory bomb
-of any size ends as WorkerCrashed naming the limit while the server and other sessions carry on."""
+of any size ends as WorkerCrashed naming the limit while the server and other sessions carry on. In both
+of the server's modes: in the non-root one every worker is the server's own uid, and the watchdog must
+still tell them apart."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import tempfile
-import time
-from pathlib import Path
-
-import httpx
 import pytest
 
-from tests.runtimes.executor.conftest import DATA, TOKEN, Executor, _free_port, assert_alive, run
+from tests.runtimes.executor.conftest import DATA, SERVER_UID, Executor, StartExecutor, assert_alive, run, start_in_mode
 from tests.runtimes.executor.test_venv import JOB
 
 SMALLEST_WORKER_MB = "410"  # 80% of Fargate's smallest task, 512 MB
@@ -21,8 +16,8 @@ REFERENCE_TOTAL = "157685452"  # the 금액 column of ../shared/data/fresh-food-
 
 
 @pytest.fixture(scope="module")
-def small(start_executor) -> Executor:
-    return start_executor(EXECUTOR_MEMORY_LIMIT_MB=SMALLEST_WORKER_MB)
+def small(start_executor: StartExecutor, mode: str) -> Executor:
+    return start_in_mode(start_executor, mode, EXECUTOR_MEMORY_LIMIT_MB=SMALLEST_WORKER_MB)
 
 
 def test_the_analysis_stack_imports_at_the_smallest_limit(small):
@@ -65,8 +60,10 @@ def assert_memory_crash(result: dict) -> None:
 
 
 @pytest.mark.parametrize("bomb", BOMBS.values(), ids=BOMBS.keys())
-def test_a_memory_bomb_is_a_worker_crash_naming_the_limit(small, bomb):
+def test_a_memory_bomb_is_a_worker_crash_naming_the_limit(small, mode, bomb):
     with small.client() as client:
+        uid = run(client, "bomb", "import os; print(os.getuid())")["stdout"]
+        assert (uid == f"{SERVER_UID}\n") == (mode == "non-root")  # non-root: the bomb is the server's uid
         assert run(client, "bystander", "kept = 41")["status"] == "ok"
         run(client, "bomb", "before = 1")
         assert_memory_crash(run(client, "bomb", bomb, timeoutSeconds=60))
@@ -82,48 +79,6 @@ def test_memory_that_stays_under_the_limit_is_fine(small):
         assert result["status"] == "ok", result
         assert result["stdout"] == "150\n"
         assert run(client, "under", "print(len(hog) // 1024**2)")["stdout"] == "150\n"  # and it is kept
-
-
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to start the server as another uid")
-def test_a_memory_bomb_is_caught_when_the_server_is_not_root(executor_venv, shared_tmp):
-    """Without root every worker runs as the server's own uid: the watchdog must still see and kill it."""
-    uid = 10001
-    workdir = Path(tempfile.mkdtemp(prefix="nonroot-", dir=shared_tmp))
-    os.chown(workdir, uid, uid)
-    log = shared_tmp / f"{workdir.name}.log"
-    port = _free_port()
-    with log.open("wb") as handle:
-        process = subprocess.Popen(
-            [str(executor_venv / "bin" / "deep-insight-executor"), "--host", "127.0.0.1", "--port", str(port),
-             "--workdir", str(workdir)],
-            env={"PATH": f"{executor_venv / 'bin'}:/usr/bin:/bin", "HOME": str(workdir), "TMPDIR": str(workdir),
-                 "EXECUTOR_MEMORY_LIMIT_MB": SMALLEST_WORKER_MB, "EXECUTOR_TOKEN": TOKEN},
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            user=uid,
-            group=uid,
-            extra_groups=[],
-        )  # fmt: skip
-    executor = Executor(f"http://127.0.0.1:{port}", process, workdir, log, TOKEN)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, log.read_text()[-3000:]
-            try:
-                if httpx.get(f"{executor.url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.1)
-        with executor.client() as client:
-            assert run(client, "who", "import os; print(os.getuid())")["stdout"] == f"{uid}\n"
-            assert run(client, "bystander", "kept = 41")["status"] == "ok"
-            assert_memory_crash(run(client, "bomb", BOMBS["growing-list"], timeoutSeconds=60))
-            assert_alive(client, "bomb")
-            assert run(client, "bystander", "print(kept + 1)")["stdout"] == "42\n"
-    finally:
-        assert executor.stop() == 0, log.read_text()[-3000:]
 
 
 def test_blas_and_openmp_threads_match_the_tasks_cpus(small):

@@ -1,23 +1,26 @@
-"""Issue 12: user code must learn no secret of the server — neither the executor token nor the way to cloud
-credentials. The server runs as an unprivileged uid, as in the image, so user code runs as the server's own
-uid (the case where /proc/<server>/environ is readable unless the server forbids it). The credentials
+"""User code must learn no secret of the server — neither the executor token nor the way to cloud
+credentials — in both of the server's modes. In the non-root mode (the image's) user code runs as the
+server's own uid: the case where /proc/<server>/environ is readable unless the server forbids it. The credentials
 endpoint is a fake one on 127.0.0.1, given to the server the way ECS gives it (a secret path in
 AWS_CONTAINER_CREDENTIALS_FULL_URI); it records every request it gets."""
 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
+import boto3
 import pytest
 
-from tests.runtimes.executor.conftest import TOKEN, Executor, StartExecutor, run
+from tests.runtimes.executor.conftest import SERVER_UID, TOKEN, Executor, StartExecutor, run, start_in_mode
 
-SERVER_UID = 43210  # not root, not a session uid of a root server (those start far higher)
+# The test's own boto3 (pure Python, like its dependencies), offered to user code: the executor's image has
+# none, but an attacker could bring one; it must find no credentials either.
+BOTO3_SITE = str(Path(boto3.__file__).parents[1])
 
 # User code: read every /proc/<pid>/environ and cmdline it can, and its own environment; write all of it
 # to loot.txt in the workspace (the test reads it back through the files API), print what it could read.
@@ -43,19 +46,16 @@ open('loot.txt', 'w').write('\\n'.join(found))
 print(json.dumps({'readable': readable, 'own': os.getpid()}))
 """
 
-# User code: every ordinary way to cloud credentials (botocore's chain when it is installed; the container
+# User code: every ordinary way to cloud credentials (boto3's whole credential chain; the container
 # credentials endpoint from the environment, by hand; the ECS addresses) — and report what it got.
 FIND_CREDENTIALS = """
-import json, os, urllib.request
+import json, os, sys, urllib.request
 got = {}
-try:
-    import botocore.session
-    credentials = botocore.session.get_session().get_credentials()
-    got['botocore'] = None if credentials is None else credentials.access_key
-except ImportError:
-    got['botocore'] = 'not installed'
-except Exception as error:
-    got['botocore'] = f'failed: {type(error).__name__}'
+sys.path.append(BOTO3_SITE)
+import boto3
+got['boto3'] = boto3.__file__
+credentials = boto3.Session().get_credentials()
+got['boto3 credentials'] = None if credentials is None else credentials.access_key
 for name in ('AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI'):
     value = os.environ.get(name)
     got[name] = value
@@ -115,13 +115,11 @@ def credentials_endpoint() -> Iterator[FakeCredentialsEndpoint]:
 
 
 @pytest.fixture(scope="module")
-def same_uid(start_executor: StartExecutor, credentials_endpoint: FakeCredentialsEndpoint) -> Executor:
-    if os.geteuid() != 0:
-        pytest.skip("starting the server as another uid needs root")
-    return start_executor(
-        as_uid=SERVER_UID,
-        HOME="/tmp",  # the image sets one; uid 43210 has no passwd entry
-        EXECUTOR_MAX_PROCESSES="512",  # one uid for the server and every session: its threads count too
+def server(start_executor: StartExecutor, mode: str, credentials_endpoint: FakeCredentialsEndpoint) -> Executor:
+    """A server given the container credentials the way ECS gives a task role's (and static keys too)."""
+    return start_in_mode(
+        start_executor,
+        mode,
         AWS_CONTAINER_CREDENTIALS_FULL_URI=credentials_endpoint.url,
         AWS_CONTAINER_AUTHORIZATION_TOKEN=f"auth-{credentials_endpoint.secret}",
         AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=f"/v2/credentials/{credentials_endpoint.secret}",
@@ -132,18 +130,20 @@ def same_uid(start_executor: StartExecutor, credentials_endpoint: FakeCredential
     )
 
 
-def test_user_code_runs_as_the_servers_uid(same_uid):
-    """The premise of the tests below: without the server's protection, its /proc files would be readable."""
-    with same_uid.client() as client:
+def test_user_codes_uid_is_the_modes(server, mode):
+    """The premise of the tests below. Non-root: user code is the server's own uid, so without the server's
+    protection its /proc files would be readable. Root: user code is a uid of its own."""
+    with server.client() as client:
         result = run(client, "premise", "import os\nprint(os.getuid())")
-        assert result["stdout"] == f"{SERVER_UID}\n", result
+        uid = int(result["stdout"])
+        assert uid == SERVER_UID if mode == "non-root" else uid not in (0, SERVER_UID), result
         assert run(client, "premise", "import os\nprint(os.getppid())")["stdout"] != "1\n"
 
 
 @pytest.mark.parametrize("language", ["python", "bash"])
-def test_no_proc_file_gives_away_the_token_or_the_credentials_path(same_uid, credentials_endpoint, language):
+def test_no_proc_file_gives_away_the_token_or_the_credentials_path(server, credentials_endpoint, language):
     secret, token = credentials_endpoint.secret, TOKEN
-    with same_uid.client() as client:
+    with server.client() as client:
         if language == "python":
             result = run(client, "reader", READ_EVERY_ENVIRON)
             assert result["status"] == "ok", result
@@ -162,12 +162,12 @@ def test_no_proc_file_gives_away_the_token_or_the_credentials_path(same_uid, cre
         assert "ECS_CONTAINER_METADATA" not in loot
 
 
-def test_the_server_cannot_be_inspected_by_its_uid(same_uid):
-    with same_uid.client() as client:
+def test_the_server_cannot_be_inspected_by_its_uid(server):
+    with server.client() as client:
         result = run(
             client,
             "inspect",
-            f"import os\nserver = [p for p in os.listdir('/proc') if p.isdigit() and int(p) == {same_uid.process.pid}]\n"
+            f"import os\nserver = [p for p in os.listdir('/proc') if p.isdigit() and int(p) == {server.process.pid}]\n"
             "print(server)\n"
             "for name in ('environ', 'mem', 'cmdline'):\n"
             "    try:\n"
@@ -177,17 +177,18 @@ def test_the_server_cannot_be_inspected_by_its_uid(same_uid):
             "        print(name, type(error).__name__)\n",
         )
         lines = result["stdout"].splitlines()
-        assert lines[0] == f"['{same_uid.process.pid}']", result  # user code sees the server's pid…
+        assert lines[0] == f"['{server.process.pid}']", result  # user code sees the server's pid…
         assert lines[1] == "environ PermissionError"  # …but not its environment
         assert lines[2] == "mem PermissionError"
 
 
-def test_no_way_to_cloud_credentials(same_uid, credentials_endpoint):
-    with same_uid.client() as client:
-        result = run(client, "creds", FIND_CREDENTIALS)
+def test_no_way_to_cloud_credentials(server, credentials_endpoint):
+    with server.client() as client:
+        result = run(client, "creds", f"BOTO3_SITE = {BOTO3_SITE!r}\n{FIND_CREDENTIALS}")
         assert result["status"] == "ok", result
         got = json.loads(result["stdout"])
-    assert got["botocore"] in ("not installed", None), got
+    assert got["boto3"].startswith(BOTO3_SITE), got  # the attack ran with a real boto3…
+    assert got["boto3 credentials"] is None, got  # …which found nothing in any of its places
     assert got["AWS_CONTAINER_CREDENTIALS_FULL_URI"] is None
     assert got["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"] is None
     assert got["aws"] == []

@@ -37,7 +37,18 @@ log = logging.getLogger("deep_insight_executor")
 INTERVAL = 0.05
 PAGE = os.sysconf("SC_PAGE_SIZE")
 OOM_SCORE_ADJ = 1000
-"""Written to each worker's /proc/self/oom_score_adj: the first the OOM killer takes (raising needs no privilege)."""
+"""Each worker's oom_score_adj: the first the OOM killer takes (raising it needs no privilege)."""
+
+
+def offer_to_oom_killer(pid: int) -> None:
+    """Set a started worker's oom_score_adj from the server.
+
+    The worker sets its own between fork and exec, but only a root server's child can: the child of an
+    undumpable server (hardening.py) has root-owned /proc files until it execs. After exec they are the
+    worker's uid's, which is the non-root server's own.
+    """
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/oom_score_adj", "w") as adj:
+        adj.write(str(OOM_SCORE_ADJ))
 
 
 def resident_bytes(pid: int) -> int:

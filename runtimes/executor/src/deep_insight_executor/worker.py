@@ -27,7 +27,7 @@ import psutil
 from deep_insight_contract.executor import CallError, CallStatus, ErrorType, ExecuteResult
 from jupyter_client.manager import AsyncKernelManager
 
-from deep_insight_executor.memory import OOM_SCORE_ADJ, WATCHDOG, thread_caps
+from deep_insight_executor.memory import OOM_SCORE_ADJ, WATCHDOG, offer_to_oom_killer, thread_caps
 from deep_insight_executor.output import CappedText
 from deep_insight_executor.writable import temp_dir
 
@@ -226,6 +226,9 @@ class PythonWorker:
             preexec_fn=limit_child(self.limits),
             extra_arguments=["--HistoryManager.enabled=False", "--IPKernelApp.log_level=ERROR", "--colors=NoColor"],
         )
+        started = getattr(manager.provisioner, "pid", None)
+        if started:
+            offer_to_oom_killer(started)
         client = manager.client()
         client.start_channels()
         try:
@@ -372,6 +375,7 @@ async def run_bash(
         start_new_session=True,
         preexec_fn=limit_child(limits),
     )
+    offer_to_oom_killer(process.pid)
 
     async def pump(stream: asyncio.StreamReader, sink: CappedText) -> None:
         while chunk := await stream.read(65536):
