@@ -49,7 +49,9 @@ class ErrorType(StrEnum):
     exception the user's code raised (``KeyError``, ``MemoryError``, …)."""
 
     TIMEOUT = "Timeout"
-    """The call ran past its timeout; a Python worker was killed and replaced (its variables are gone)."""
+    """The call ran past its timeout. A Python worker is interrupted (KeyboardInterrupt; its variables are
+    kept) and killed and replaced only if it does not stop within a short grace (its variables are gone);
+    the message says which."""
     WORKER_CRASHED = "WorkerCrashed"
     """The Python worker died during the call (os._exit, segfault, out of memory); the next call gets a fresh one."""
     WORKER_UNAVAILABLE = "WorkerUnavailable"
