@@ -19,6 +19,7 @@ from deep_insight_executor import logs
 from deep_insight_executor.app import create_app
 from deep_insight_executor.config import ConfigError, ExecutorConfig
 from deep_insight_executor.hardening import forbid_inspection
+from deep_insight_executor.sandbox_filter import protect_server
 from deep_insight_executor.writable import EXIT_UNWRITABLE, developer_workdir
 
 GRACEFUL_SHUTDOWN_SECONDS = 10
@@ -65,6 +66,12 @@ def main(argv: list[str] | None = None) -> None:
     # Before any request: code of the server's uid must not read its environment (the token) from /proc.
     if not forbid_inspection() and sys.platform.startswith("linux"):
         logging.getLogger("deep_insight_executor").warning("prctl(PR_SET_DUMPABLE, 0) did not take effect")
+    # Before any worker: user code must not signal the server, its process group or PID 1 (sandbox_filter.py).
+    problem = protect_server()
+    if problem is not None and sys.platform.startswith("linux"):
+        logging.getLogger("deep_insight_executor").warning(
+            "user code can signal the server (no seccomp signal filter): %s", problem
+        )
 
     server: _Server | None = None
 

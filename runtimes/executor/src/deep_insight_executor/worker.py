@@ -29,6 +29,7 @@ from jupyter_client.manager import AsyncKernelManager
 
 from deep_insight_executor.memory import OOM_SCORE_ADJ, WATCHDOG, offer_to_oom_killer, thread_caps
 from deep_insight_executor.output import CappedText
+from deep_insight_executor.sandbox_filter import worker_filter
 from deep_insight_executor.writable import temp_dir
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -72,8 +73,9 @@ def captured(
     )
 
 
-def limit_child(limits: Limits) -> Callable[[], None]:
-    """preexec_fn for worker processes: caps first, then drop privileges (caps cannot be raised back).
+def limit_child(limits: Limits, signal_filter: Callable[[], None] | None = None) -> Callable[[], None]:
+    """preexec_fn for worker processes: caps first, then drop privileges (caps cannot be raised back), then
+    the seccomp filter that keeps user code from signalling the server (sandbox_filter.py), when there is one.
 
     No RLIMIT_AS: memory is capped on resident memory by the server's watchdog (memory.py), since numpy and
     its BLAS reserve far more address space than they use. The OOM killer is pointed at workers instead.
@@ -93,6 +95,8 @@ def limit_child(limits: Limits) -> Callable[[], None]:
             os.setgid(limits.gid)
         if limits.uid is not None:
             os.setuid(limits.uid)
+        if signal_filter is not None:
+            signal_filter()
 
     return apply
 
@@ -220,12 +224,13 @@ class PythonWorker:
         )
         manager.owner = owner
         manager.connection_file = str(self.private_dir / "runtime" / f"kernel-{time.monotonic_ns()}.json")
-        await manager.start_kernel(
-            cwd=str(self.workspace),
-            env=worker_environment(self.workspace, self.private_dir),
-            preexec_fn=limit_child(self.limits),
-            extra_arguments=["--HistoryManager.enabled=False", "--IPKernelApp.log_level=ERROR", "--colors=NoColor"],
-        )
+        with worker_filter() as signal_filter:
+            await manager.start_kernel(
+                cwd=str(self.workspace),
+                env=worker_environment(self.workspace, self.private_dir),
+                preexec_fn=limit_child(self.limits, signal_filter),
+                extra_arguments=["--HistoryManager.enabled=False", "--IPKernelApp.log_level=ERROR", "--colors=NoColor"],
+            )
         started = getattr(manager.provisioner, "pid", None)
         if started:
             offer_to_oom_killer(started)
@@ -363,18 +368,19 @@ async def run_bash(
     started = time.monotonic()
     stdout = CappedText(limits.max_output_bytes)
     stderr = CappedText(limits.max_output_bytes)
-    process = await asyncio.create_subprocess_exec(
-        "/bin/bash",
-        "-c",
-        command,
-        cwd=workspace,
-        env=worker_environment(workspace, private_dir),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,
-        preexec_fn=limit_child(limits),
-    )
+    with worker_filter() as signal_filter:
+        process = await asyncio.create_subprocess_exec(
+            "/bin/bash",
+            "-c",
+            command,
+            cwd=workspace,
+            env=worker_environment(workspace, private_dir),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=limit_child(limits, signal_filter),
+        )
     offer_to_oom_killer(process.pid)
 
     async def pump(stream: asyncio.StreamReader, sink: CappedText) -> None:
