@@ -17,9 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.runtimes.executor.conftest import Executor, StartExecutor, assert_alive, run
-
-SERVER_UID = 43210  # as test_no_credentials.py: not root, not a session uid of a root server
+from tests.runtimes.executor.conftest import Executor, StartExecutor, assert_alive, run, start_in_mode
 
 # Put in front of every attack: helpers that report an errno name ('sent' when the call succeeded).
 HELPERS = """
@@ -50,14 +48,9 @@ def threads(pid):
 """
 
 
-@pytest.fixture(scope="module", params=["root", "non-root"])
-def executor(request: pytest.FixtureRequest, start_executor: StartExecutor) -> Executor:
-    if request.param == "root":
-        return start_executor()
-    if os.geteuid() != 0:
-        pytest.skip("starting the server as another uid needs root")
-    # HOME: uid 43210 has no passwd entry. Processes: one uid for the server and every session.
-    return start_executor(as_uid=SERVER_UID, HOME="/tmp", EXECUTOR_MAX_PROCESSES="512")
+@pytest.fixture(scope="module")
+def executor(start_executor: StartExecutor, mode: str) -> Executor:
+    return start_in_mode(start_executor, mode)
 
 
 def attack(executor: Executor, sid: str, code: str) -> dict:
