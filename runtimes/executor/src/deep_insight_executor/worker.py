@@ -29,7 +29,7 @@ from jupyter_client.manager import AsyncKernelManager
 
 from deep_insight_executor.memory import OOM_SCORE_ADJ, WATCHDOG, thread_caps
 from deep_insight_executor.output import CappedText
-from deep_insight_executor.writable import temp_dir
+from deep_insight_executor.quota import TEMP_FOLDER
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 POLL_SECONDS = 0.2
@@ -53,6 +53,8 @@ class Limits:
     memory_mb: int
     max_processes: int
     max_output_bytes: int
+    max_file_bytes: int | None = None
+    """RLIMIT_FSIZE: the session's disk quota, so that one file cannot pass it (a write beyond fails with EFBIG)."""
     uid: int | None = None
     """Run user code as this uid (the server drops to it when it runs as root); None: as the server."""
     gid: int | None = None
@@ -88,6 +90,8 @@ def limit_child(limits: Limits) -> Callable[[], None]:
                 os.close(adj)
         resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if limits.max_file_bytes is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limits.max_file_bytes, limits.max_file_bytes))
         if limits.gid is not None:
             os.setgroups([])
             os.setgid(limits.gid)
@@ -110,6 +114,18 @@ def longest_socket_path(private_dir: Path) -> str:
     return f"{kernel_socket_base(private_dir)}-65535"
 
 
+def worker_temp(private_dir: Path) -> Path:
+    return private_dir / TEMP_FOLDER
+
+
+def make_private_folders(private_dir: Path, limits: Limits) -> None:
+    """The worker's folders in the session's private folder (user code may have removed them), the session's own."""
+    for sub in ("matplotlib", "ipython", "runtime", TEMP_FOLDER):
+        (private_dir / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
+        if limits.uid is not None:
+            os.chown(private_dir / sub, limits.uid, limits.gid or limits.uid)
+
+
 def worker_environment(workspace: Path, private_dir: Path) -> dict[str, str]:
     """A small, explicit environment built from nothing: no server secret (EXECUTOR_TOKEN), no cloud
     credentials or the addresses that hand them out (AWS_*, AWS_CONTAINER_CREDENTIALS_*, the ECS
@@ -123,7 +139,7 @@ def worker_environment(workspace: Path, private_dir: Path) -> dict[str, str]:
         MPLCONFIGDIR=str(private_dir / "matplotlib"),
         IPYTHONDIR=str(private_dir / "ipython"),
         JUPYTER_RUNTIME_DIR=str(private_dir / "runtime"),
-        TMPDIR=str(temp_dir()),  # the folder checked at start, not whatever tempfile would fall back to
+        TMPDIR=str(worker_temp(private_dir)),  # the session's own, so that temporary files count in its quota
         PYTHONUNBUFFERED="1",
         PYTHONDONTWRITEBYTECODE="1",
         **thread_caps(),  # BLAS/OpenMP threads = the task's vCPUs
@@ -200,10 +216,7 @@ class PythonWorker:
 
     async def start(self) -> None:
         owner = (self.limits.uid, self.limits.gid or self.limits.uid) if self.limits.uid is not None else None
-        for sub in ("matplotlib", "ipython", "runtime"):
-            (self.private_dir / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
-            if owner is not None:
-                os.chown(self.private_dir / sub, *owner)
+        make_private_folders(self.private_dir, self.limits)
         config_dir = self.private_dir / "matplotlib"
         (config_dir / "matplotlibrc").write_text(MATPLOTLIBRC)
         if self.font_cache is not None:
@@ -254,11 +267,12 @@ class PythonWorker:
             with contextlib.suppress(OSError):
                 Path(manager.connection_file).unlink()
 
-    async def execute(self, code: str, timeout: float) -> ExecuteResult:
+    async def execute(self, code: str, timeout: float, stop: asyncio.Event | None = None) -> ExecuteResult:
+        """Run ``code``; ``stop`` (the disk watchdog's) ends it early the way a timeout does."""
         if not await self.alive():
             await self.stop()
             await self.start()
-        result, killed = await self._run(code, timeout)
+        result, killed = await self._run(code, timeout, stop)
         if killed:
             await self.stop()
             self.restarts += 1
@@ -273,7 +287,7 @@ class PythonWorker:
                 kill_tree(pid, include_root=False)
         return result
 
-    async def _run(self, code: str, timeout: float) -> tuple[ExecuteResult, bool]:
+    async def _run(self, code: str, timeout: float, stop: asyncio.Event | None) -> tuple[ExecuteResult, bool]:
         """The call's answer, and whether its timeout ended in a kill (the worker must be replaced)."""
         client = self._client
         started = time.monotonic()
@@ -284,19 +298,21 @@ class PythonWorker:
         msg_id = client.execute(code, store_history=False, allow_stdin=False, stop_on_error=False)
         status = CallStatus.OK
         interrupted_at: float | None = None
+        stopped = False  # by ``stop`` before the deadline
         killed = False
         while True:
             now = time.monotonic()
-            if interrupted_at is None and now >= deadline:
-                interrupted_at = now
+            if interrupted_at is None and (now >= deadline or (stop is not None and stop.is_set())):
+                interrupted_at, stopped = now, now < deadline
                 with contextlib.suppress(Exception):  # a dead kernel is found below, as a crash or a kill
                     await self._manager.interrupt_kernel()  # type: ignore[union-attr]
             if interrupted_at is not None and now >= interrupted_at + INTERRUPT_GRACE_SECONDS:
-                status, killed = CallStatus.TIMEOUT, True
+                status, killed = (CallStatus.ERROR if stopped else CallStatus.TIMEOUT), True
                 error = CallError(
-                    ErrorType.TIMEOUT,
-                    f"the call ran longer than {timeout:g} s and did not stop when interrupted; the worker was "
-                    "killed and replaced, so variables and imports of this session are gone",
+                    ErrorType.WORKSPACE_QUOTA if stopped else ErrorType.TIMEOUT,
+                    ("the call was stopped" if stopped else f"the call ran longer than {timeout:g} s")
+                    + " and did not stop when interrupted; the worker was killed and replaced, so variables and "
+                    "imports of this session are gone",
                 )
                 break
             end = deadline if interrupted_at is None else interrupted_at + INTERRUPT_GRACE_SECONDS
@@ -323,11 +339,11 @@ class PythonWorker:
                 error = CallError(content["ename"], content["evalue"], ANSI.sub("", "\n".join(content["traceback"])))
             elif kind == "status" and content["execution_state"] == "idle":
                 if interrupted_at is not None:
-                    status = CallStatus.TIMEOUT
+                    status = CallStatus.ERROR if stopped else CallStatus.TIMEOUT
                     error = CallError(
-                        ErrorType.TIMEOUT,
-                        f"the call ran longer than {timeout:g} s and was interrupted (KeyboardInterrupt); "
-                        "the session's variables and imports are kept",
+                        ErrorType.WORKSPACE_QUOTA if stopped else ErrorType.TIMEOUT,
+                        ("the call was stopped" if stopped else f"the call ran longer than {timeout:g} s")
+                        + " and was interrupted (KeyboardInterrupt); the session's variables and imports are kept",
                         error.traceback if error is not None else None,
                     )
                 break
@@ -354,10 +370,18 @@ class PythonWorker:
 
 
 async def run_bash(
-    command: str, *, workspace: Path, private_dir: Path, limits: Limits, timeout: float
+    command: str,
+    *,
+    workspace: Path,
+    private_dir: Path,
+    limits: Limits,
+    timeout: float,
+    stop: asyncio.Event | None = None,
 ) -> ExecuteResult:
-    """One shell command in the workspace, with the worker's limits; its whole process group dies after."""
+    """One shell command in the workspace, with the worker's limits; its whole process group dies after, or
+    as soon as ``stop`` (the disk watchdog's) is set."""
     started = time.monotonic()
+    make_private_folders(private_dir, limits)
     stdout = CappedText(limits.max_output_bytes)
     stderr = CappedText(limits.max_output_bytes)
     process = await asyncio.create_subprocess_exec(
@@ -382,16 +406,23 @@ async def run_bash(
     pumps = asyncio.gather(pump(process.stdout, stdout), pump(process.stderr, stderr))
     WATCHDOG.watch(process.pid, limits.memory_mb)
     status, error = CallStatus.OK, None
+    exited = asyncio.ensure_future(process.wait())
+    stopping = asyncio.ensure_future(stop.wait() if stop is not None else asyncio.Event().wait())
     try:
-        await asyncio.wait_for(asyncio.shield(process.wait()), timeout)
-    except TimeoutError:
-        status = CallStatus.TIMEOUT
-        error = CallError(ErrorType.TIMEOUT, f"the command ran longer than {timeout:g} s and was killed")
+        await asyncio.wait((exited, stopping), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if not exited.done():
+            if stopping.done():
+                status = CallStatus.ERROR
+                error = CallError(ErrorType.WORKSPACE_QUOTA, "the command was stopped and killed")
+            else:
+                status = CallStatus.TIMEOUT
+                error = CallError(ErrorType.TIMEOUT, f"the command ran longer than {timeout:g} s and was killed")
     finally:
+        stopping.cancel()
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
         kill_tree(process.pid, include_root=True)
-        await process.wait()
+        await exited
         kill = WATCHDOG.forget(process.pid)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(pumps, 5)
