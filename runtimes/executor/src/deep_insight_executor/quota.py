@@ -168,6 +168,8 @@ class SessionDisk:
         self.private_dir = private_dir
         self._known: dict[str, tuple[int, int]] | None = None
         """Every file the session had after its last call: never removed by a later call's clean-up."""
+        self._used = 0
+        """The session's usage when ``_known`` was taken."""
 
     def forget_known(self) -> None:
         """Files arrived between calls (upload, sync): take stock again before the next call."""
@@ -199,7 +201,9 @@ class SessionDisk:
     async def guarded(self, run: Callable[[asyncio.Event], Awaitable[ExecuteResult]]) -> ExecuteResult:
         """``run(stop)`` with the watchdog setting ``stop``, then the clean-up and the answer."""
         if self._known is None:
-            self._known = {found.shown: found.info.inode for found in await asyncio.to_thread(self.files)}
+            found = await asyncio.to_thread(self.files)
+            self._known = {item.shown: item.info.inode for item in found}
+            self._used = allocated([item.info for item in found])
         started = time.time()
         floors = self.policy.floors()
         stop = asyncio.Event()
@@ -214,16 +218,24 @@ class SessionDisk:
         return await asyncio.to_thread(self._settle, result, started, floors, tripped)
 
     async def _watch(self, floors: Floors, stop: asyncio.Event, tripped: list[str]) -> None:
-        next_walk = time.monotonic() + WALK_SECONDS
+        # A walk reads every inode of the session, statvfs one number: walks come at most once a second, or
+        # as soon as the workdir's free space has dropped by more than the session had room for (a fast
+        # writer), and never take more than a fifth of the time.
+        workdir = self.policy.filesystems[0]
+        start_free, room = workdir.free(), self.policy.quota_bytes - self._used
+        walked_at, cost = time.monotonic(), 0.0
         while True:
             await asyncio.sleep(WATCH_SECONDS)
             if self.policy.below(floors) is not None:
                 tripped.append("disk")
                 break
-            if time.monotonic() >= next_walk:
+            since = time.monotonic() - walked_at
+            suspicious = start_free - workdir.free() > room
+            if since >= max(WALK_SECONDS, 4 * cost) or (suspicious and since >= 4 * cost):
                 began = time.monotonic()
                 used = await asyncio.to_thread(self.usage)
-                next_walk = time.monotonic() + max(WALK_SECONDS, 4 * (time.monotonic() - began))
+                walked_at = time.monotonic()
+                cost = walked_at - began
                 if used > self.policy.quota_bytes:
                     tripped.append("quota")
                     break
@@ -236,6 +248,7 @@ class SessionDisk:
         low = self.policy.below(floors)
         if used <= quota and low is None and not tripped:
             self._known = {item.shown: item.info.inode for item in found}
+            self._used = used
             return result
         known = self._known or {}
         candidates = sorted(
@@ -260,6 +273,7 @@ class SessionDisk:
                     left -= item.info.allocated
         gone = {id(item) for item in removed}
         self._known = {item.shown: item.info.inode for item in found if id(item) not in gone}
+        self._used = max(0, left)
         still_low = self.policy.below(floors)
         parts: list[str] = []
         if used > quota or "quota" in tripped:
@@ -277,9 +291,7 @@ class SessionDisk:
             f"removed what this call wrote: {_listing(removed)}" if removed else "nothing of this call removed"
         )
         if left > quota:
-            parts.append(
-                f"the session still holds {megabytes(left)}, over its quota: delete files it no longer needs"
-            )
+            parts.append(f"the session still holds {megabytes(left)}, over its quota: delete files it no longer needs")
         if still_low is not None:
             parts.append(
                 f"{still_low[0].path} still has only {megabytes(still_low[1])} free: files outside this session's "

@@ -310,8 +310,8 @@ class PythonWorker:
                 status, killed = (CallStatus.ERROR if stopped else CallStatus.TIMEOUT), True
                 error = CallError(
                     ErrorType.WORKSPACE_QUOTA if stopped else ErrorType.TIMEOUT,
-                    ("the call was stopped" if stopped else f"the call ran longer than {timeout:g} s")
-                    + " and did not stop when interrupted; the worker was killed and replaced, so variables and "
+                    ("the call" if stopped else f"the call ran longer than {timeout:g} s and")
+                    + " did not stop when interrupted; the worker was killed and replaced, so variables and "
                     "imports of this session are gone",
                 )
                 break
@@ -342,8 +342,8 @@ class PythonWorker:
                     status = CallStatus.ERROR if stopped else CallStatus.TIMEOUT
                     error = CallError(
                         ErrorType.WORKSPACE_QUOTA if stopped else ErrorType.TIMEOUT,
-                        ("the call was stopped" if stopped else f"the call ran longer than {timeout:g} s")
-                        + " and was interrupted (KeyboardInterrupt); the session's variables and imports are kept",
+                        ("the call" if stopped else f"the call ran longer than {timeout:g} s and")
+                        + " was interrupted (KeyboardInterrupt); the session's variables and imports are kept",
                         error.traceback if error is not None else None,
                     )
                 break
