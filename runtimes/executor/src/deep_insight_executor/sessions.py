@@ -18,6 +18,7 @@ from pathlib import Path
 from deep_insight_contract.environment import ExecutorEnv
 from deep_insight_contract.executor import CallError, CallStatus, ErrorType, ExecuteResult, Language
 
+from deep_insight_executor.bash import run_bash
 from deep_insight_executor.config import ExecutorConfig
 from deep_insight_executor.quota import TEMP_FOLDER, DiskPolicy, SessionDisk, megabytes
 from deep_insight_executor.worker import (
@@ -25,7 +26,6 @@ from deep_insight_executor.worker import (
     Limits,
     PythonWorker,
     longest_socket_path,
-    run_bash,
 )
 from deep_insight_executor.writable import Folder, Unwritable, first_unwritable, first_unwritable_as, temp_dir
 
