@@ -65,7 +65,7 @@ def megabytes(size: int) -> str:
 def existing(path: Path) -> Path:
     """``path``, or its nearest parent that exists (the workdir is made only once the server starts)."""
     path = Path(os.path.abspath(path))
-    while not path.exists() and path != path.parent:
+    while not os.path.exists(path) and path != path.parent:  # False too where we may not look
         path = path.parent
     return path
 
@@ -79,7 +79,14 @@ class Filesystem:
     @classmethod
     def of(cls, folder: Path) -> Filesystem:
         path = existing(folder)
-        info = os.statvfs(path)
+        while True:
+            try:
+                info = os.statvfs(path)
+                break
+            except OSError:  # the start-up check reports a folder we cannot reach; measure what we can
+                if path == path.parent:
+                    return cls(path, 0, 0)
+                path = path.parent
         total = info.f_blocks * info.f_frsize
         return cls(path, total, reserve_bytes(total))
 
@@ -106,12 +113,22 @@ class DiskPolicy:
         found: dict[int, Filesystem] = {}
         for folder in (workdir, temp):
             filesystem = Filesystem.of(folder)
-            found.setdefault(os.stat(filesystem.path).st_dev, filesystem)
+            try:
+                device = os.stat(filesystem.path).st_dev
+            except OSError:
+                device = -len(found) - 1
+            found.setdefault(device, filesystem)
         filesystems = tuple(found.values())
         if quota_mb is None:
             first = filesystems[0]
             quota_mb = default_quota_mb(first.total, first.free(), sessions)
         return cls(quota_mb * MB, filesystems)
+
+    def summary(self, derived_from: int | None) -> str:
+        """One log line: the quota (and, when it was derived, from what) and each filesystem's reserve."""
+        shared = f" (free space beyond the reserve, shared by {derived_from} sessions)" if derived_from else ""
+        reserves = ", ".join(f"{megabytes(fs.reserve)} of {fs.path}" for fs in self.filesystems)
+        return f"disk quota per session: {megabytes(self.quota_bytes)}{shared}; kept free for the server: {reserves}"
 
     def floors(self) -> Floors:
         """The free space each filesystem must keep during a call: its reserve, or (when it is already

@@ -170,13 +170,7 @@ class SessionManager:
         self.drop_privileges = can_drop_privileges()
         sessions = 1 if config.session_id is not None else config.max_sessions
         self.disk_policy = DiskPolicy.at_start(config.workdir, temp_dir(), config.max_workspace_mb, sessions)
-        log.info(
-            f"disk quota per session: {megabytes(self.disk_policy.quota_bytes)}"
-            + ("" if config.max_workspace_mb else f" (free space beyond the reserve, shared by {sessions})")
-            + "; kept free for the server: "
-            + ", ".join(f"{megabytes(fs.reserve)} of {fs.path}" for fs in self.disk_policy.filesystems),
-            extra={"event": "disk_quota"},
-        )
+        self.disk_summary = self.disk_policy.summary(None if config.max_workspace_mb else sessions)
         if os.geteuid() == 0 and not self.drop_privileges:
             log.warning(
                 "running as root with an interpreter other users cannot run (%s): user code runs as root, "
