@@ -4,6 +4,7 @@ WorkspaceQuotaExceeded naming the disk, and once the clean-up has run a new sess
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -161,3 +162,23 @@ def test_a_flood_outside_the_sessions_folders_is_stopped_and_named(disk):
     with disk.executor.client() as client:
         assert_alive(client, "outside")
         assert_a_new_session_runs(client, "after-outside")
+
+
+def test_on_a_full_disk_a_worker_that_cannot_start_says_so_and_health_stays_up(disk):
+    filler = disk.mount / "filler.bin"  # the test's own, outside every session: the disk is simply full
+    try:
+        with contextlib.suppress(OSError), open(filler, "wb") as sink:
+            while True:
+                sink.write(b"\0" * MB)
+        with disk.executor.client() as client:
+            answers = [run(client, f"full-{i}", "print(1)") for i in range(3)]  # the first may take a ready spare
+            assert client.get("/health").status_code == 200
+        refused = [answer for answer in answers if answer["status"] != "ok"]
+        assert refused, answers
+        for answer in refused:
+            assert answer["error"]["type"] == "WorkerUnavailable", answer
+            assert "is full (0.0 MB free); try again once space is freed" in answer["error"]["message"], answer
+    finally:
+        filler.unlink(missing_ok=True)
+    with disk.executor.client() as client:
+        assert_a_new_session_runs(client, "after-full")
