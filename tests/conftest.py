@@ -81,10 +81,13 @@ def executor_venv(shared_tmp: Path) -> Path:
 def start_executor(executor_venv: Path, shared_tmp: Path) -> Iterator[StartExecutor]:
     started: list[Executor] = []
 
-    def start(token: str | None = TOKEN, *, as_uid: int | None = None, **env: str) -> Executor:
+    def start(
+        token: str | None = TOKEN, *, as_uid: int | None = None, workdir: Path | None = None, **env: str
+    ) -> Executor:
         """``as_uid``: run the server as that unprivileged uid (as the image does), so that user code
-        runs as the server's own uid instead of one of its own."""
-        workdir = Path(tempfile.mkdtemp(prefix="work-", dir=shared_tmp))
+        runs as the server's own uid instead of one of its own. ``workdir``: an empty folder to use (one
+        on a filesystem of the test's choosing) instead of a new one under ``shared_tmp``."""
+        workdir = workdir or Path(tempfile.mkdtemp(prefix="work-", dir=shared_tmp))
         workdir.chmod(0o755)
         if as_uid is not None:
             os.chown(workdir, as_uid, as_uid)

@@ -58,6 +58,10 @@ class ErrorType(StrEnum):
     """No Python worker could be started for the session; the call may be repeated."""
     EXIT_CODE = "ExitCode"
     """A bash command exited with a non-zero status."""
+    WORKSPACE_QUOTA = "WorkspaceQuotaExceeded"
+    """The call took the session over its disk quota (EXECUTOR_MAX_WORKSPACE_MB) or the disk below the space the
+    server keeps for itself; files the call created were removed (the message names them) and the call was
+    stopped if it was still running. Files of earlier calls are kept."""
 
 
 class SyncDirection(StrEnum):

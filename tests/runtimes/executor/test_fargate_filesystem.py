@@ -149,9 +149,11 @@ def test_with_the_dockerfile_as_is_the_executor_writes_files_and_charts(dev, exe
         executor.stop()
     assert {"table.csv", "chart.png"} <= listed
     assert chart.content.startswith(b"\x89PNG")
-    # Temporary files went to the mounted /tmp, for Python and the shell alike.
-    assert temporary.parent == folders["/tmp"]
-    assert Path(shell["stdout"].strip()).parent == folders["/tmp"]
+    # Temporary files went to the session's own folder on the mounted /workspace (they count in its disk
+    # quota), for Python and the shell alike.
+    for path in (temporary, Path(shell["stdout"].strip())):
+        assert path.parent.name == "tmp", path
+        assert folders["/workspace"] in path.parents, path
     # And the server really was the image's uid, not root.
     assert (executor.workdir / "sessions").stat().st_uid == int(container["user"].split(":")[0])
 

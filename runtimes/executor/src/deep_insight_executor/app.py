@@ -49,6 +49,7 @@ def create_app(config: ExecutorConfig, request_exit: Callable[[], None] | None =
             state.sessions.start_spare()
 
         font_cache = asyncio.create_task(warm_up())
+        log.info(state.sessions.disk_summary, extra={"event": "disk_quota"})
         log.info("executor ready", extra={"event": "ready"})
         try:
             yield

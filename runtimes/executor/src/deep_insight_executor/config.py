@@ -45,6 +45,8 @@ class ExecutorConfig:
     max_upload_bytes: int = 100 * 1024 * 1024
     max_processes: int = 256
     max_sessions: int = 16
+    max_workspace_mb: int | None = None
+    """Each session's disk quota; None: shared out of the workdir's free space at start (quota.default_quota_mb)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ExecutorConfig:
@@ -81,6 +83,7 @@ class ExecutorConfig:
             max_upload_bytes=int(number(E.MAX_UPLOAD_BYTES, cls.max_upload_bytes, 1, 10 * 1024**3)),
             max_processes=int(number(E.MAX_PROCESSES, cls.max_processes, 8, 100000)),
             max_sessions=int(number(E.MAX_SESSIONS, cls.max_sessions, 1, 1000)),
+            max_workspace_mb=int(number(E.MAX_WORKSPACE_MB, 0, 8, 10 * 1024**2)) or None,  # 0: unset, from the disk
         )
 
     def with_overrides(self, **changes: object) -> ExecutorConfig:

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from deep_insight_executor.paths import PathError
-from deep_insight_executor.sessions import SessionLimitError
+from deep_insight_executor.sessions import SessionLimitError, SessionStartError
 from deep_insight_executor.transfers import SyncError
 
 ROUTER_MESSAGES = {404: "no such route", 405: "method not allowed"}
@@ -57,10 +57,15 @@ async def _session_limit(request: Request, exc: Exception) -> Response:
     return error_response(429, ErrorBody(str(exc)))
 
 
+async def _session_start(request: Request, exc: Exception) -> Response:
+    return error_response(503, ErrorBody(str(exc)))
+
+
 EXCEPTION_HANDLERS = {
     HTTPException: _http_error,
     InvalidBody: _invalid_body,  # 422
     PathError: _path_error,  # 400: a path outside the workspace
     SyncError: _sync_error,  # 400 for a bad path, 502 when S3 refused or failed a transfer
     SessionLimitError: _session_limit,  # 429: the executor already serves EXECUTOR_MAX_SESSIONS
+    SessionStartError: _session_start,  # 503: a new session's folders could not be made (the disk is full)
 }

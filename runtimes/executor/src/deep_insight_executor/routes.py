@@ -15,7 +15,11 @@ from typing import Any
 from deep_insight_contract.executor import (
     HEALTH_PATH,
     SESSIONS_PATH,
+    CallError,
+    CallStatus,
+    ErrorType,
     ExecuteRequest,
+    ExecuteResult,
     FileEntry,
     StoredFile,
     SyncDirection,
@@ -29,7 +33,8 @@ from starlette.routing import Route
 from deep_insight_executor import transfers
 from deep_insight_executor.errors import ApiError
 from deep_insight_executor.paths import resolve_inside
-from deep_insight_executor.sessions import Session
+from deep_insight_executor.quota import upload_refusal
+from deep_insight_executor.sessions import DISK_FULL, Session, SessionStartError
 from deep_insight_executor.state import state_of
 
 
@@ -82,7 +87,11 @@ async def health(request: Request) -> JSONResponse:
 async def execute(request: Request) -> Response:
     sid = _session_id(request)
     call = ExecuteRequest.from_json(await _json_object(request))
-    session = await _open_session(request, sid)
+    try:
+        session = await _open_session(request, sid)
+    except SessionStartError as error:
+        unavailable = ExecuteResult(CallStatus.ERROR, error=CallError(ErrorType.WORKER_UNAVAILABLE, str(error)))
+        return JSONResponse(unavailable.to_json())
     timeout = call.timeout_seconds
     if timeout is None:
         timeout = state_of(request).config.default_call_timeout_seconds
@@ -92,6 +101,13 @@ async def execute(request: Request) -> Response:
 
 def _too_large(limit: int) -> ApiError:
     return ApiError(413, f"upload larger than {limit} bytes (EXECUTOR_MAX_UPLOAD_BYTES)")
+
+
+def _disk_error(error: OSError) -> Exception:
+    """507 when the disk is full: the upload may be repeated once space is freed; anything else as it was."""
+    if error.errno in DISK_FULL:
+        return ApiError(507, "the executor's disk is full; delete files of this session and try again")
+    return error
 
 
 async def put_file(request: Request) -> Response:
@@ -104,21 +120,37 @@ async def put_file(request: Request) -> Response:
     target = resolve_inside(session.workspace, request.path_params["path"])
     if target.is_dir():
         raise ApiError(400, f"{request.path_params['path']!r} is a directory")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    disk = session.disk
+    assert disk is not None  # every served session has one
+    room, used = await asyncio.to_thread(disk.room_for, target)
+    quota = disk.policy.quota_bytes
+    relative = request.path_params["path"]
+    if declared and declared.isdigit() and int(declared) > room:
+        raise ApiError(413, upload_refusal(relative, quota, used))
     written = 0
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+    except OSError as error:
+        raise _disk_error(error) from None
     try:
         with os.fdopen(handle, "wb") as sink:
             async for chunk in request.stream():
                 written += len(chunk)
                 if written > limit:
                     raise _too_large(limit)
+                if written > room:
+                    raise ApiError(413, upload_refusal(relative, quota, used))
                 sink.write(chunk)
         os.replace(temporary, target)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
+        if isinstance(error, OSError):
+            raise _disk_error(error) from None
         raise
+    finally:
+        disk.forget_known()
     if session.owner is not None:
         for folder in [target, *[p for p in target.parents if session.workspace in p.parents]]:
             with contextlib.suppress(OSError):
@@ -165,7 +197,15 @@ async def sync(request: Request) -> Response:
     session = await _open_session(request, sid)
     async with session.lock:
         if call.direction == SyncDirection.DOWNLOAD:
-            result = await asyncio.to_thread(transfers.download, call.files, session.workspace, session.owner)
+            disk = session.disk
+            assert disk is not None  # every served session has one
+            used = await asyncio.to_thread(disk.usage)
+            try:
+                result = await asyncio.to_thread(
+                    transfers.download, call.files, session.workspace, session.owner, disk.policy.quota_bytes - used
+                )
+            finally:
+                disk.forget_known()
         else:
             result = await asyncio.to_thread(transfers.upload, call.files, session.workspace)
     return JSONResponse(result.to_json())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import itertools
 import logging
 import os
@@ -17,13 +18,14 @@ from pathlib import Path
 from deep_insight_contract.environment import ExecutorEnv
 from deep_insight_contract.executor import CallError, CallStatus, ErrorType, ExecuteResult, Language
 
+from deep_insight_executor.bash import run_bash
 from deep_insight_executor.config import ExecutorConfig
+from deep_insight_executor.quota import TEMP_FOLDER, DiskPolicy, SessionDisk, megabytes
 from deep_insight_executor.worker import (
     UNIX_SOCKET_PATH_MAX,
     Limits,
     PythonWorker,
     longest_socket_path,
-    run_bash,
 )
 from deep_insight_executor.writable import Folder, Unwritable, first_unwritable, first_unwritable_as, temp_dir
 
@@ -40,6 +42,21 @@ UIDS_PER_SERVER = 1000
 
 class SessionLimitError(RuntimeError):
     pass
+
+
+class SessionStartError(RuntimeError):
+    """A session's folders could not be made (the disk is full): the call may be repeated later."""
+
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def start_failure(error: OSError, folder: Path) -> str:
+    """Why a worker or a session's folders could not be made, naming the disk when that is the reason."""
+    if error.errno in DISK_FULL:
+        free = Path(folder).exists() and shutil.disk_usage(folder).free
+        return f"the disk of {folder} is full ({megabytes(free or 0)} free); try again once space is freed"
+    return f"{error}; try again"
 
 
 def usable_by_others(path: Path) -> bool:
@@ -90,6 +107,7 @@ class Session:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     worker: PythonWorker | None = None
     font_cache: Path | None = None
+    disk: SessionDisk | None = None
 
     @property
     def owner(self) -> tuple[int, int] | None:
@@ -99,30 +117,35 @@ class Session:
         async with self.lock:
             self.last_used = time.monotonic()
             try:
-                if language == Language.BASH:
-                    return await run_bash(
-                        code,
-                        workspace=self.workspace,
-                        private_dir=self.private_dir,
-                        limits=self.limits,
-                        timeout=timeout,
-                    )
-                if self.worker is None:
-                    self.worker = PythonWorker(self.workspace, self.private_dir, self.limits, self.font_cache)
-                try:
-                    return await self.worker.execute(code, timeout)
-                except (RuntimeError, OSError) as error:  # the worker could not be started
-                    log.exception("worker failed to start", extra={"session": self.id})
-                    await self.worker.stop()
-                    return ExecuteResult(
-                        status=CallStatus.ERROR,
-                        error=CallError(
-                            ErrorType.WORKER_UNAVAILABLE,
-                            f"no worker could be started for this session ({error}); try again",
-                        ),
-                    )
+                if self.disk is None:
+                    return await self._run(code, language, timeout, None)
+                return await self.disk.guarded(lambda stop: self._run(code, language, timeout, stop))
             finally:
                 self.last_used = time.monotonic()
+
+    async def _run(self, code: str, language: Language, timeout: float, stop: asyncio.Event | None) -> ExecuteResult:
+        try:
+            if language == Language.BASH:
+                return await run_bash(
+                    code,
+                    workspace=self.workspace,
+                    private_dir=self.private_dir,
+                    limits=self.limits,
+                    timeout=timeout,
+                    stop=stop,
+                )
+            if self.worker is None:
+                self.worker = PythonWorker(self.workspace, self.private_dir, self.limits, self.font_cache)
+            return await self.worker.execute(code, timeout, stop)
+        except (RuntimeError, OSError) as error:  # the worker (or the shell) could not be started
+            log.exception("worker failed to start", extra={"session": self.id})
+            if self.worker is not None:
+                await self.worker.stop()
+            why = start_failure(error, self.private_dir) if isinstance(error, OSError) else f"{error}; try again"
+            return ExecuteResult(
+                status=CallStatus.ERROR,
+                error=CallError(ErrorType.WORKER_UNAVAILABLE, f"no worker could be started for this session: {why}"),
+            )
 
     async def close(self) -> None:
         if self.worker is not None:
@@ -145,6 +168,9 @@ class SessionManager:
         self._spare: asyncio.Task[Slot] | None = None
         self.closing = False
         self.drop_privileges = can_drop_privileges()
+        sessions = 1 if config.session_id is not None else config.max_sessions
+        self.disk_policy = DiskPolicy.at_start(config.workdir, temp_dir(), config.max_workspace_mb, sessions)
+        self.disk_summary = self.disk_policy.summary(None if config.max_workspace_mb else sessions)
         if os.geteuid() == 0 and not self.drop_privileges:
             log.warning(
                 "running as root with an interpreter other users cannot run (%s): user code runs as root, "
@@ -219,6 +245,7 @@ class SessionManager:
             memory_mb=self.config.memory_limit_mb,
             max_processes=self.config.max_processes,
             max_output_bytes=self.config.max_output_bytes,
+            max_file_bytes=self.disk_policy.quota_bytes,
             uid=uid,
             gid=uid,
         )
@@ -227,7 +254,7 @@ class SessionManager:
         limits = self._limits()
         name = slot_name(secrets.token_hex(SLOT_TOKEN_BYTES))
         workspace, private_dir = self.workspaces / name, self.private_root / name
-        for folder in (workspace, private_dir):
+        for folder in (workspace, private_dir, private_dir / TEMP_FOLDER):
             folder.mkdir(parents=True, exist_ok=True)
             os.chmod(folder, 0o700)
             if limits.uid is not None:
@@ -271,7 +298,10 @@ class SessionManager:
                     f"this executor already serves {len(self.sessions)} sessions (EXECUTOR_MAX_SESSIONS); "
                     "delete one first"
                 )
-            slot = await self._take_spare() or self._new_slot()
+            try:
+                slot = await self._take_spare() or self._new_slot()
+            except OSError as error:
+                raise SessionStartError(f"no session could be made: {start_failure(error, self.workspaces)}") from None
             session = Session(
                 session_id,
                 slot.workspace,
@@ -279,6 +309,7 @@ class SessionManager:
                 slot.limits,
                 font_cache=self.font_cache,
                 worker=slot.worker,
+                disk=SessionDisk(self.disk_policy, slot.workspace, slot.private_dir),
             )
             self.sessions[session_id] = session
             log.info("session created", extra={"session": session_id, "event": "session_created"})

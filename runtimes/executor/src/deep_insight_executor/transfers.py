@@ -8,10 +8,12 @@ workspace file to its upload URL. A URL is never logged or echoed (its query is 
 from __future__ import annotations
 
 import contextlib
+import errno
 import mimetypes
 import os
-import shutil
+import stat
 import tempfile
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -19,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from deep_insight_contract.environment import ExecutorEnv
 from deep_insight_contract.executor import SyncResult, Transfer
 
 from deep_insight_executor.paths import PathError, resolve_inside
@@ -30,7 +33,8 @@ CHUNK = 1024 * 1024
 
 
 class SyncError(ValueError):
-    """A sync that cannot be honoured: 400 for a bad path, 502 when S3 refused or failed a transfer."""
+    """A sync that cannot be honoured: 400 for a bad path, 413 past the session's disk quota, 502 when S3
+    refused or failed a transfer."""
 
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
@@ -76,8 +80,45 @@ def _with_retries(action: Callable[[], int], path: str) -> int:
     raise SyncError(f"{last} ({ATTEMPTS} attempts)", status=502)
 
 
-def download(files: tuple[Transfer, ...], workspace: Path, owner: tuple[int, int] | None = None) -> SyncResult:
-    """GET each URL into its workspace path (parent folders made; an existing file replaced)."""
+class _Room:
+    """The bytes the downloads of one sync may still write, shared by its threads."""
+
+    def __init__(self, left: int | None) -> None:
+        self.left = left
+        self._lock = threading.Lock()
+
+    def take(self, size: int, path: str) -> None:
+        if self.left is None:
+            return
+        with self._lock:
+            self.left -= size
+            if self.left < 0:
+                raise SyncError(
+                    f"downloading {path!r} would take the session over its disk quota "
+                    f"({ExecutorEnv.MAX_WORKSPACE_MB}); delete files of the workspace or download fewer",
+                    status=413,
+                )
+
+    def give(self, size: int) -> None:
+        if self.left is not None:
+            with self._lock:
+                self.left += size
+
+
+def _replaced_bytes(path: Path) -> int:
+    """What an existing file at ``path`` takes on disk (freed when a download replaces it)."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return 0
+    return info.st_blocks * 512 if stat.S_ISREG(info.st_mode) and info.st_nlink == 1 else 0
+
+
+def download(
+    files: tuple[Transfer, ...], workspace: Path, owner: tuple[int, int] | None = None, room: int | None = None
+) -> SyncResult:
+    """GET each URL into its workspace path (parent folders made; an existing file replaced), writing at most
+    ``room`` bytes beyond the files replaced (the session's disk quota): 413 past it."""
     planned: list[tuple[Transfer, Path]] = []
     for transfer in files:
         try:
@@ -85,6 +126,8 @@ def download(files: tuple[Transfer, ...], workspace: Path, owner: tuple[int, int
         except PathError as error:
             raise SyncError(f"{transfer.path!r} would land outside the workspace: {error}") from None
     root = Path(os.path.realpath(workspace))
+    replaced = sum(_replaced_bytes(path) for path in {path for _, path in planned})
+    budget = _Room(None if room is None else room + replaced)
 
     def fetch(item: tuple[Transfer, Path]) -> int:
         transfer, destination = item
@@ -94,18 +137,34 @@ def download(files: tuple[Transfer, ...], workspace: Path, owner: tuple[int, int
 
         def attempt() -> int:
             handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=".download-")
+            taken = 0
             try:
                 with os.fdopen(handle, "wb") as sink, _send(urllib.request.Request(transfer.url), transfer.path) as got:
-                    shutil.copyfileobj(got, sink, CHUNK)
+                    declared = got.headers.get("Content-Length", "")
+                    if declared.isdigit():
+                        budget.take(int(declared), transfer.path)
+                        taken = int(declared)
+                    while chunk := got.read(CHUNK):
+                        sink.write(chunk)
+                        if sink.tell() > taken:
+                            budget.take(sink.tell() - taken, transfer.path)
+                            taken = sink.tell()
                     written = sink.tell()
                 os.replace(temporary, destination)
                 return written
             except BaseException:
+                budget.give(taken)
                 with contextlib.suppress(OSError):
                     os.unlink(temporary)
                 raise
 
-        written = _with_retries(attempt, transfer.path)
+        try:
+            written = _with_retries(attempt, transfer.path)
+        except OSError as error:
+            if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                full = "the executor's disk is full; delete files of this session and try again"
+                raise SyncError(full, status=507) from None
+            raise
         if owner is not None:
             for path in [destination, *[p for p in destination.parents if root in p.parents]]:
                 with contextlib.suppress(OSError):

@@ -1,10 +1,11 @@
-"""Where user code runs: a Jupyter kernel per session (Python) and a shell per call (bash).
+"""Where user code runs: a Jupyter kernel per session (Python) and a shell per call (bash, bash.py).
 
 The kernel (ipykernel, driven by jupyter_client) is a separate process that keeps variables and
 imports between calls, like a notebook. jupyter_client gives interrupts, restarts and liveness for
 free; this module adds the limits: a resident-memory cap (memory.py: a memory bomb kills the worker, not
-the server), a process cap (a fork bomb stops growing), a wall-clock timeout (the worker is killed
-and replaced), output caps, and cleanup of processes user code leaves behind.
+the server), a process cap (a fork bomb stops growing), a file-size cap (the disk quota, quota.py), a
+wall-clock timeout (the worker is killed and replaced), output caps, and cleanup of processes user code
+leaves behind.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ from jupyter_client.manager import AsyncKernelManager
 
 from deep_insight_executor.memory import OOM_SCORE_ADJ, WATCHDOG, offer_to_oom_killer, thread_caps
 from deep_insight_executor.output import CappedText
+from deep_insight_executor.quota import TEMP_FOLDER
 from deep_insight_executor.sandbox_filter import worker_filter
-from deep_insight_executor.writable import temp_dir
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 POLL_SECONDS = 0.2
@@ -54,6 +55,8 @@ class Limits:
     memory_mb: int
     max_processes: int
     max_output_bytes: int
+    max_file_bytes: int | None = None
+    """RLIMIT_FSIZE: the session's disk quota, so that one file cannot pass it (a write beyond fails with EFBIG)."""
     uid: int | None = None
     """Run user code as this uid (the server drops to it when it runs as root); None: as the server."""
     gid: int | None = None
@@ -90,6 +93,8 @@ def limit_child(limits: Limits, signal_filter: Callable[[], None] | None = None)
                 os.close(adj)
         resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if limits.max_file_bytes is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limits.max_file_bytes, limits.max_file_bytes))
         if limits.gid is not None:
             os.setgroups([])
             os.setgid(limits.gid)
@@ -114,6 +119,18 @@ def longest_socket_path(private_dir: Path) -> str:
     return f"{kernel_socket_base(private_dir)}-65535"
 
 
+def worker_temp(private_dir: Path) -> Path:
+    return private_dir / TEMP_FOLDER
+
+
+def make_private_folders(private_dir: Path, limits: Limits) -> None:
+    """The worker's folders in the session's private folder (user code may have removed them), the session's own."""
+    for sub in ("matplotlib", "ipython", "runtime", TEMP_FOLDER):
+        (private_dir / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
+        if limits.uid is not None:
+            os.chown(private_dir / sub, limits.uid, limits.gid or limits.uid)
+
+
 def worker_environment(workspace: Path, private_dir: Path) -> dict[str, str]:
     """A small, explicit environment built from nothing: no server secret (EXECUTOR_TOKEN), no cloud
     credentials or the addresses that hand them out (AWS_*, AWS_CONTAINER_CREDENTIALS_*, the ECS
@@ -127,7 +144,7 @@ def worker_environment(workspace: Path, private_dir: Path) -> dict[str, str]:
         MPLCONFIGDIR=str(private_dir / "matplotlib"),
         IPYTHONDIR=str(private_dir / "ipython"),
         JUPYTER_RUNTIME_DIR=str(private_dir / "runtime"),
-        TMPDIR=str(temp_dir()),  # the folder checked at start, not whatever tempfile would fall back to
+        TMPDIR=str(worker_temp(private_dir)),  # the session's own, so that temporary files count in its quota
         PYTHONUNBUFFERED="1",
         PYTHONDONTWRITEBYTECODE="1",
         **thread_caps(),  # BLAS/OpenMP threads = the task's vCPUs
@@ -204,10 +221,7 @@ class PythonWorker:
 
     async def start(self) -> None:
         owner = (self.limits.uid, self.limits.gid or self.limits.uid) if self.limits.uid is not None else None
-        for sub in ("matplotlib", "ipython", "runtime"):
-            (self.private_dir / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
-            if owner is not None:
-                os.chown(self.private_dir / sub, *owner)
+        make_private_folders(self.private_dir, self.limits)
         config_dir = self.private_dir / "matplotlib"
         (config_dir / "matplotlibrc").write_text(MATPLOTLIBRC)
         if self.font_cache is not None:
@@ -262,11 +276,12 @@ class PythonWorker:
             with contextlib.suppress(OSError):
                 Path(manager.connection_file).unlink()
 
-    async def execute(self, code: str, timeout: float) -> ExecuteResult:
+    async def execute(self, code: str, timeout: float, stop: asyncio.Event | None = None) -> ExecuteResult:
+        """Run ``code``; ``stop`` (the disk watchdog's) ends it early the way a timeout does."""
         if not await self.alive():
             await self.stop()
             await self.start()
-        result, killed = await self._run(code, timeout)
+        result, killed = await self._run(code, timeout, stop)
         if killed:
             await self.stop()
             self.restarts += 1
@@ -281,7 +296,7 @@ class PythonWorker:
                 kill_tree(pid, include_root=False)
         return result
 
-    async def _run(self, code: str, timeout: float) -> tuple[ExecuteResult, bool]:
+    async def _run(self, code: str, timeout: float, stop: asyncio.Event | None) -> tuple[ExecuteResult, bool]:
         """The call's answer, and whether its timeout ended in a kill (the worker must be replaced)."""
         client = self._client
         started = time.monotonic()
@@ -292,19 +307,21 @@ class PythonWorker:
         msg_id = client.execute(code, store_history=False, allow_stdin=False, stop_on_error=False)
         status = CallStatus.OK
         interrupted_at: float | None = None
+        stopped = False  # by ``stop`` before the deadline
         killed = False
         while True:
             now = time.monotonic()
-            if interrupted_at is None and now >= deadline:
-                interrupted_at = now
+            if interrupted_at is None and (now >= deadline or (stop is not None and stop.is_set())):
+                interrupted_at, stopped = now, now < deadline
                 with contextlib.suppress(Exception):  # a dead kernel is found below, as a crash or a kill
                     await self._manager.interrupt_kernel()  # type: ignore[union-attr]
             if interrupted_at is not None and now >= interrupted_at + INTERRUPT_GRACE_SECONDS:
-                status, killed = CallStatus.TIMEOUT, True
+                status, killed = (CallStatus.ERROR if stopped else CallStatus.TIMEOUT), True
                 error = CallError(
-                    ErrorType.TIMEOUT,
-                    f"the call ran longer than {timeout:g} s and did not stop when interrupted; the worker was "
-                    "killed and replaced, so variables and imports of this session are gone",
+                    ErrorType.WORKSPACE_QUOTA if stopped else ErrorType.TIMEOUT,
+                    ("the call" if stopped else f"the call ran longer than {timeout:g} s and")
+                    + " did not stop when interrupted; the worker was killed and replaced, so variables and "
+                    "imports of this session are gone",
                 )
                 break
             end = deadline if interrupted_at is None else interrupted_at + INTERRUPT_GRACE_SECONDS
@@ -331,11 +348,11 @@ class PythonWorker:
                 error = CallError(content["ename"], content["evalue"], ANSI.sub("", "\n".join(content["traceback"])))
             elif kind == "status" and content["execution_state"] == "idle":
                 if interrupted_at is not None:
-                    status = CallStatus.TIMEOUT
+                    status = CallStatus.ERROR if stopped else CallStatus.TIMEOUT
                     error = CallError(
-                        ErrorType.TIMEOUT,
-                        f"the call ran longer than {timeout:g} s and was interrupted (KeyboardInterrupt); "
-                        "the session's variables and imports are kept",
+                        ErrorType.WORKSPACE_QUOTA if stopped else ErrorType.TIMEOUT,
+                        ("the call" if stopped else f"the call ran longer than {timeout:g} s and")
+                        + " was interrupted (KeyboardInterrupt); the session's variables and imports are kept",
                         error.traceback if error is not None else None,
                     )
                 break
@@ -359,56 +376,3 @@ class PythonWorker:
                 f"system's out-of-memory killer when the task ran out of memory; {fresh}"
             )
         return f"the worker process died during the call (os._exit, a crash, or out of memory); {fresh}"
-
-
-async def run_bash(
-    command: str, *, workspace: Path, private_dir: Path, limits: Limits, timeout: float
-) -> ExecuteResult:
-    """One shell command in the workspace, with the worker's limits; its whole process group dies after."""
-    started = time.monotonic()
-    stdout = CappedText(limits.max_output_bytes)
-    stderr = CappedText(limits.max_output_bytes)
-    with worker_filter() as signal_filter:
-        process = await asyncio.create_subprocess_exec(
-            "/bin/bash",
-            "-c",
-            command,
-            cwd=workspace,
-            env=worker_environment(workspace, private_dir),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-            preexec_fn=limit_child(limits, signal_filter),
-        )
-    offer_to_oom_killer(process.pid)
-
-    async def pump(stream: asyncio.StreamReader, sink: CappedText) -> None:
-        while chunk := await stream.read(65536):
-            sink.write(chunk)
-
-    assert process.stdout is not None
-    assert process.stderr is not None
-    pumps = asyncio.gather(pump(process.stdout, stdout), pump(process.stderr, stderr))
-    WATCHDOG.watch(process.pid, limits.memory_mb)
-    status, error = CallStatus.OK, None
-    try:
-        await asyncio.wait_for(asyncio.shield(process.wait()), timeout)
-    except TimeoutError:
-        status = CallStatus.TIMEOUT
-        error = CallError(ErrorType.TIMEOUT, f"the command ran longer than {timeout:g} s and was killed")
-    finally:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-        kill_tree(process.pid, include_root=True)
-        await process.wait()
-        kill = WATCHDOG.forget(process.pid)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(pumps, 5)
-    if kill is not None:
-        status = CallStatus.ERROR
-        error = CallError(ErrorType.WORKER_CRASHED, kill.message("the command"))
-    elif status == CallStatus.OK and process.returncode != 0:
-        status = CallStatus.ERROR
-        error = CallError(ErrorType.EXIT_CODE, f"the command exited with status {process.returncode}")
-    return captured(status, stdout, stderr, error, started)
