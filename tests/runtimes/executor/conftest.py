@@ -6,6 +6,7 @@ unprivileged uid whose workdir sits in a root-owned 0755 folder, and user code r
 """
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -15,15 +16,17 @@ SERVER_UID = 43210  # the non-root mode's server: not root, not a session uid of
 MODES = ("root", "non-root")
 
 
-def start_in_mode(start_executor: StartExecutor, mode: str, **env: str) -> Executor:
+def start_in_mode(start_executor: StartExecutor, mode: str, *, workdir: Path | None = None, **env: str) -> Executor:
     """A server in ``mode``. Non-root needs root to start it as another uid, and a HOME (as the image sets;
     uid 43210 has no passwd entry); its one uid runs the server's threads and every session's processes,
     which all count against the process cap."""
     if mode == "root":
-        return start_executor(**env)
+        return start_executor(workdir=workdir, **env)
     if os.geteuid() != 0:
         pytest.skip("starting the server as another uid needs root")
-    return start_executor(as_uid=SERVER_UID, **{"HOME": "/tmp", "EXECUTOR_MAX_PROCESSES": "512", **env})
+    return start_executor(
+        workdir=workdir, as_uid=SERVER_UID, **{"HOME": "/tmp", "EXECUTOR_MAX_PROCESSES": "512", **env}
+    )
 
 
 @pytest.fixture(scope="module", params=MODES)

@@ -17,9 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.runtimes.executor.conftest import Executor, StartExecutor, assert_alive, run
+from tests.runtimes.executor.conftest import Executor, StartExecutor, assert_alive, run, start_in_mode
 
-SERVER_UID = 43210  # as tests/runtimes/executor/test_no_credentials.py
 DISK_MB = 64
 RESERVE = "the 16.0 MB the executor keeps free"  # a quarter of a 64 MB disk (quota.reserve_bytes)
 MB = 1024 * 1024
@@ -37,8 +36,8 @@ class FullDisk:
         return info.f_bavail * info.f_frsize
 
 
-@pytest.fixture(scope="module", params=["root", "non-root"])
-def disk(request: pytest.FixtureRequest, start_executor: StartExecutor, shared_tmp: Path) -> Iterator[FullDisk]:
+@pytest.fixture(scope="module")
+def disk(start_executor: StartExecutor, mode: str, shared_tmp: Path) -> Iterator[FullDisk]:
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs (and starting the server as another uid) needs root")
     mount = Path(tempfile.mkdtemp(prefix="disk-", dir=shared_tmp))
@@ -56,16 +55,7 @@ def disk(request: pytest.FixtureRequest, start_executor: StartExecutor, shared_t
         server_tmp.mkdir()
         server_tmp.chmod(0o1777)  # as the image's /tmp: sessions' own uids may write there
         env = {"EXECUTOR_MAX_WORKSPACE_MB": "1000", "TMPDIR": str(server_tmp)}
-        if request.param == "root":
-            executor = start_executor(workdir=mount, **env)
-        else:
-            executor = start_executor(
-                workdir=mount,
-                as_uid=SERVER_UID,
-                HOME="/tmp",  # the image sets one; uid 43210 has no passwd entry
-                EXECUTOR_MAX_PROCESSES="512",  # one uid for the server and every session: its threads count too
-                **env,
-            )
+        executor = start_in_mode(start_executor, mode, workdir=mount, **env)
         yield FullDisk(executor, mount, server_tmp)
     finally:
         if executor is not None:

@@ -5,7 +5,6 @@ their own uids) and as an unprivileged uid (sessions as the server's uid, as in 
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from collections.abc import Iterator
@@ -14,25 +13,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from tests.runtimes.executor.conftest import Executor, StartExecutor, assert_alive, run
+from tests.runtimes.executor.conftest import Executor, StartExecutor, assert_alive, run, start_in_mode
 
-SERVER_UID = 43210  # as tests/runtimes/executor/test_no_credentials.py
 QUOTA_MB = 20
 MB = 1024 * 1024
 
 
-@pytest.fixture(scope="module", params=["root", "non-root"])
-def quota(request: pytest.FixtureRequest, start_executor: StartExecutor) -> Executor:
-    if request.param == "root":
-        return start_executor(EXECUTOR_MAX_WORKSPACE_MB=str(QUOTA_MB))
-    if os.geteuid() != 0:
-        pytest.skip("starting the server as another uid needs root")
-    return start_executor(
-        as_uid=SERVER_UID,
-        HOME="/tmp",  # the image sets one; uid 43210 has no passwd entry
-        EXECUTOR_MAX_PROCESSES="512",  # one uid for the server and every session: its threads count too
-        EXECUTOR_MAX_WORKSPACE_MB=str(QUOTA_MB),
-    )
+@pytest.fixture(scope="module")
+def quota(start_executor: StartExecutor, mode: str) -> Executor:
+    return start_in_mode(start_executor, mode, EXECUTOR_MAX_WORKSPACE_MB=str(QUOTA_MB))
 
 
 def assert_quota_error(result: dict, *removed: str) -> str:
