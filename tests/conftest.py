@@ -77,8 +77,10 @@ def executor_venv(shared_tmp: Path) -> Path:
     return fresh_venv(shared_tmp / "venv", EXECUTOR_PROJECT, _base_python())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def start_executor(executor_venv: Path, shared_tmp: Path) -> Iterator[StartExecutor]:
+    """Start real servers; each stops at the end of the module that started it. (Non-root servers share one
+    uid, whose process cap counts every live server's threads and kernels: none may outlive its module.)"""
     started: list[Executor] = []
 
     def start(

@@ -108,6 +108,12 @@ def main(argv: list[str] | None = None) -> None:
             extra={"event": "unwritable", "path": str(problem.folder.path), "uid": problem.uid},
         )
         raise SystemExit(EXIT_UNWRITABLE)
+    if os.geteuid() != 0 and config.session_id is None and config.max_sessions > 1:
+        logging.getLogger("deep_insight_executor").warning(
+            f"running as uid {os.geteuid()}, not root: every session's code runs as this uid and can read the other "
+            f"sessions' files; serve one session per executor ({ExecutorEnv.SESSION_ID}), as the deployed tasks "
+            "do, or start the server as root for a uid per session"
+        )
     server = _Server(
         uvicorn.Config(
             app,

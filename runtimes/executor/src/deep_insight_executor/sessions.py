@@ -178,13 +178,6 @@ class SessionManager:
                 "unprivileged user, or from an interpreter outside /root",
                 sys.executable,
             )
-        if os.geteuid() != 0 and config.session_id is None and config.max_sessions > 1:
-            log.warning(
-                "running as uid %d, not root: every session's code runs as this uid and can read the other "
-                "sessions' files; serve one session per executor (SESSION_ID), as the deployed tasks do, or start "
-                "the server as root for a uid per session",
-                os.geteuid(),
-            )
 
     def socket_path_problem(self) -> str | None:
         """Why a session's kernel could not be reached under this workdir (its sockets' paths too long), or None."""
