@@ -163,7 +163,10 @@ def test_a_python_flood_of_many_files_is_stopped_while_it_runs(quota):
         code = "i = 0\nwhile True:\n    open(f'part-{i}', 'wb').write(b'x' * 2**19)\n    i += 1"
         result = run(client, "py-many", code, timeoutSeconds=60)
         message = assert_quota_error(result)
-        assert "interrupted (KeyboardInterrupt); the session's variables and imports are kept" in message, message
+        # Stopped while it ran, by interrupt, or (when gigabytes of dirty pages hold the writer in the kernel
+        # past the grace) by a kill; either way the answer says which.
+        stopped = ("interrupted (KeyboardInterrupt)", "did not stop when interrupted; the worker was killed")
+        assert any(way in message for way in stopped), message
         assert result["durationMs"] < 15_000, result
         assert re.search(r"removed what this call wrote: part-\d+ \(0\.5 MB\), .* more files", message), message
         _after(client, "py-many")

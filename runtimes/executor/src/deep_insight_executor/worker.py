@@ -252,9 +252,12 @@ class PythonWorker:
         client.start_channels()
         try:
             await client.wait_for_ready(timeout=KERNEL_START_TIMEOUT)
-        except RuntimeError:
+        except BaseException:  # a kernel that died, hangs, or whose start was cancelled (the server stopping)
             client.stop_channels()
-            await manager.shutdown_kernel(now=True)
+            if started:
+                kill_tree(started, include_root=True)  # synchronous: it happens even when this task is cancelled
+            with contextlib.suppress(Exception):
+                await manager.shutdown_kernel(now=True)
             raise
         self._manager, self._client = manager, client
         pid = self.pid
