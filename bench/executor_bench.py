@@ -6,7 +6,8 @@ to it over HTTP, and reports:
   * the first call of a new session (a cold worker), several times;
   * throughput with 4 sessions x 8 concurrent clients of trivial calls;
   * a pandas groupby on the reference CSV: data kept in session state vs re-read on every call;
-  * the idle server's RSS (server process only, no workers).
+  * the idle server's RSS (server process only, no workers);
+  * the floor under all of it: the same trivial call to a bare Jupyter kernel (jupyter_client, no HTTP).
 
     uv run python bench/executor_bench.py [--executable PATH] [--calls 300]
 """
@@ -14,6 +15,7 @@ to it over HTTP, and reports:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shutil
 import signal
@@ -28,6 +30,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+from jupyter_client.manager import AsyncKernelManager
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data" / "fresh-food-sales.csv"
@@ -60,6 +63,37 @@ def call(client: httpx.Client, sid: str, code: str) -> float:
     if response.status_code != 200 or body["status"] != "ok":
         raise RuntimeError(f"call failed: {response.status_code} {body}")
     return elapsed * 1000
+
+
+def kernel_round_trips(calls: int) -> list[float]:
+    """``print(1)`` to a bare kernel through jupyter_client, as the server drives it, without HTTP or limits."""
+
+    async def measure() -> list[float]:
+        folder = Path(tempfile.mkdtemp(prefix="kernel-bench-"))
+        manager = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(folder / "kernel"))
+        await manager.start_kernel(extra_arguments=["--HistoryManager.enabled=False"])
+        client = manager.client()
+        client.start_channels()
+        try:
+            await client.wait_for_ready(timeout=60)
+            timings = []
+            for _ in range(calls + 1):
+                started = time.perf_counter()
+                msg_id = client.execute("print(1)", store_history=False)
+                while True:
+                    message = await client.get_iopub_msg(timeout=10)
+                    idle = message["msg_type"] == "status" and message["content"]["execution_state"] == "idle"
+                    if idle and message["parent_header"].get("msg_id") == msg_id:
+                        break
+                await client.get_shell_msg(timeout=10)
+                timings.append((time.perf_counter() - started) * 1000)
+            return timings[1:]
+        finally:
+            client.stop_channels()
+            await manager.shutdown_kernel(now=True)
+            shutil.rmtree(folder, ignore_errors=True)
+
+    return asyncio.run(measure())
 
 
 def main() -> None:
@@ -165,6 +199,7 @@ def main() -> None:
         server.wait(60)
         shutil.rmtree(workdir, ignore_errors=True)
 
+    rows.append(("bare kernel round trip p50 (no HTTP)", percentile(kernel_round_trips(args.calls), 50), "ms"))
     print(f"executor benchmark, {os.cpu_count()} cores, {args.calls} trivial calls, Python {sys.version.split()[0]}")
     print(f"{'measure':<42} {'value':>10}  {'unit':<8} {'target':<10} ok")
     for name, value, unit in rows:
