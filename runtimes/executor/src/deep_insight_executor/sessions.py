@@ -20,7 +20,7 @@ from deep_insight_contract.executor import CallError, CallStatus, ErrorType, Exe
 
 from deep_insight_executor.bash import run_bash
 from deep_insight_executor.config import ExecutorConfig
-from deep_insight_executor.quota import TEMP_FOLDER, DiskPolicy, SessionDisk, megabytes
+from deep_insight_executor.quota import DiskPolicy, SessionDisk, megabytes
 from deep_insight_executor.worker import (
     UNIX_SOCKET_PATH_MAX,
     Limits,
@@ -247,7 +247,7 @@ class SessionManager:
         limits = self._limits()
         name = slot_name(secrets.token_hex(SLOT_TOKEN_BYTES))
         workspace, private_dir = self.workspaces / name, self.private_root / name
-        for folder in (workspace, private_dir, private_dir / TEMP_FOLDER):
+        for folder in (workspace, private_dir):  # the worker's own folders: worker.make_private_folders
             folder.mkdir(parents=True, exist_ok=True)
             os.chmod(folder, 0o700)
             if limits.uid is not None:

@@ -188,6 +188,11 @@ def kill_tree(pid: int, *, include_root: bool) -> int:
     return len(victims)
 
 
+def _kernel_pid(manager: AsyncKernelManager | None) -> int | None:
+    """The kernel process's pid, once its manager has started it."""
+    return getattr(getattr(manager, "provisioner", None), "pid", None)
+
+
 class _OwnedKernelManager(AsyncKernelManager):
     """Writes the connection file so that the worker's own uid (and only it) can read it."""
 
@@ -213,8 +218,7 @@ class PythonWorker:
 
     @property
     def pid(self) -> int | None:
-        provisioner = getattr(self._manager, "provisioner", None)
-        return getattr(provisioner, "pid", None)
+        return _kernel_pid(self._manager)
 
     async def alive(self) -> bool:
         return self._manager is not None and await self._manager.is_alive()
@@ -245,7 +249,7 @@ class PythonWorker:
                 preexec_fn=limit_child(self.limits, signal_filter),
                 extra_arguments=["--HistoryManager.enabled=False", "--IPKernelApp.log_level=ERROR", "--colors=NoColor"],
             )
-        started = getattr(manager.provisioner, "pid", None)
+        started = _kernel_pid(manager)
         if started:
             offer_to_oom_killer(started)
         client = manager.client()
@@ -270,7 +274,7 @@ class PythonWorker:
         if client is not None:
             client.stop_channels()
         if manager is not None:
-            pid = getattr(manager.provisioner, "pid", None)
+            pid = _kernel_pid(manager)
             if pid:
                 WATCHDOG.forget(pid)
                 kill_tree(pid, include_root=False)
