@@ -24,9 +24,16 @@ def live_here(pid):
 print(sum(1 for p in os.listdir('/proc') if p.isdigit() and live_here(p)))
 """
 
-# Python run in the session: wait until its uid has fewer than 100 processes (zombies included).
+# Python run in the session: wait until its uid has fewer than 100 processes (zombies included). The bomb's
+# children that the server killed are the kernel's: as zombies they count until their parent reaps them.
 WAIT_UNTIL_REAPED = """
 import os, time
+def reap():
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+    except ChildProcessError:
+        pass
 def ours(pid):
     try:
         return os.stat(f'/proc/{pid}').st_uid == os.getuid()
@@ -36,6 +43,7 @@ def mine():
     return sum(1 for p in os.listdir('/proc') if p.isdigit() and ours(p))
 deadline = time.monotonic() + 20
 while mine() >= 100 and time.monotonic() < deadline:
+    reap()
     time.sleep(0.1)
 print('reaped' if mine() < 100 else mine())
 """
