@@ -45,6 +45,17 @@ def test_errors_carry_type_message_and_traceback(executor):
         assert run(client, "errors", "import sys; print('err', file=sys.stderr)")["stderr"] == "err\n"
 
 
+def test_output_written_as_a_call_ends_is_in_its_answer(executor):
+    """The last bytes a call writes are in that call's answer, call after call: the server reads until the
+    kernel says idle, which the kernel publishes after it has flushed the call's output."""
+    code = "import sys\nprint('py')\nsys.stderr.write('err')\nprint('last', end='')"
+    with executor.client() as client:
+        # The kernel runs without ipykernel's pause before each reply (worker.KERNEL_ARGUMENTS).
+        assert run(client, "last-words", "get_ipython().kernel._execute_sleep")["stdout"] == "0.0\n"
+        answers = [run(client, "last-words", code) for _ in range(40)]
+    assert {(answer["stdout"], answer["stderr"]) for answer in answers} == {("py\nlast", "err")}
+
+
 def test_workspace_is_the_working_directory_and_matplotlib_is_headless(executor):
     with executor.client() as client:
         code = (

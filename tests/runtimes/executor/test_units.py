@@ -11,17 +11,10 @@ from pathlib import Path
 
 import pytest
 from deep_insight_executor.config import ConfigError, ExecutorConfig
-from deep_insight_executor.memory import (
-    MemoryWatchdog,
-    cpu_limit,
-    resident_bytes,
-    terminate,
-    thread_caps,
-    tree,
-    tree_memory_bytes,
-)
+from deep_insight_executor.memory import MemoryWatchdog, cpu_limit, terminate, thread_caps, tree_memory_bytes
 from deep_insight_executor.output import CappedText
 from deep_insight_executor.paths import PathError, resolve_inside
+from deep_insight_executor.procfs import has_children, resident_bytes, tree
 from deep_insight_executor.worker import worker_environment
 
 
@@ -196,6 +189,35 @@ def test_the_watchdog_counts_forked_children_once():
         terminate(process.pid, tree(process.pid))
         process.wait()
         process.stdout.close()  # type: ignore[union-attr]
+
+
+def test_a_child_forked_by_any_thread_is_found():
+    """/proc lists a child under the thread that forked it: a child started from a worker thread counts too."""
+    quiet = _child("pass")
+    forked = _child(
+        "import subprocess, threading\n"
+        "forked, keep = threading.Event(), threading.Event()\n"
+        "def fork():\n"
+        "    child = subprocess.Popen(['sleep', '60'])\n"
+        "    forked.set()\n"
+        "    keep.wait()\n"
+        "threading.Thread(target=fork, daemon=True).start()\n"
+        "forked.wait()\n"
+    )
+    try:
+        for process in (quiet, forked):
+            assert process.stdout is not None
+            assert process.stdout.readline() == b"ready\n"
+        assert not has_children(quiet.pid)
+        assert has_children(forked.pid)
+        assert len(tree(forked.pid)) == 2
+        assert tree(quiet.pid) == [quiet.pid]
+    finally:
+        for process in (quiet, forked):
+            terminate(process.pid, tree(process.pid))
+            process.wait()
+            process.stdout.close()  # type: ignore[union-attr]
+    assert has_children(forked.pid)  # gone: /proc cannot tell, so the caller looks closer
 
 
 def test_workers_get_as_many_blas_threads_as_the_task_has_cpus():

@@ -32,10 +32,11 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from deep_insight_executor.procfs import resident_bytes, tree
+
 log = logging.getLogger("deep_insight_executor")
 
 INTERVAL = 0.05
-PAGE = os.sysconf("SC_PAGE_SIZE")
 OOM_SCORE_ADJ = 1000
 """Each worker's oom_score_adj: the first the OOM killer takes (raising it needs no privilege)."""
 
@@ -49,39 +50,6 @@ def offer_to_oom_killer(pid: int) -> None:
     """
     with contextlib.suppress(OSError), open(f"/proc/{pid}/oom_score_adj", "w") as adj:
         adj.write(str(OOM_SCORE_ADJ))
-
-
-def resident_bytes(pid: int) -> int:
-    """``pid``'s resident set in bytes (0 if it is gone)."""
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * PAGE
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
-def children(pid: int) -> list[int]:
-    found: list[int] = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return found
-    for task in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{task}/children", "rb") as listing:
-                found.extend(int(child) for child in listing.read().split())
-        except OSError:
-            continue
-    return found
-
-
-def tree(pid: int) -> list[int]:
-    """``pid`` and all its descendants."""
-    pids, index = [pid], 0
-    while index < len(pids):
-        pids.extend(children(pids[index]))
-        index += 1
-    return pids
 
 
 def proportional_bytes(pid: int) -> int:

@@ -36,6 +36,10 @@ WATCH_SECONDS = 0.25
 """statvfs costs microseconds; a call writing at 1 GB/s overshoots the reserve by at most this long's worth."""
 WALK_SECONDS = 1.0
 """The least time between two walks of a session's folders during a call (a walk reads every inode)."""
+INLINE_WALK_SECONDS = 0.001
+"""The after-call walk runs on the event loop when the session's last walk took less than this (a fresh
+session's folders: ~0.25 ms, less than handing it to a thread costs); longer ones run in a thread, so that a
+session with many files does not hold up the others' requests."""
 LOW_SLACK_BYTES = 16 * MB
 """A disk already below its reserve when a call starts: the call is stopped only if it loses this much more."""
 MTIME_SLACK_SECONDS = 1.0
@@ -187,12 +191,15 @@ class SessionDisk:
         """Every file the session had after its last call: never removed by a later call's clean-up."""
         self._used = 0
         """The session's usage when ``_known`` was taken."""
+        self._walk_seconds = 0.0
+        """How long the last walk of the session's folders took."""
 
     def forget_known(self) -> None:
         """Files arrived between calls (upload, sync): take stock again before the next call."""
         self._known = None
 
     def files(self) -> list[Found]:
+        began = time.perf_counter()
         found = [Found(info.path, self.workspace, info, True) for info in scan(self.workspace)]
         temp = f"{TEMP_FOLDER}/"
         for info in scan(self.private_dir):
@@ -200,6 +207,7 @@ class SessionDisk:
                 found.append(Found(f"$TMPDIR/{info.path.removeprefix(temp)}", self.private_dir, info, True))
             else:  # kernel sockets, matplotlib's and IPython's folders: counted, never removed
                 found.append(Found(f".private/{info.path}", self.private_dir, info, False))
+        self._walk_seconds = time.perf_counter() - began
         return found
 
     def usage(self) -> int:
@@ -232,6 +240,8 @@ class SessionDisk:
             watchdog.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watchdog
+        if self._walk_seconds < INLINE_WALK_SECONDS:
+            return self._settle(result, started, floors, tripped)
         return await asyncio.to_thread(self._settle, result, started, floors, tripped)
 
     async def _watch(self, floors: Floors, stop: asyncio.Event, tripped: list[str]) -> None:

@@ -30,6 +30,7 @@ from jupyter_client.manager import AsyncKernelManager
 
 from deep_insight_executor.memory import OOM_SCORE_ADJ, WATCHDOG, offer_to_oom_killer, thread_caps
 from deep_insight_executor.output import CappedText
+from deep_insight_executor.procfs import has_children
 from deep_insight_executor.quota import TEMP_FOLDER
 from deep_insight_executor.sandbox_filter import worker_filter
 
@@ -39,6 +40,15 @@ POLL_SECONDS = 0.2
 # long to return to idle with the session's variables intact; only then is it killed and replaced.
 INTERRUPT_GRACE_SECONDS = 3.0
 KERNEL_START_TIMEOUT = 60.0
+KERNEL_ARGUMENTS = [
+    "--HistoryManager.enabled=False",
+    "--IPKernelApp.log_level=ERROR",
+    "--colors=NoColor",
+    # ipykernel sleeps 0.5 ms before each execute_reply, for clients that stop reading output at the reply.
+    # The server reads IOPub until the kernel's idle status, which the kernel publishes after flushing the
+    # call's output on that same socket, so nothing is lost without it (test_api's last-words test).
+    "--Kernel._execute_sleep=0",
+]
 
 # Every worker's matplotlib: non-interactive, and Korean-capable when a CJK font is installed (the image
 # installs Noto CJK). A config file instead of code run in the kernel: nothing is imported until used.
@@ -152,27 +162,9 @@ def worker_environment(workspace: Path, private_dir: Path) -> dict[str, str]:
     return env
 
 
-def _has_children(pid: int) -> bool:
-    """Cheap check through /proc/<pid>/task/*/children (no scan of every process), when available."""
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return True  # cannot tell: let psutil look
-    for task in tasks:
-        try:
-            with open(f"/proc/{pid}/task/{task}/children") as listing:
-                if listing.read().strip():
-                    return True
-        except FileNotFoundError:
-            continue
-        except OSError:
-            return True
-    return False
-
-
 def kill_tree(pid: int, *, include_root: bool) -> int:
     """SIGKILL every descendant of ``pid`` (and ``pid`` itself if asked); returns how many."""
-    if not include_root and not _has_children(pid):
+    if not include_root and not has_children(pid):
         return 0
     try:
         root = psutil.Process(pid)
@@ -247,7 +239,7 @@ class PythonWorker:
                 cwd=str(self.workspace),
                 env=worker_environment(self.workspace, self.private_dir),
                 preexec_fn=limit_child(self.limits, signal_filter),
-                extra_arguments=["--HistoryManager.enabled=False", "--IPKernelApp.log_level=ERROR", "--colors=NoColor"],
+                extra_arguments=KERNEL_ARGUMENTS,
             )
         started = _kernel_pid(manager)
         if started:
