@@ -103,6 +103,11 @@ def test_output_flood_keeps_head_and_tail(executor):
         assert result["stdout"].rstrip().endswith("line 199999 " + "x" * 40)
         assert "bytes of output truncated" in result["stdout"]
         assert len(result["stdout"].encode()) < 65536 + 200
+        # The same through the descriptors, past any pipe's buffer: the kernel never blocks on its stdout.
+        native = run(client, "flood", "import os\n_ = os.system('seq -f \"line %06g\" 0 199999')")
+        assert (native["status"], native["truncated"]) == ("ok", True)
+        assert native["stdout"].startswith("line 000000\n")
+        assert native["stdout"].endswith("line 199999\n")
         endless = run(client, "flood", "while True:\n    print('y' * 1000)", timeoutSeconds=2)
         assert endless["status"] == "timeout"
         assert endless["truncated"] is True

@@ -46,14 +46,34 @@ def test_errors_carry_type_message_and_traceback(executor):
 
 
 def test_output_written_as_a_call_ends_is_in_its_answer(executor):
-    """The last bytes a call writes are in that call's answer, call after call: the server reads until the
-    kernel says idle, which the kernel publishes after it has flushed the call's output."""
-    code = "import sys\nprint('py')\nsys.stderr.write('err')\nprint('last', end='')"
+    """The last bytes a call writes, through Python's streams and straight to the file descriptors (C code,
+    subprocesses), are in that call's answer, call after call: the server reads until the kernel says idle,
+    and then what is left in the kernel's stdout and stderr pipes."""
+    code = (
+        "import os, sys\nprint('py')\nsys.stderr.write('err')\nos.write(1, b'fd\\n')\nos.write(2, b'fd2')\n"
+        "_ = os.system('echo sh')\nprint('last', end='')"
+    )
     with executor.client() as client:
         # The kernel runs without ipykernel's pause before each reply (worker.KERNEL_ARGUMENTS).
         assert run(client, "last-words", "get_ipython().kernel._execute_sleep")["stdout"] == "0.0\n"
-        answers = [run(client, "last-words", code) for _ in range(40)]
-    assert {(answer["stdout"], answer["stderr"]) for answer in answers} == {("py\nlast", "err")}
+        answers = [run(client, "last-words", code) for _ in range(100)]
+    # Python's streams and the descriptors reach the server apart, so they may interleave (even within a line):
+    # every character must be there, in whatever order.
+    assert {("".join(sorted(answer["stdout"])), "".join(sorted(answer["stderr"]))) for answer in answers} == {
+        ("".join(sorted("py\nfd\nsh\nlast")), "".join(sorted("errfd2")))
+    }
+
+
+def test_user_output_stays_out_of_the_servers_log(executor):
+    """What user code writes to its descriptors is the call's output, never a line in the server's log
+    (CloudWatch, in AWS): not JSON, and user data where it does not belong."""
+    with executor.client() as client:
+        result = run(
+            client, "quiet-log", "import os\n_ = os.system('echo marker-on-stdout; echo marker-on-stderr >&2')"
+        )
+        assert (result["stdout"], result["stderr"]) == ("marker-on-stdout\n", "marker-on-stderr\n")
+        run(client, "quiet-log", "1")  # a later call, so that any echo had time to reach the log
+    assert "marker-on" not in executor.log.read_text()
 
 
 def test_workspace_is_the_working_directory_and_matplotlib_is_headless(executor):

@@ -28,6 +28,7 @@ import psutil
 from deep_insight_contract.executor import CallError, CallStatus, ErrorType, ExecuteResult
 from jupyter_client.manager import AsyncKernelManager
 
+from deep_insight_executor.fd_output import KernelDescriptors
 from deep_insight_executor.memory import OOM_SCORE_ADJ, WATCHDOG, offer_to_oom_killer, thread_caps
 from deep_insight_executor.output import CappedText
 from deep_insight_executor.procfs import has_children
@@ -48,6 +49,8 @@ KERNEL_ARGUMENTS = [
     # The server reads IOPub until the kernel's idle status, which the kernel publishes after flushing the
     # call's output on that same socket, so nothing is lost without it (test_api's last-words test).
     "--Kernel._execute_sleep=0",
+    # The server reads the kernel's file descriptors 1 and 2 itself (fd_output.py).
+    "--IPKernelApp.capture_fd_output=False",
 ]
 
 # Every worker's matplotlib: non-interactive, and Korean-capable when a CJK font is installed (the image
@@ -206,6 +209,7 @@ class PythonWorker:
         self.font_cache = font_cache
         self._manager: AsyncKernelManager | None = None
         self._client: Any = None
+        self._descriptors: KernelDescriptors | None = None
         self.restarts = 0
 
     @property
@@ -234,13 +238,20 @@ class PythonWorker:
         )
         manager.owner = owner
         manager.connection_file = str(self.private_dir / "runtime" / f"kernel-{time.monotonic_ns()}.json")
-        with worker_filter() as signal_filter:
-            await manager.start_kernel(
-                cwd=str(self.workspace),
-                env=worker_environment(self.workspace, self.private_dir),
-                preexec_fn=limit_child(self.limits, signal_filter),
-                extra_arguments=KERNEL_ARGUMENTS,
-            )
+        descriptors = KernelDescriptors()
+        try:
+            with worker_filter() as signal_filter:
+                await manager.start_kernel(
+                    cwd=str(self.workspace),
+                    env=worker_environment(self.workspace, self.private_dir),
+                    preexec_fn=limit_child(self.limits, signal_filter),
+                    extra_arguments=KERNEL_ARGUMENTS,
+                    **descriptors.child_ends(),
+                )
+        except BaseException:
+            descriptors.close()
+            raise
+        descriptors.listen()
         started = _kernel_pid(manager)
         if started:
             offer_to_oom_killer(started)
@@ -250,21 +261,24 @@ class PythonWorker:
             await client.wait_for_ready(timeout=KERNEL_START_TIMEOUT)
         except BaseException:  # a kernel that died, hangs, or whose start was cancelled (the server stopping)
             client.stop_channels()
+            descriptors.close()
             if started:
                 kill_tree(started, include_root=True)  # synchronous: it happens even when this task is cancelled
             with contextlib.suppress(Exception):
                 await manager.shutdown_kernel(now=True)
             raise
-        self._manager, self._client = manager, client
+        self._manager, self._client, self._descriptors = manager, client, descriptors
         pid = self.pid
         if pid:
             WATCHDOG.watch(pid, self.limits.memory_mb)
 
     async def stop(self) -> None:
-        manager, client = self._manager, self._client
-        self._manager = self._client = None
+        manager, client, descriptors = self._manager, self._client, self._descriptors
+        self._manager = self._client = self._descriptors = None
         if client is not None:
             client.stop_channels()
+        if descriptors is not None:
+            descriptors.close()
         if manager is not None:
             pid = _kernel_pid(manager)
             if pid:
@@ -303,6 +317,9 @@ class PythonWorker:
         stdout = CappedText(self.limits.max_output_bytes)
         stderr = CappedText(self.limits.max_output_bytes)
         error: CallError | None = None
+        descriptors = self._descriptors
+        if descriptors is not None:
+            descriptors.begin(stdout, stderr)
         msg_id = client.execute(code, store_history=False, allow_stdin=False, stop_on_error=False)
         status = CallStatus.OK
         interrupted_at: float | None = None
@@ -355,6 +372,8 @@ class PythonWorker:
                         error.traceback if error is not None else None,
                     )
                 break
+        if descriptors is not None:
+            descriptors.end()  # after the idle status: what the call wrote to its descriptors is all in the pipes
         crashed = error is not None and error.type == ErrorType.WORKER_CRASHED
         if not killed and not crashed:
             with contextlib.suppress(queue.Empty):  # the execute_reply, so the shell channel stays in step
