@@ -117,11 +117,9 @@ def main() -> None:
             str(port),
             "--workdir",
             str(workdir),
-            "--log-level",
-            "WARNING",
         ],
         env=env,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,  # its JSON log at INFO, as in AWS: one line per request
     )
     url = f"http://127.0.0.1:{port}"
     rows: list[tuple[str, float, str]] = []

@@ -1,12 +1,12 @@
 """What a kernel writes to its file descriptors 1 and 2 (C extensions, ``os.write``, subprocesses), read by
 the server from pipes it gives the kernel in place of stdout and stderr.
 
-ipykernel can capture these itself (``capture_fd_output``): a thread in the kernel reads a pipe and forwards
-the text as output messages. That thread may not have read the last bytes when the call ends (measured: 1-2
-answers in 500 lost a subprocess's output under load), and it also echoes everything to the kernel's
-inherited stdout, which is the server's log: user data in CloudWatch. Here the server reads instead: the
-kernel writes into the pipe before it reports the call finished, so one read of what is left when the
-kernel says idle gets all of it.
+ipykernel can capture these itself (``capture_fd_output``): a thread in the kernel reads a pipe and
+forwards the text as output messages. That thread may not have read the last bytes when the call ends
+(measured with the CPU otherwise busy: 6 answers in 2,000 lost some of what ``os.write`` and ``os.system``
+wrote), and it also echoes everything to the kernel's inherited stdout, which is the server's log: user
+data in CloudWatch. Here the server reads instead: the kernel writes into the pipe before it reports the
+call finished, so one read of what is left when the kernel says idle gets all of it.
 
 Between calls (the kernel's start, threads user code left running) output goes nowhere.
 """
