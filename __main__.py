@@ -125,9 +125,10 @@ endpoints = Endpoints(
         region=settings.region,
         vpc_id=network.vpc_id,
         subnet_ids=network.private_subnet_ids,
+        zones=settings.network.endpoint_zones,
         route_table_ids=network.private_route_table_ids,
         security_group_id=security.group_ids[Group.ENDPOINTS],
-        interface_services=settings.network.interface_endpoints,
+        interface_services=settings.interface_endpoints,
         tags=tags,
     ),
 )

@@ -1,9 +1,10 @@
-"""VPC endpoints: the S3 gateway on every private route table, and the configured interface endpoints.
+"""VPC endpoints: the S3 gateway on every private route table, and the interface endpoints the parts need.
 
 The S3 gateway endpoint is not optional: since 2026-05-05 AgentCore gives new VPC-mode runtimes no
 service-managed S3 access, and Fargate pulls ECR image layers from S3. Interface endpoints sit in the
-private subnets, one ENI per AZ, behind the endpoints security group, with private DNS so that the
-SDKs' default hostnames resolve to them.
+private subnets, one ENI per AZ (or one in the first AZ: ``network.endpointZones``), behind the endpoints
+security group, with private DNS so that the SDKs' default hostnames resolve to them from every AZ.
+Which services get one is decided in components.service_needs.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.settings import ResourceTags
+from components.settings import EndpointZones, ResourceTags
 
 
 def service_name(region: str, suffix: str) -> str:
@@ -25,7 +26,9 @@ def service_name(region: str, suffix: str) -> str:
 class EndpointsArgs:
     region: str
     vpc_id: pulumi.Input[str]
-    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
+    subnet_ids: pulumi.Input[Sequence[str]]
+    """The private subnets, one per AZ, the stack's first AZ first."""
+    zones: EndpointZones
     route_table_ids: pulumi.Input[Sequence[pulumi.Input[str]]]
     security_group_id: pulumi.Input[str]
     interface_services: Sequence[str]
@@ -50,6 +53,11 @@ class Endpoints(pulumi.ComponentResource):
                 opts=child,
             )
         }
+        subnet_ids = (
+            args.subnet_ids
+            if args.zones is EndpointZones.ALL
+            else pulumi.Output.from_input(args.subnet_ids).apply(lambda ids: list(ids[:1]))
+        )
         for suffix in args.interface_services:
             slug = suffix.replace(".", "-")
             endpoints[suffix] = aws.ec2.VpcEndpoint(
@@ -58,7 +66,7 @@ class Endpoints(pulumi.ComponentResource):
                 service_name=service_name(args.region, suffix),
                 vpc_endpoint_type="Interface",
                 private_dns_enabled=True,
-                subnet_ids=args.subnet_ids,
+                subnet_ids=subnet_ids,
                 security_group_ids=[args.security_group_id],
                 tags=args.tags.named(slug),
                 opts=child,

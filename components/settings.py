@@ -31,15 +31,16 @@ from components.aws_facts import (
 )
 from components.errors import ConfigError, Problem
 from components.names import resource_prefix
+from components.service_needs import interface_endpoints
 from components.settings_rules import RULES, Parsed
 from components.settings_schema import (
-    DEFAULT_INTERFACE_ENDPOINTS,
     KNOWN_KEYS,
     PROJECT,
     REGION_KEY,
     REQUIRED_KEYS,
     SCHEMA,
     Architecture,
+    EndpointZones,
     ImageBuild,
     NatStrategy,
     PlatformVersion,
@@ -49,7 +50,6 @@ from components.settings_values import Invalid, region_name, secret_marker, tag_
 
 # The facts and schema names below are re-exported for the modules that import them from here.
 __all__ = [
-    "DEFAULT_INTERFACE_ENDPOINTS",
     "DIGEST_URI_PATTERN",
     "ECR_URI_PATTERN",
     "FARGATE_MEMORY_BY_CPU",
@@ -63,6 +63,7 @@ __all__ = [
     "AlbSettings",
     "Architecture",
     "ArtifactSettings",
+    "EndpointZones",
     "ExecutorSettings",
     "ImageBuild",
     "ImageSettings",
@@ -85,7 +86,9 @@ class NetworkSettings:
     az_count: int
     supported_az_ids: tuple[str, ...] | None
     nat_gateways: NatStrategy
-    interface_endpoints: tuple[str, ...]
+    extra_interface_endpoints: tuple[str, ...]
+    """``network.interfaceEndpoints``: added to what the parts need (``Settings.interface_endpoints``)."""
+    endpoint_zones: EndpointZones
 
     @property
     def zone_count(self) -> int:
@@ -143,6 +146,15 @@ class Settings:
     log_retention_days: int
     retain_data: bool
     tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def interface_endpoints(self) -> tuple[str, ...]:
+        """The stack's interface endpoints: what its parts need in its network mode, then the configured extras."""
+        return interface_endpoints(
+            nat=self.network.nat_gateways is not NatStrategy.NONE,
+            executor_internet_access=self.executor.internet_access,
+            extra=self.network.extra_interface_endpoints,
+        )
 
     @property
     def resource_tags(self) -> ResourceTags:
@@ -260,7 +272,8 @@ def _settings(values: Mapping[str, Any], *, stack: str, region: str) -> Settings
             az_count=values["network.azCount"],
             supported_az_ids=values["network.supportedAzIds"],
             nat_gateways=values["network.natGateways"],
-            interface_endpoints=values["network.interfaceEndpoints"],
+            extra_interface_endpoints=values["network.interfaceEndpoints"],
+            endpoint_zones=values["network.endpointZones"],
         ),
         executor=ExecutorSettings(
             cpu=values["executor.cpu"],

@@ -15,8 +15,6 @@ from components.addressing import carve_subnets
 from components.aws_facts import FARGATE_MEMORIES, FARGATE_MEMORY_BY_CPU, PROFILE_GEOGRAPHIES, is_ecr_public
 from components.errors import Problem
 from components.settings_schema import (
-    EXECUTOR_ENDPOINTS,
-    REQUIRED_WITHOUT_NAT,
     ImageBuild,
     NatStrategy,
     key,
@@ -95,42 +93,6 @@ def cidr_fits_zones(p: Parsed) -> list[Problem]:
         carve_subnets(p["network.cidr"], zone_count)
     except ValueError as error:
         return _problem("network.cidr", str(error))
-    return []
-
-
-def endpoints_without_nat(p: Parsed) -> list[Problem]:
-    if (
-        not p.ok("network.natGateways", "network.interfaceEndpoints")
-        or p["network.natGateways"] is not NatStrategy.NONE
-    ):
-        return []
-    missing = [s for s in REQUIRED_WITHOUT_NAT if s not in p["network.interfaceEndpoints"]]
-    if missing:
-        return _problem(
-            "network.interfaceEndpoints",
-            f"natGateways is none, so the VPC has no way out but endpoints and needs {', '.join(missing)}; "
-            "add them or choose natGateways single",
-        )
-    return []
-
-
-def executor_endpoints(p: Parsed) -> list[Problem]:
-    # Fargate pulls the image and ships logs through the task's own ENI, i.e. the executor SG, which
-    # without internet access reaches AWS only through endpoints. (With natGateways none the rule above
-    # already demands every endpoint.)
-    if (
-        not p.ok("executor.internetAccess", "network.interfaceEndpoints", "network.natGateways")
-        or p["executor.internetAccess"]
-        or p["network.natGateways"] is NatStrategy.NONE
-    ):
-        return []
-    missing = [s for s in EXECUTOR_ENDPOINTS if s not in p["network.interfaceEndpoints"]]
-    if missing:
-        return _problem(
-            "network.interfaceEndpoints",
-            f"executor tasks have no internet access and need {', '.join(missing)} to pull their "
-            "image and write logs; add them or set executor.internetAccess true",
-        )
     return []
 
 
@@ -220,8 +182,6 @@ RULES: tuple[Callable[[Parsed], list[Problem]], ...] = (
     model_in_region,
     zones_chosen_once,
     cidr_fits_zones,
-    endpoints_without_nat,
-    executor_endpoints,
     internet_needs_nat,
     fargate_task_size,
     lifetime_covers_idle,

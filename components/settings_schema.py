@@ -12,7 +12,6 @@ with no introspection of a model's JSON schema. So: plain frozen records, no new
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -27,6 +26,7 @@ from components.aws_facts import (
     LOG_RETENTION_DAYS,
     MAX_TAGS_PER_RESOURCE,
 )
+from components.service_needs import needed_interface_endpoints
 
 PROJECT = "deep-insight"
 REGION_KEY = "aws:region"
@@ -41,6 +41,20 @@ class NatStrategy(StrEnum):
     NONE = "none"
     SINGLE = "single"
     PER_AZ = "perAz"
+
+
+class EndpointZones(StrEnum):
+    ALL = "all"
+    """An ENI per interface endpoint in every AZ of the stack: an AZ outage takes no endpoint with it (prod)."""
+    ONE = "one"
+    """One ENI per interface endpoint, in the stack's first AZ, which the other AZs reach across AZs (dev)."""
+
+
+ENDPOINT_ZONES_TRADE_OFF = (
+    "all: an endpoint ENI in every AZ, so an AZ outage takes no AWS API away (prod); one: a single ENI in the "
+    "first AZ that the other AZs reach across AZs, for 1/N of the endpoint hours, and an outage of that AZ "
+    "cuts every AZ off from those APIs (dev)"
+)
 
 
 class ImageBuild(StrEnum):
@@ -75,19 +89,6 @@ KNOWN_INTERFACE_ENDPOINTS: tuple[str, ...] = (
     "monitoring",
     "xray",
 )
-DEFAULT_INTERFACE_ENDPOINTS: tuple[str, ...] = (
-    "ecr.api",
-    "ecr.dkr",
-    "logs",
-    "bedrock-runtime",
-    "ecs",
-    "elasticloadbalancing",
-    "sts",
-)
-# Without NAT these are the only way out: image pulls (ecr.*, plus S3 for layers), logs, the model,
-# and the ECS/ELB/STS calls the agent makes to run executor sessions.
-REQUIRED_WITHOUT_NAT: tuple[str, ...] = DEFAULT_INTERFACE_ENDPOINTS
-EXECUTOR_ENDPOINTS: tuple[str, ...] = ("ecr.api", "ecr.dkr", "logs")
 
 DEFAULT_CIDR = "10.100.0.0/16"
 MIN_ZONES = 2
@@ -122,6 +123,10 @@ def _listed(values: object) -> str:
     return ", ".join(map(str, values))  # type: ignore[call-overload]
 
 
+_WITH_NAT = needed_interface_endpoints(nat=True, executor_internet_access=False)
+_WITHOUT_NAT = needed_interface_endpoints(nat=False, executor_internet_access=False)
+
+
 def _choices(enum: type[StrEnum]) -> str:
     return " \\| ".join(f"`{m.value}`" for m in enum)
 
@@ -138,11 +143,16 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("network.supportedAzIds", v.zone_ids("network.supportedAzIds", 1), None, "list of AZ IDs",
             "Replaces the built-in AgentCore AZ table for this region (for regions AWS added later)."),
     Setting("network.natGateways", v.choice(NatStrategy), NatStrategy.SINGLE.value, _choices(NatStrategy),
-            "`none` needs every default interface endpoint."),
+            "`none`: no internet at all; every AWS API the parts use gets an interface endpoint."),
     Setting("network.interfaceEndpoints",
             v.interface_endpoints("network.interfaceEndpoints", KNOWN_INTERFACE_ENDPOINTS),
-            json.dumps(list(DEFAULT_INTERFACE_ENDPOINTS)), f"list of: {_listed(KNOWN_INTERFACE_ENDPOINTS)}",
-            "S3 is always a gateway endpoint and is not listed."),
+            "[]", f"list of: {_listed(KNOWN_INTERFACE_ENDPOINTS)}",
+            "Added to the interface endpoints the parts need, which the program derives from the network mode "
+            f"(with NAT, what the executor needs without internet: {_listed(_WITH_NAT)}; without NAT, also "
+            f"{_listed([s for s in _WITHOUT_NAT if s not in _WITH_NAT])}). S3 is always a gateway endpoint and "
+            "is not listed."),
+    Setting("network.endpointZones", v.choice(EndpointZones, ENDPOINT_ZONES_TRADE_OFF), EndpointZones.ALL.value,
+            _choices(EndpointZones), ENDPOINT_ZONES_TRADE_OFF + "."),
     Setting("executor.cpu", v.integer(range(1, 10**6), f"use one of {_listed(FARGATE_MEMORY_BY_CPU)}"), "1024",
             f"Fargate CPU units: {_listed(FARGATE_MEMORY_BY_CPU)}", "With executor.memory, a Fargate task size."),
     Setting("executor.memory", v.integer(range(1, 10**7), "use MiB, e.g. 2048"), "2048",

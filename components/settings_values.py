@@ -98,7 +98,9 @@ def boolean(raw: str) -> bool:
     raise Invalid(f"{shown(raw)} is not a boolean; use true or false")
 
 
-def choice(enum: type[E]) -> Callable[[str], E]:
+def choice(enum: type[E], explain: str = "") -> Callable[[str], E]:
+    """One of ``enum``'s values; ``explain``, when given, says what each choice trades (in the error too)."""
+
     def parse(raw: str) -> E:
         for member in enum:
             if raw == member.value:
@@ -106,7 +108,7 @@ def choice(enum: type[E]) -> Callable[[str], E]:
         choices = " | ".join(str(m.value) for m in enum)
         close = [str(m.value) for m in enum if str(m.value).lower() == raw.strip().lower()]
         hint = f" (did you mean {close[0]}?)" if close else ""
-        raise Invalid(f"{shown(raw)} is not allowed{hint}; use {choices}")
+        raise Invalid(f"{shown(raw)} is not allowed{hint}; use {choices}" + (f" ({explain})" if explain else ""))
 
     return parse
 

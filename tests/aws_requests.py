@@ -42,6 +42,8 @@ class Request:
     operation: str
     params: dict[str, Any]
     response: dict[str, Any] = field(default_factory=dict)
+    endpoint_prefix: str = ""
+    """The host's service part (bedrock-runtime, ecs, elasticloadbalancing, s3): a VPC endpoint's suffix."""
 
     def __str__(self) -> str:
         return f"{self.service} {self.operation}"
@@ -69,7 +71,8 @@ class Recorder:
         events.register("after-call", self._on_response)
 
     def _on_params(self, params: Mapping[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
-        request = Request(model.service_model.signing_name, model.name, _plain(params))
+        service = model.service_model
+        request = Request(service.signing_name, model.name, _plain(params), endpoint_prefix=service.endpoint_prefix)
         context["recorded_request"] = request
         with self._lock:
             self.requests.append(request)

@@ -53,6 +53,14 @@ def dev(evaluate_stack: EvaluateStack) -> Evaluation:
 
 
 @pytest.fixture(scope="session")
+def dev_nat(evaluate_stack: EvaluateStack) -> Evaluation:
+    """dev with one NAT gateway (natGateways single, the setting's default): what tests of NAT wiring read."""
+    result = evaluate_stack("dev", {key("network.natGateways"): "single"})
+    assert result.error is None, result.error
+    return result
+
+
+@pytest.fixture(scope="session")
 def prod(evaluate_stack: EvaluateStack) -> Evaluation:
     result = evaluate_stack("prod")
     assert result.error is None, result.error

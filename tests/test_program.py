@@ -35,7 +35,7 @@ def test_outputs_are_exactly_the_contract_and_not_empty(request, stack):
 def test_dev_and_prod_differ_as_the_spec_says(dev, prod):
     assert len(dev.outputs["availabilityZoneIds"]) == 2
     assert prod.outputs["availabilityZoneIds"] == ["use1-az1", "use1-az2", "use1-az4"]
-    assert len(dev.of_type("aws:ec2/natGateway:NatGateway")) == 1
+    assert len(dev.of_type("aws:ec2/natGateway:NatGateway")) == 0
     assert len(prod.of_type("aws:ec2/natGateway:NatGateway")) == 3
     assert dev.config[key("logRetentionDays")] == "7"
     assert prod.config[key("logRetentionDays")] == "30"
@@ -55,8 +55,8 @@ def test_every_taggable_resource_carries_the_stack_tag(request, stack):
         assert tags.get("Name", "").startswith(f"deep-insight-{stack}-"), resource.name
 
 
-def test_untaggable_types_are_only_routes_and_associations(dev):
-    untaggable = {r.type for r in dev.resources if r.custom and not is_taggable(r.type)}
+def test_untaggable_types_are_only_routes_and_associations(dev_nat):
+    untaggable = {r.type for r in dev_nat.resources if r.custom and not is_taggable(r.type)}
     # Sub-resources of something tagged (a bucket's settings, a role's inline policy, ...) and the
     # Docker build, which is not an AWS resource.
     assert untaggable == {
@@ -115,8 +115,7 @@ INVALID = [
      key("network.availabilityZoneIds")),
     ({key("network.azCount"): "4"}, key("network.azCount")),
     ({key("network.natGateways"): "two"}, key("network.natGateways")),
-    ({key("network.natGateways"): "none", key("network.interfaceEndpoints"): '["ecr.api"]'},
-     key("network.interfaceEndpoints")),
+    ({key("network.endpointZones"): "two"}, key("network.endpointZones")),
     ({key("network.interfaceEndpoints"): '["s3", "ecr.api", "ecr.dkr", "logs"]'}, key("network.interfaceEndpoints")),
     ({key("executor.cpu"): "1024", key("executor.memory"): "512"}, key("executor.memory")),
     ({key("executor.architecture"): "aarch64"}, key("executor.architecture")),
@@ -173,23 +172,31 @@ def test_prod_differs_from_dev_exactly_as_its_settings_say(dev, prod):
     def names(evaluation):
         return {(r.type.rsplit(":", 1)[-1], r.name) for r in evaluation.resources}
 
-    assert names(dev) - names(prod) == set()
+    # without NAT the agent reaches the model, ECS and ELB through endpoints (natGateways: none)
+    assert names(dev) - names(prod) == {
+        ("VpcEndpoint", "endpoints-bedrock-runtime"),
+        ("VpcEndpoint", "endpoints-ecs"),
+        ("VpcEndpoint", "endpoints-elasticloadbalancing"),
+    }
     az4 = "use1-az4"
     assert names(prod) - names(dev) == {
         # a third AZ (availabilityZoneIds)
         ("Subnet", f"network-private-{az4}"),
         ("Subnet", f"network-agent-{az4}"),
-        ("Subnet", f"network-public-{az4}"),
         ("RouteTable", f"network-private-{az4}"),
         ("RouteTableAssociation", f"network-private-{az4}"),
         ("RouteTableAssociation", f"network-agent-{az4}"),
-        ("RouteTableAssociation", f"network-public-{az4}"),
-        ("Route", f"network-private-{az4}-default"),
-        # a NAT gateway per AZ (natGateways: perAz)
-        ("Eip", "network-nat-use1-az2"),
-        ("NatGateway", "network-nat-use1-az2"),
-        ("Eip", f"network-nat-{az4}"),
-        ("NatGateway", f"network-nat-{az4}"),
+        # a NAT gateway per AZ (natGateways: perAz), in public subnets behind an internet gateway; the agent
+        # may leave through them
+        ("InternetGateway", "network-igw"),
+        ("RouteTable", "network-public"),
+        ("Route", "network-public-default"),
+        *[("Subnet", f"network-public-{zone}") for zone in ("use1-az1", "use1-az2", az4)],
+        *[("RouteTableAssociation", f"network-public-{zone}") for zone in ("use1-az1", "use1-az2", az4)],
+        *[("Route", f"network-private-{zone}-default") for zone in ("use1-az1", "use1-az2", az4)],
+        *[("Eip", f"network-nat-{zone}") for zone in ("use1-az1", "use1-az2", az4)],
+        *[("NatGateway", f"network-nat-{zone}") for zone in ("use1-az1", "use1-az2", az4)],
+        ("SecurityGroupEgressRule", "security-agent-to-internet-443-out"),
         # versioned artifacts (retainData: true)
         ("BucketVersioning", "artifacts-versioning"),
         # ALB access logs (alb.accessLogs: true)

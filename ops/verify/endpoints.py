@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from components.endpoints import service_name
 from components.security import Group
+from components.settings import EndpointZones
 from ops.verify.context import CheckList, Context, Result, listing
 
 CHECKS = CheckList()
@@ -12,7 +13,11 @@ check = CHECKS.add
 
 @check("Interface endpoints")
 def interface_endpoints(ctx: Context) -> Result:
-    wanted = ctx.settings.network.interface_endpoints
+    wanted = ctx.settings.interface_endpoints
+    # The private subnets are in the stack's AZ order: with endpointZones one, the first AZ's alone.
+    one_zone = ctx.settings.network.endpoint_zones is EndpointZones.ONE
+    subnets = ctx.private_subnets[:1] if one_zone else ctx.private_subnets
+    where = "in the first AZ's private subnet" if one_zone else "in the private subnets"
     by_service = {e.get("ServiceName"): e for e in ctx.vpc_endpoints if e.get("VpcEndpointType") == "Interface"}
     problems: list[str] = []
     for suffix in wanted:
@@ -25,13 +30,13 @@ def interface_endpoints(ctx: Context) -> Result:
             problems.append(f"{suffix} is {state}")
         if not endpoint.get("PrivateDnsEnabled"):
             problems.append(f"{suffix} has private DNS off")
-        if set(endpoint.get("SubnetIds", [])) != set(ctx.private_subnets):
-            problems.append(f"{suffix} is not in exactly the private subnets")
+        if set(endpoint.get("SubnetIds", [])) != set(subnets):
+            problems.append(f"{suffix} is not {where} alone" if one_zone else f"{suffix} is not in exactly {where[3:]}")
         if ctx.groups[Group.ENDPOINTS.value] not in {g.get("GroupId") for g in endpoint.get("Groups", [])}:
             problems.append(f"{suffix} lacks the endpoints security group")
     if problems:
-        return False, f"{'; '.join(problems)} (network.interfaceEndpoints: {listing(wanted)})"
-    return True, f"{len(wanted)} available with private DNS in the private subnets: {listing(wanted)}"
+        return False, f"{'; '.join(problems)} (expected: {listing(wanted)})"
+    return True, f"{len(wanted)} available with private DNS {where}: {listing(wanted)}"
 
 
 @check("S3 gateway endpoint")

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from components.settings import DEFAULT_INTERFACE_ENDPOINTS
 from tests.conftest import key
 
 ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
@@ -17,19 +16,26 @@ def endpoints_by_service(evaluation) -> dict[str, dict]:
     return {r.inputs["serviceName"].removeprefix(prefix): r.inputs for r in evaluation.of_type(ENDPOINT)}
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_default_endpoint_set(request, stack):
+# What each stack's parts need, written out (README's cost section lists the same): without NAT every AWS API
+# the agent and the executor use; with NAT only what the executor, which has no internet, needs.
+WITHOUT_NAT = {"ecr.api", "ecr.dkr", "logs", "bedrock-runtime", "ecs", "elasticloadbalancing"}
+EXECUTOR_ONLY = {"ecr.api", "ecr.dkr", "logs"}
+
+
+@pytest.mark.parametrize(("stack", "services", "zones"), [("dev", WITHOUT_NAT, 1), ("prod", EXECUTOR_ONLY, 3)])
+def test_each_stack_has_the_endpoints_its_parts_need(request, stack, services, zones):
     evaluation = request.getfixturevalue(stack)
     found = endpoints_by_service(evaluation)
-    assert set(found) == {"s3", *DEFAULT_INTERFACE_ENDPOINTS}
+    assert set(found) == {"s3", *services}
     sg = evaluation.outputs["securityGroupIds"]["endpoints"]
+    private = evaluation.outputs["privateSubnetIds"]
     for service, inputs in found.items():
         assert inputs["vpcId"] == evaluation.outputs["vpcId"]
         if service == "s3":
             continue
         assert inputs["vpcEndpointType"] == "Interface"
         assert inputs["privateDnsEnabled"] is True
-        assert inputs["subnetIds"] == evaluation.outputs["privateSubnetIds"]
+        assert inputs["subnetIds"] == private[:zones]  # dev: the first AZ's alone (endpointZones one)
         assert inputs["securityGroupIds"] == [sg]
 
 
@@ -45,22 +51,32 @@ def test_s3_gateway_is_on_every_private_route_table(request, stack):
     assert s3["routeTableIds"] == private_tables
 
 
-def test_configured_services_replace_the_default(evaluate_stack):
-    services = [*DEFAULT_INTERFACE_ENDPOINTS, "bedrock-agentcore", "xray", "monitoring"]
-    evaluation = evaluate_stack("dev", {key("network.interfaceEndpoints"): json.dumps(services)})
-    assert set(endpoints_by_service(evaluation)) == {"s3", *services}
-    assert set(evaluation.outputs["endpointIds"]) == {"s3", *services}
+def test_configured_services_are_added_to_what_the_parts_need(evaluate_stack):
+    evaluation = evaluate_stack("dev", {key("network.interfaceEndpoints"): json.dumps(["xray", "monitoring"])})
+    assert set(endpoints_by_service(evaluation)) == {"s3", *WITHOUT_NAT, "xray", "monitoring"}
+    assert set(evaluation.outputs["endpointIds"]) == {"s3", *WITHOUT_NAT, "xray", "monitoring"}
 
 
-def test_fully_private_stack_with_required_endpoints(evaluate_stack):
-    evaluation = evaluate_stack("dev", {key("network.natGateways"): "none"})
+def test_parts_that_go_out_through_nat_need_no_interface_endpoint(evaluate_stack):
+    evaluation = evaluate_stack("dev", {key("network.natGateways"): "single", key("executor.internetAccess"): "true"})
     assert evaluation.error is None
-    assert evaluation.of_type("aws:ec2/natGateway:NatGateway") == []
-    assert evaluation.of_type("aws:ec2/internetGateway:InternetGateway") == []
-    assert set(endpoints_by_service(evaluation)) == {"s3", *DEFAULT_INTERFACE_ENDPOINTS}
+    assert set(endpoints_by_service(evaluation)) == {"s3"}
+
+
+def test_endpoints_in_every_zone_on_request(evaluate_stack):
+    evaluation = evaluate_stack("dev", {key("network.endpointZones"): "all"})
+    for service, inputs in endpoints_by_service(evaluation).items():
+        if service != "s3":
+            assert inputs["subnetIds"] == evaluation.outputs["privateSubnetIds"]
+            assert len(inputs["subnetIds"]) == 2
 
 
 def test_endpoint_ids_output(dev):
     ids = dev.outputs["endpointIds"]
     assert ids["s3"] == dev.id_of("endpoints-s3")
     assert ids["ecr.dkr"] == dev.id_of("endpoints-ecr-dkr")
+
+
+def test_dev_has_no_way_out_but_endpoints(dev):
+    assert dev.of_type("aws:ec2/natGateway:NatGateway") == []
+    assert dev.of_type("aws:ec2/internetGateway:InternetGateway") == []

@@ -45,8 +45,10 @@ from tests.aws_reference import (
     resource_types,
 )
 from tests.aws_requests import Authorization, Recorder, Request, World, authorizations
+from tests.conftest import EvaluateStack, key
 from tests.moto_server import executor_network, hold_ecs_tasks, moto_server
 
+ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 SESSION = "session-0123456789abcdef0123456789abcdef"
 CRASHED = "crashed-0123456789abcdef0123456789abcdef"
 CREDENTIALS = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
@@ -120,7 +122,7 @@ class SyncingExecutor:
     def _record(self, operation: str, url: str) -> None:
         assert url.startswith(self._endpoint + "/"), url
         bucket, key = unquote(urlparse(url).path).lstrip("/").split("/", 1)
-        self.requests.append(Request("s3", operation, {"Bucket": bucket, "Key": key}))
+        self.requests.append(Request("s3", operation, {"Bucket": bucket, "Key": key}, endpoint_prefix="s3"))
 
     async def sync(self, direction: str, files: tuple[Transfer, ...]) -> SyncResult:
         download = direction == SyncDirection.DOWNLOAD
@@ -261,6 +263,46 @@ def test_every_action_and_condition_key_of_the_stack_is_in_the_reference(dev: Ev
     documents += [(r.name, json.loads(r.inputs["policy"])) for r in dev.of_type("aws:s3/bucketPolicy:BucketPolicy")]
     assert len(documents) >= 5  # agent and executor-execution role and trust, the bucket policy
     assert reference_findings(documents) == []
+
+
+# --- the network: every service the runtime reaches has a way there, and no endpoint is idle ---
+
+NETWORK_MODES = [("none", "false"), ("single", "false"), ("perAz", "false"), ("single", "true")]
+"""network.natGateways × executor.internetAccess (internet access needs a NAT gateway)."""
+
+
+def _executor_needs(evaluation: Evaluation, run: Run) -> set[str]:
+    """What Fargate and the executor reach, read from the task definition and the executor's recorded requests."""
+    (task,) = evaluation.of_type("aws:ecs/taskDefinition:TaskDefinition")
+    (container,) = json.loads(task.inputs["containerDefinitions"])
+    needs = {request.endpoint_prefix for request in run.executor}
+    if ".dkr.ecr." in container["image"]:
+        needs |= {"ecr.api", "ecr.dkr", "s3"}  # the registry API, the manifests, the layers (AWS's ECR endpoint guide)
+    if container["logConfiguration"]["logDriver"] == "awslogs":
+        needs.add("logs")
+    return needs
+
+
+@pytest.mark.parametrize(("nat", "internet"), NETWORK_MODES)
+def test_every_service_the_runtime_reaches_is_routable_and_no_endpoint_is_idle(
+    run: Run, evaluate_stack: EvaluateStack, nat: str, internet: str
+):
+    evaluation = evaluate_stack("dev", {key("network.natGateways"): nat, key("executor.internetAccess"): internet})
+    assert evaluation.error is None, evaluation.error
+    prefix = f"com.amazonaws.{evaluation.outputs['region']}."
+    endpoints = {r.inputs["serviceName"].removeprefix(prefix): r.inputs for r in evaluation.of_type(ENDPOINT)}
+    gateways = {s for s, inputs in endpoints.items() if inputs["vpcEndpointType"] == "Gateway"}
+    interfaces = set(endpoints) - gateways
+    egress = {r.name for r in evaluation.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")}
+    has_nat = bool(evaluation.of_type("aws:ec2/natGateway:NatGateway"))
+    online = {part for part in ("agent", "executor") if has_nat and f"security-{part}-to-internet-443-out" in egress}
+    needs = {"agent": {r.endpoint_prefix for r in run.agent}, "executor": _executor_needs(evaluation, run)}
+    assert needs["agent"] >= {"bedrock-runtime", "ecs", "elasticloadbalancing", "s3"}  # the recording is whole
+    for part, services in needs.items():
+        unrouted = {s for s in services if s not in gateways and s not in interfaces and part not in online}
+        assert not unrouted, f"{part} cannot reach {unrouted} with natGateways {nat}"
+    wanted = {s for part, services in needs.items() if part not in online for s in services} - gateways
+    assert interfaces == wanted, f"idle endpoints: {interfaces - wanted}"
 
 
 # --- the derivation itself: each rule can fail ---

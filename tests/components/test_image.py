@@ -176,6 +176,7 @@ PUBLIC = {
     key("images.build"): "prebuilt",
     key("images.executorImage"): f"public.ecr.aws/acme/executor@{DIGEST}",
     key("images.agentImage"): f"public.ecr.aws/acme/agent@{DIGEST}",
+    key("network.natGateways"): "single",  # ECR Public has no VPC endpoint: only NAT reaches it
 }
 
 

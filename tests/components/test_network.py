@@ -76,7 +76,7 @@ SUBNET_PLAN = {
 }
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", ["dev_nat", "prod"])
 def test_subnets_are_placed_by_az_id_with_the_documented_cidrs(request, stack):
     evaluation = request.getfixturevalue(stack)
     zones = evaluation.outputs["availabilityZoneIds"]
@@ -113,26 +113,25 @@ def test_each_private_route_table_routes_to_the_right_nat(evaluate_stack, strate
         assert nat.inputs["subnetId"] == evaluation.id_of(f"network-public-{nat_zone}", SUBNET)
 
 
-def test_nat_gateways_wait_for_the_internet_gateway_and_use_elastic_ips(dev):
-    igw = dev.of_type(IGW)[0]
-    (nat,) = dev.of_type(NAT)
+def test_nat_gateways_wait_for_the_internet_gateway_and_use_elastic_ips(dev_nat):
+    igw = dev_nat.of_type(IGW)[0]
+    (nat,) = dev_nat.of_type(NAT)
     assert igw.urn in nat.dependencies
-    eip = dev.named(nat.name, EIP)
+    eip = dev_nat.named(nat.name, EIP)
     assert nat.inputs["allocationId"] == eip.id
     assert eip.inputs["domain"] == "vpc"
     assert nat.inputs["connectivityType"] == "public"
 
 
-def test_public_route_table_goes_to_the_internet_gateway(dev):
-    route = dev.named("network-public-default", ROUTE)
-    assert route.inputs["gatewayId"] == dev.of_type(IGW)[0].id
+def test_public_route_table_goes_to_the_internet_gateway(dev_nat):
+    route = dev_nat.named("network-public-default", ROUTE)
+    assert route.inputs["gatewayId"] == dev_nat.of_type(IGW)[0].id
     assert route.inputs["destinationCidrBlock"] == "0.0.0.0/0"
 
 
-def test_no_default_route_without_nat(evaluate_stack):
-    evaluation = evaluate_stack("dev", {key("network.natGateways"): "none"})
-    assert evaluation.of_type(ROUTE) == []
-    assert [s.name for s in evaluation.of_type(SUBNET) if "-public-" in s.name] == []
+def test_no_default_route_without_nat(dev):
+    assert dev.of_type(ROUTE) == []  # dev: natGateways none
+    assert [s.name for s in dev.of_type(SUBNET) if "-public-" in s.name] == []
 
 
 def test_private_and_agent_subnets_share_their_zones_route_table(prod):

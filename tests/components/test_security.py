@@ -86,21 +86,20 @@ DEV_RULES = {
 }
 
 
-def test_dev_declares_exactly_the_designed_rules(dev):
-    assert declared_rules(dev) == DEV_RULES
+def test_a_stack_with_nat_declares_exactly_the_designed_rules(dev_nat):
+    assert declared_rules(dev_nat) == DEV_RULES
 
 
 def test_executor_internet_access_adds_only_executor_egress(evaluate_stack):
-    evaluation = evaluate_stack("dev", {key("executor.internetAccess"): "true"})
+    evaluation = evaluate_stack("dev", {key("network.natGateways"): "single", key("executor.internetAccess"): "true"})
     assert declared_rules(evaluation) - DEV_RULES == {
         ("out", "executor", "0.0.0.0/0", 443),
         ("out", "executor", "0.0.0.0/0", 80),
     }
 
 
-def test_without_nat_nothing_leaves_for_the_internet(evaluate_stack):
-    evaluation = evaluate_stack("dev", {key("network.natGateways"): "none"})
-    assert declared_rules(evaluation) == DEV_RULES - {("out", "agent", "0.0.0.0/0", 443)}
+def test_without_nat_nothing_leaves_for_the_internet(dev):
+    assert declared_rules(dev) == DEV_RULES - {("out", "agent", "0.0.0.0/0", 443)}  # dev: natGateways none
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

@@ -9,9 +9,9 @@ import pytest
 
 from components.errors import ConfigError
 from components.settings import (
-    DEFAULT_INTERFACE_ENDPOINTS,
     FARGATE_MEMORY_BY_CPU,
     Architecture,
+    EndpointZones,
     ImageBuild,
     NatStrategy,
     parse_settings,
@@ -55,7 +55,9 @@ def test_defaults_follow_the_spec_table():
     assert s.network.az_count == 2
     assert s.network.supported_az_ids is None
     assert s.network.nat_gateways is NatStrategy.SINGLE
-    assert s.network.interface_endpoints == DEFAULT_INTERFACE_ENDPOINTS
+    assert s.network.extra_interface_endpoints == ()
+    assert s.network.endpoint_zones is EndpointZones.ALL
+    assert s.interface_endpoints == ("ecr.api", "ecr.dkr", "logs")  # single NAT: what the offline executor needs
     assert (s.executor.cpu, s.executor.memory) == (1024, 2048)
     assert s.executor.architecture is Architecture.ARM64
     assert s.executor.max_sessions == 20
@@ -84,7 +86,8 @@ def test_every_key_is_read():
             "network.availabilityZoneIds": json.dumps(["use1-az4", "use1-az1"]),
             "network.supportedAzIds": json.dumps(["use1-az1", "use1-az4"]),
             "network.natGateways": "perAz",
-            "network.interfaceEndpoints": json.dumps([*DEFAULT_INTERFACE_ENDPOINTS, "xray"]),
+            "network.interfaceEndpoints": json.dumps(["xray"]),
+            "network.endpointZones": "one",
             "executor.cpu": "2048",
             "executor.memory": "16384",
             "executor.architecture": "x86_64",
@@ -106,7 +109,9 @@ def test_every_key_is_read():
     assert s.network.availability_zone_ids == ("use1-az4", "use1-az1")
     assert s.network.supported_az_ids == ("use1-az1", "use1-az4")
     assert s.network.nat_gateways is NatStrategy.PER_AZ
-    assert s.network.interface_endpoints[-1] == "xray"
+    assert s.network.extra_interface_endpoints == ("xray",)
+    assert s.network.endpoint_zones is EndpointZones.ONE
+    assert s.interface_endpoints == ("xray",)  # NAT, and the executor has internet access: only the extra
     assert (s.executor.cpu, s.executor.memory, s.executor.architecture) == (2048, 16384, Architecture.X86_64)
     assert (s.executor.max_sessions, s.executor.session_timeout_seconds) == (90, 28800)
     assert s.executor.internet_access is True
@@ -176,12 +181,8 @@ def test_every_key_is_read():
             k("network.interfaceEndpoints"),
             "more than once",
         ),
-        (
-            {"network.natGateways": "none", "network.interfaceEndpoints": '["ecr.api", "ecr.dkr", "logs"]'},
-            k("network.interfaceEndpoints"),
-            "bedrock-runtime, ecs, elasticloadbalancing, sts",
-        ),
-        ({"network.interfaceEndpoints": '["sts"]'}, k("network.interfaceEndpoints"), "ecr.api, ecr.dkr, logs"),
+        ({"network.endpointZones": "two"}, k("network.endpointZones"), "use all | one (all: an endpoint ENI"),
+        ({"network.endpointZones": "One"}, k("network.endpointZones"), "did you mean one?"),
         ({"executor.cpu": "300"}, k("executor.cpu"), "not a Fargate CPU value"),
         ({"executor.memory": "1024"}, k("executor.memory"), "valid memories for 1024: 2048, 3072"),
         ({"executor.cpu": "8192", "executor.memory": "18000"}, k("executor.memory"), "16384, 20480"),
@@ -290,7 +291,7 @@ def messages(raw: dict[str, str]) -> list[tuple[str, str]]:
 
 
 def test_an_invalid_nat_strategy_yields_one_problem_only():
-    found = messages(minimal(**{"network.natGateways": "many", "network.interfaceEndpoints": '["sts"]'}))
+    found = messages(minimal(**{"network.natGateways": "many", "executor.internetAccess": "true"}))
     assert [key for key, _ in found] == [k("network.natGateways")]
 
 

@@ -10,8 +10,6 @@ from components.settings_rules import (
     RULES,
     Parsed,
     cidr_fits_zones,
-    endpoints_without_nat,
-    executor_endpoints,
     fargate_task_size,
     images_match_build,
     internet_needs_nat,
@@ -22,8 +20,6 @@ from components.settings_rules import (
     zones_chosen_once,
 )
 from components.settings_schema import ImageBuild, NatStrategy
-
-ALL_ENDPOINTS = ("ecr.api", "ecr.dkr", "logs", "bedrock-runtime", "ecs", "elasticloadbalancing", "sts")
 
 
 def parsed(*groups: dict[str, Any], region: str | None = "us-east-1", given: tuple[str, ...] = ()) -> Parsed:
@@ -36,8 +32,8 @@ def keys(problems: list[Problem]) -> list[str]:
 
 
 def test_rules_are_all_listed():
-    assert len(RULES) == 11
-    assert len(set(RULES)) == 11
+    assert len(RULES) == 9
+    assert len(set(RULES)) == 9
 
 
 def test_model_required():
@@ -70,26 +66,8 @@ def test_cidr_fits_zones():
     assert cidr_fits_zones(parsed(values, {"network__azCount": 2})) == []
 
 
-def test_endpoints_without_nat():
-    none = {"network__natGateways": NatStrategy.NONE}
-    missing = endpoints_without_nat(parsed(none, {"network__interfaceEndpoints": ("ecr.api",)}))
-    assert "ecr.dkr, logs, bedrock-runtime, ecs, elasticloadbalancing, sts" in missing[0].message
-    assert endpoints_without_nat(parsed(none, {"network__interfaceEndpoints": ALL_ENDPOINTS})) == []
-
-
-def test_executor_endpoints():
-    base = {"executor__internetAccess": False, "network__interfaceEndpoints": ("sts",)}
-    assert (
-        "ecr.api, ecr.dkr, logs"
-        in executor_endpoints(parsed(base, {"network__natGateways": NatStrategy.SINGLE}))[0].message
-    )
-    assert executor_endpoints(parsed(base, {"network__natGateways": NatStrategy.NONE})) == []
-
-
 def test_an_invalid_nat_strategy_derives_no_second_error():
     # network.natGateways failed its own check, so it is absent from the values.
-    values = {"executor__internetAccess": False, "network__interfaceEndpoints": ("sts",)}
-    assert executor_endpoints(parsed(values)) == []
     assert internet_needs_nat(parsed({"executor__internetAccess": True})) == []
 
 

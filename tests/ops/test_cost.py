@@ -46,9 +46,9 @@ def test_pricing_file_names_its_source_date_and_every_price_the_issue_lists():
 
 def test_dev_footprint_is_counted_from_the_declared_resources(dev):
     stack = footprint(dev.resources)
-    assert stack.nat_gateways == 1
-    assert stack.public_ips == 1
-    assert stack.interface_endpoint_azs == 7 * 2  # the 7 default interface endpoints in 2 AZs
+    assert stack.nat_gateways == 0  # natGateways none
+    assert stack.public_ips == 0
+    assert stack.interface_endpoint_azs == 6 * 1  # 6 endpoints the parts need without NAT, in one AZ
     assert stack.load_balancers == 1
     assert (stack.executor_vcpu, stack.executor_memory_gb, stack.executor_architecture) == (1, 2, "arm64")
     assert sorted(stack.repositories) == ["agent", "executor"]
@@ -56,17 +56,24 @@ def test_dev_footprint_is_counted_from_the_declared_resources(dev):
 
 def test_prod_has_a_nat_gateway_and_endpoint_enis_per_az(prod):
     stack = footprint(prod.resources)
-    assert (stack.nat_gateways, stack.public_ips, stack.interface_endpoint_azs) == (3, 3, 7 * 3)
+    # the 3 endpoints the executor needs without internet (ecr.api, ecr.dkr, logs) in each of the 3 AZs
+    assert (stack.nat_gateways, stack.public_ips, stack.interface_endpoint_azs) == (3, 3, 3 * 3)
 
 
-def test_idle_cost_is_hours_times_list_prices(dev):
-    cost = estimate(footprint(dev.resources), load_pricing())
+def test_idle_cost_is_hours_times_list_prices(dev_nat):
+    cost = estimate(footprint(dev_nat.resources), load_pricing())
     lines = {line.item: line.usd for line in cost.idle_monthly}
     assert lines["NAT gateways"] == pytest.approx(730 * price("nat_gateway_hour"))
     assert lines["NAT public IPv4"] == pytest.approx(730 * price("public_ipv4_hour"))
-    assert lines["Interface endpoints"] == pytest.approx(14 * 730 * price("interface_endpoint_az_hour"))
+    # with NAT: ecr.api, ecr.dkr, logs, in dev's first AZ alone (endpointZones one)
+    assert lines["Interface endpoints"] == pytest.approx(3 * 730 * price("interface_endpoint_az_hour"))
     assert lines["Internal ALB"] == pytest.approx(730 * price("alb_hour"))
     assert cost.idle_monthly_usd == pytest.approx(sum(lines.values()))
+
+
+def test_dev_idles_within_the_budget_of_issue_13(dev):
+    # $62 a month: what a team trying Deep Insight should pay before a job runs (the predecessor: ~$91).
+    assert estimate(footprint(dev.resources), load_pricing()).idle_monthly_usd <= 62
 
 
 def test_per_job_cost_follows_the_executor_size_and_architecture(dev, evaluate_stack):

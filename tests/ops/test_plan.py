@@ -50,9 +50,9 @@ def test_json_plan_of_dev_lists_components_resources_and_cost():
         "agent",
     }
     assert names["sessions"]["resources"] == {"pulumi-python:dynamic:SessionSweeper": 1}
-    assert names["network"]["resources"]["aws:ec2:Subnet"] == 6
-    assert names["network"]["resources"]["aws:ec2:NatGateway"] == 1
-    assert names["endpoints"]["resources"] == {"aws:ec2:VpcEndpoint": 8}
+    assert names["network"]["resources"]["aws:ec2:Subnet"] == 4  # private and agent in 2 AZs; no NAT, no public
+    assert "aws:ec2:NatGateway" not in names["network"]["resources"]
+    assert names["endpoints"]["resources"] == {"aws:ec2:VpcEndpoint": 7}  # S3 and the 6 APIs the parts use
     assert sum(c["total"] for c in document["components"]) == document["resourceCount"]
     cost = document["cost"]
     assert cost["idleMonthlyUsd"] == pytest.approx(sum(line["usd"] for line in cost["idleMonthly"]), abs=0.01)

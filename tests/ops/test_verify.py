@@ -101,7 +101,7 @@ def test_a_healthy_dev_stack_passes_every_check(aws, tmp_path):
     assert "ARM64, 1024 CPU / 2048 MiB" in run.lines["Task definition"][1]
     assert run.lines["Executor log group"][1] == "/deep-insight/dev/executor keeps 7 days"
     assert run.lines["Agent log group"][1].endswith("-live keeps 7 days")
-    assert "7 available with private DNS" in run.lines["Interface endpoints"][1]
+    assert "6 available with private DNS in the first AZ's private subnet" in run.lines["Interface endpoints"][1]
 
 
 def test_a_healthy_prod_stack_passes_every_check(aws, tmp_path):
@@ -150,6 +150,13 @@ def default_group(d: Deployed) -> str:
     return found["SecurityGroups"][0]["GroupId"]
 
 
+def add_nat_gateway(d: Deployed) -> None:
+    """Someone adds a NAT gateway by hand to a stack configured without one (dev)."""
+    ec2 = client("ec2")
+    address = ec2.allocate_address(Domain="vpc")
+    ec2.create_nat_gateway(SubnetId=d.outputs["privateSubnetIds"][0], AllocationId=address["AllocationId"])
+
+
 def delete_all(items: list[dict], id_key: str) -> None:
     """Delete NAT gateways or network interfaces (the id key names which)."""
     ec2 = client("ec2")
@@ -176,9 +183,9 @@ VARIANTS = [
         faults=Faults(private_zone_ids=("use1-az1", "use1-az6")),
     ),
     Variant(
-        "nat-gateway-deleted",
-        {"NAT gateways": "0 NAT gateways, expected 1 (network.natGateways single)"},
-        drift=lambda d: delete_all(client("ec2").describe_nat_gateways()["NatGateways"], "NatGatewayId"),
+        "nat-gateway-added",
+        {"NAT gateways": "1 NAT gateways, expected 0 (network.natGateways none)"},
+        drift=add_nat_gateway,
     ),
     Variant(
         "interface-endpoint-missing",
@@ -186,7 +193,7 @@ VARIANTS = [
         drift=lambda d: client("ec2").delete_vpc_endpoints(VpcEndpointIds=[d.outputs["endpointIds"]["logs"]]),
     ),
     Variant(
-        "private-dns-off", {"Interface endpoints": "sts has private DNS off"}, faults=Faults(private_dns_off=("sts",))
+        "private-dns-off", {"Interface endpoints": "logs has private DNS off"}, faults=Faults(private_dns_off=("logs",))
     ),
     Variant(
         "s3-gateway-off-a-private-route-table",

@@ -174,7 +174,7 @@ CASES = [
          "interface endpoint for com.amazonaws.us-east-1.ecr.api has privateDnsEnabled False", "dev", ENDPOINT,
          "endpoints-ecr-api", lambda p: p.update(privateDnsEnabled=False)),
     Case("endpoint-private-dns-unset", "interface-endpoint-private-dns", "privateDnsEnabled None", "prod", ENDPOINT,
-         "endpoints-sts", lambda p: p.pop("privateDnsEnabled")),
+         "endpoints-logs", lambda p: p.pop("privateDnsEnabled")),
     Case("log-group-forever", "log-group-retention", "retentionInDays is None, so events are kept forever", "dev",
          LOG_GROUP, "executor-logs", lambda p: p.pop("retentionInDays")),
     Case("log-group-zero", "log-group-retention", "retentionInDays is 0", "prod", LOG_GROUP, "executor-logs",
@@ -315,8 +315,8 @@ def test_a_deny_with_a_wildcard_is_allowed(dev):
     assert run_policies([policy], [BY_NAME["iam-no-wildcard-actions"]]) == []
 
 
-def test_egress_to_the_internet_is_not_ingress(dev):
-    egress = dev.named("security-agent-to-internet-443-out", EGRESS)
+def test_egress_to_the_internet_is_not_ingress(prod):
+    egress = prod.named("security-agent-to-internet-443-out", EGRESS)
     assert egress.inputs["cidrIpv4"] == "0.0.0.0/0"
     rule = _edited(
         egress,
