@@ -1,7 +1,9 @@
-"""CLI start-up benchmark: how long `deep-insight --help` and `--version` take (not a test).
+"""CLI benchmark: how long `deep-insight --help`, `--version` and `plan --stack dev` take (not a test).
 
 Runs the installed console script N times per command and prints wall and CPU time (median, max) against
-the target: `--help` under 0.5 s wall on an idle machine. Wall time includes the interpreter's start; on a
+the targets: `--help` under 0.5 s wall on an idle machine, `plan` of a stack under 4 s (it evaluates the
+whole program; most of that is importing pulumi_aws, which must be installed compiled where Python does not
+cache bytecode itself: `uv sync --compile-bytecode`). Wall time includes the interpreter's start; on a
 busy machine it grows with the load, CPU time does not.
 
     uv run python bench/cli_bench.py [--runs 10]
@@ -18,7 +20,7 @@ import subprocess
 import sys
 import time
 
-TARGET_SECONDS = 0.5
+TARGETS = {("--help",): 0.5, ("--version",): 0.5, ("plan", "--help"): 0.5, ("plan", "--stack", "dev"): 4.0}
 
 
 def measure(argv: list[str]) -> tuple[float, float]:
@@ -36,16 +38,14 @@ def main() -> None:
     args = parser.parse_args()
     script = shutil.which("deep-insight") or sys.exit("deep-insight is not installed here; run `uv sync` first")
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; {args.runs} runs each")
-    print(f"{'command':<24} {'wall median':>12} {'wall max':>9} {'CPU median':>11}  target")
-    for command in (["--help"], ["--version"], ["plan", "--help"]):
+    print(f"{'command':<30} {'wall median':>12} {'wall max':>9} {'CPU median':>11}  target")
+    for command, target in TARGETS.items():
         runs = [measure([script, *command]) for _ in range(args.runs)]
         wall = [w for w, _ in runs]
         cpu = statistics.median(c for _, c in runs)
-        verdict = "ok" if statistics.median(wall) < TARGET_SECONDS else "over"
+        verdict = "ok" if statistics.median(wall) < target else "over"
         name = "deep-insight " + " ".join(command)
-        print(
-            f"{name:<24} {statistics.median(wall):>11.3f}s {max(wall):>8.3f}s {cpu:>10.3f}s  <{TARGET_SECONDS} s {verdict}"
-        )
+        print(f"{name:<30} {statistics.median(wall):>11.3f}s {max(wall):>8.3f}s {cpu:>10.3f}s  <{target:g} s {verdict}")
 
 
 if __name__ == "__main__":

@@ -12,9 +12,29 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Protocol
 
 PRICING_FILE = Path(__file__).with_name("pricing.json")
+
+NAT_GATEWAYS, NAT_ADDRESSES, ENDPOINTS, ALB, ECR_IMAGES = (
+    "NAT gateways",
+    "NAT public IPv4",
+    "Interface endpoints",
+    "Internal ALB",
+    "ECR images",
+)
+IDLE_LEVERS: Mapping[str, str] = MappingProxyType(
+    {
+        NAT_GATEWAYS: "network.natGateways: none drops them (every AWS API then gets an endpoint), single keeps one",
+        NAT_ADDRESSES: "network.natGateways: one public IPv4 per NAT gateway",
+        ENDPOINTS: "network.endpointZones: one puts each endpoint in one AZ; network.natGateways single or perAz "
+        "leaves only the executor's three",
+        ALB: "no setting: the executor's per-session routing needs it",
+        ECR_IMAGES: "no setting: the repositories' lifecycle rule keeps the newest images",
+    }
+)
+"""Each idle line, and the setting that changes it (`plan` names the biggest three)."""
 
 
 class Resource(Protocol):
@@ -174,15 +194,15 @@ def _number(value: float) -> float | int:
 def estimate(stack: Footprint, pricing: Pricing) -> Estimate:
     p, a, hours = pricing, pricing.assumptions, pricing.hours_per_month
     idle = [
-        Line("NAT gateways", f"{stack.nat_gateways} × {hours:g} h", stack.nat_gateways * hours * p["nat_gateway_hour"]),
-        Line("NAT public IPv4", f"{stack.public_ips} × {hours:g} h", stack.public_ips * hours * p["public_ipv4_hour"]),
+        Line(NAT_GATEWAYS, f"{stack.nat_gateways} × {hours:g} h", stack.nat_gateways * hours * p["nat_gateway_hour"]),
+        Line(NAT_ADDRESSES, f"{stack.public_ips} × {hours:g} h", stack.public_ips * hours * p["public_ipv4_hour"]),
         Line(
-            "Interface endpoints",
+            ENDPOINTS,
             f"{stack.interface_endpoint_azs} endpoint-AZs × {hours:g} h",
             stack.interface_endpoint_azs * hours * p["interface_endpoint_az_hour"],
         ),
         Line(
-            "Internal ALB",
+            ALB,
             f"{stack.load_balancers} × {hours:g} h, {a['idle_lcu']:g} LCU",
             stack.load_balancers * hours * (p["alb_hour"] + a["idle_lcu"] * p["alb_lcu_hour"]),
         ),
@@ -191,7 +211,7 @@ def estimate(stack: Footprint, pricing: Pricing) -> Estimate:
     if stack.repositories:
         idle.append(
             Line(
-                "ECR images",
+                ECR_IMAGES,
                 f"{stored_gb:.1f} GB ({stack.images_kept} kept per repository)",
                 stored_gb * p["ecr_storage_gb_month"],
             )
@@ -240,3 +260,23 @@ def estimate(stack: Footprint, pricing: Pricing) -> Estimate:
     ]
     assumptions = [Assumption(name, a[name], why) for name, why in pricing.explanations.items()]
     return Estimate(idle_monthly=idle, per_job=per_job, assumptions=assumptions)
+
+
+def biggest_idle(cost: Estimate, count: int = 3) -> list[tuple[Line, str]]:
+    """The ``count`` costliest idle lines (free ones left out), each with the setting that changes it."""
+    ranked = sorted((line for line in cost.idle_monthly if line.usd > 0), key=lambda line: line.usd, reverse=True)
+    return [(line, IDLE_LEVERS[line.item]) for line in ranked[:count]]
+
+
+def unpriced(region: str, pricing: Pricing) -> str | None:
+    """Why a stack in ``region`` gets no estimate (one line), or None if the table has its prices.
+
+    Regional prices differ by item and region (no single factor), and AWS's pages render them per region
+    on request, so the table holds only the region it was written down for.
+    """
+    if region == pricing.region:
+        return None
+    return (
+        f"cost not estimated: ops/pricing.json holds {pricing.region} list prices only (as of {pricing.as_of}), "
+        f"and prices in {region} differ item by item; add {region}'s prices there, each with its page, to price it"
+    )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ops.console import BAD_INPUT, FAILED, OpsError, console, errors, reports_errors
+from ops.plan_layout import kept_on_destroy, zones
 from ops.project import PROJECT_DIR
 
 if TYPE_CHECKING:
@@ -38,22 +40,25 @@ def short_type(type_token: str) -> str:
 def component_summary(evaluation: Evaluation) -> list[dict[str, Any]]:
     """Each top-level component with its resources counted by type (nested components inlined)."""
 
-    def counts(node: Declared) -> tuple[Counter[str], list[dict[str, Any]]]:
+    def counts(node: Declared) -> tuple[Counter[str], dict[str, list[str]], list[dict[str, Any]]]:
         direct: Counter[str] = Counter()
+        names: dict[str, list[str]] = {}
         nested: list[dict[str, Any]] = []
         for child in evaluation.children_of(node):
             if child.custom:
                 direct[short_type(child.type)] += 1
+                names.setdefault(short_type(child.type), []).append(child.name)
             else:
                 nested.append(describe(child))
-        return direct, nested
+        return direct, names, nested
 
     def describe(node: Declared) -> dict[str, Any]:
-        direct, nested = counts(node)
+        direct, names, nested = counts(node)
         return {
             "name": node.name,
             "type": node.type,
             "resources": dict(sorted(direct.items())),
+            "names": {type_name: sorted(names[type_name]) for type_name in sorted(names)},
             "components": nested,
             "total": sum(direct.values()) + sum(n["total"] for n in nested),
         }
@@ -66,8 +71,23 @@ def component_summary(evaluation: Evaluation) -> list[dict[str, Any]]:
     summary = [describe(r) for r in roots]
     loose = Counter(short_type(r.type) for r in evaluation.resources if r.custom and r.parent not in component_urns)
     if loose:
+        names = {
+            t: sorted(
+                r.name
+                for r in evaluation.resources
+                if r.custom and r.parent not in component_urns and short_type(r.type) == t
+            )
+            for t in loose
+        }
         summary.append(
-            {"name": "(stack)", "type": STACK_TYPE, "resources": dict(loose), "components": [], "total": loose.total()}
+            {
+                "name": "(stack)",
+                "type": STACK_TYPE,
+                "resources": dict(loose),
+                "names": names,
+                "components": [],
+                "total": loose.total(),
+            }
         )
     return summary
 
@@ -80,7 +100,8 @@ def _tree(stack: str, summary: list[dict[str, Any]], total: int) -> Tree:
     def add(branch: Tree, node: dict[str, Any]) -> None:
         inner = branch.add(f"[cyan]{node['name']}[/cyan] [dim]{node['type']}[/dim] ({node['total']})")
         for type_name, count in node["resources"].items():
-            inner.add(f"{type_name} ×{count}" if count > 1 else type_name)
+            named = ", ".join(node["names"][type_name])
+            inner.add(f"{type_name} ×{count}: [dim]{named}[/dim]" if count > 1 else f"{type_name}: [dim]{named}[/dim]")
         for child in node["components"]:
             add(inner, child)
 
@@ -97,7 +118,7 @@ def json_error(line: str) -> dict[str, str | None]:
     return {"key": problem.key, "message": problem.message} if problem else {"key": None, "message": line.strip()}
 
 
-def _money(usd: float) -> str:
+def money(usd: float) -> str:
     # Cents for monthly lines; a job's lines are fractions of a cent.
     return f"${usd:,.2f}" if usd >= 0.1 or usd == 0 else f"${usd:.4f}"
 
@@ -108,61 +129,78 @@ def _cost_table(title: str, lines: list, total: float) -> Table:
     table = Table(title=title, title_justify="left", show_footer=True)
     table.add_column("item", footer="total")
     table.add_column("quantity")
-    table.add_column("USD", justify="right", footer=_money(total))
+    table.add_column("USD", justify="right", footer=money(total))
     for line in lines:
-        table.add_row(line.item, line.quantity, _money(line.usd))
+        table.add_row(line.item, line.quantity, money(line.usd))
     return table
 
 
-def _print_cost(cost: Estimate, pricing: Pricing, region: str, jobs: int) -> None:
+def _print_cost(cost: Estimate, pricing: Pricing, jobs: int) -> None:
+    from ops.cost import biggest_idle  # noqa: PLC0415
+
     console.print()
     console.print(
         f"[bold]Monthly cost estimate[/bold] ({pricing.currency}, {pricing.region} list prices as of {pricing.as_of},"
         " ops/pricing.json)"
     )
-    if region != pricing.region:
-        console.print(f"[yellow]note:[/yellow] the stack is in {region}; prices there differ from {pricing.region}'s")
     console.print(
         _cost_table("Idle, per month (billed whether or not jobs run)", cost.idle_monthly, cost.idle_monthly_usd)
     )
     job_minutes = pricing.assumptions["job_minutes"]
     console.print(_cost_table(f"Per job (a {job_minutes:g}-minute job)", cost.per_job, cost.per_job_usd))
     console.print(
-        f"Idle {_money(cost.idle_monthly_usd)}/month + {_money(cost.per_job_usd)} per job"
-        f" → {jobs} jobs/month ≈ [bold]{_money(cost.monthly_usd(jobs))}[/bold]"
+        f"Idle {money(cost.idle_monthly_usd)}/month + {money(cost.per_job_usd)} per job"
+        f" → {jobs} jobs/month ≈ [bold]{money(cost.monthly_usd(jobs))}[/bold]"
         " (Bedrock model tokens not included)"
     )
+    console.print("Biggest idle items, and what changes them:")
+    for line, lever in biggest_idle(cost):
+        console.print(f"  {line.item} {money(line.usd)}: {lever}", soft_wrap=True)
     console.print("Assumptions:", style="dim")
     for assumption in cost.assumptions:
         console.print(f"  {assumption.name} = {assumption.value:g}: {assumption.why}", style="dim", soft_wrap=True)
 
 
-@reports_errors
-def command(
-    stack: Annotated[str, typer.Option("--stack", "-s", help="Stack name: reads Pulumi.<stack>.yaml.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")] = False,
-    jobs: Annotated[int, typer.Option("--jobs", min=0, help="Jobs per month for the total.")] = 100,
-    cwd: Annotated[
-        Path, typer.Option("--cwd", "-C", help="The Pulumi project directory (as in `pulumi -C`).")
-    ] = PROJECT_DIR,
-) -> None:
-    """Check a stack's configuration and show its resources and monthly cost, offline.
+def _cost_document(cost: Estimate | None, pricing: Pricing, jobs: int, refusal: str | None) -> dict[str, Any]:
+    from ops.cost import biggest_idle  # noqa: PLC0415
 
-    Runs the real program under Pulumi's mock runtime: no AWS credentials, no Pulumi CLI, nothing
-    created, then the policy pack's rules over what it declares. Invalid configuration prints the
-    program's own one-line errors and exits 2; a policy violation exits 1.
+    if cost is None:
+        return {"cost": None, "costNotEstimated": refusal}
+    return {
+        "cost": {
+            **cost.as_dict(),
+            "jobsPerMonth": jobs,
+            "monthlyUsd": round(cost.monthly_usd(jobs), 2),
+            "currency": pricing.currency,
+            "pricing": {"region": pricing.region, "asOf": pricing.as_of, "source": pricing.source},
+            "biggestIdle": [
+                {"item": line.item, "usd": round(line.usd, 2), "setting": lever} for line, lever in biggest_idle(cost)
+            ],
+        }
+    }
 
-    Example: deep-insight plan --stack dev
-    """
-    # Pulumi, the program's components and the policy pack load when the command runs, not for --help.
-    from rich.markup import escape  # noqa: PLC0415
 
+@dataclass
+class Planned:
+    """One stack, evaluated and estimated."""
+
+    stack: str
+    evaluation: Evaluation
+    region: str
+    violations: list
+    pricing: Pricing
+    cost: Estimate | None
+    """None when the table has no prices for the stack's region (``refusal`` says so)."""
+    refusal: str | None
+
+
+def _plan(stack: str, as_json: bool, cwd: Path) -> Planned:
+    """Evaluate ``stack``; an invalid configuration prints its one-line errors and exits 2."""
     from components.settings_schema import REGION_KEY  # noqa: PLC0415
     from ops.config_file import ConfigFileError  # noqa: PLC0415
-    from ops.cost import estimate, footprint, load_pricing  # noqa: PLC0415
+    from ops.cost import estimate, footprint, load_pricing, unpriced  # noqa: PLC0415
     from ops.evaluate import evaluate  # noqa: PLC0415
     from policy.offline import run_policies  # noqa: PLC0415
-    from policy.rules import POLICIES  # noqa: PLC0415
 
     try:
         if as_json:
@@ -191,44 +229,95 @@ def command(
     # --policy-pack policy` would refuse shows up here first.
     violations = run_policies(evaluation.resources)
     pricing = load_pricing()
-    cost = estimate(footprint(evaluation.resources), pricing)
-    summary = component_summary(evaluation)
-    total = sum(1 for r in evaluation.resources if r.custom)
     region = str(evaluation.outputs.get("region", evaluation.config.get(REGION_KEY, "")))
-    if as_json:
-        document = {
-            "stack": stack,
-            "region": region,
-            "valid": True,
-            "errors": [],
-            "warnings": evaluation.warnings,
-            "resourceCount": total,
-            "policy": {
-                "rules": [p.name for p in POLICIES],
-                "violations": [{"rule": v.policy, "urn": v.urn, "message": v.message} for v in violations],
-            },
-            "components": summary,
-            "cost": {
-                **cost.as_dict(),
-                "jobsPerMonth": jobs,
-                "monthlyUsd": round(cost.monthly_usd(jobs), 2),
-                "currency": pricing.currency,
-                "pricing": {"region": pricing.region, "asOf": pricing.as_of, "source": pricing.source},
-            },
-        }
-        console.print_json(json.dumps(document))
-        if violations:
-            raise typer.Exit(FAILED)
-        return
-    console.print(f"[green]✓[/green] configuration of stack {stack} is valid ({region})")
+    refusal = unpriced(region, pricing)
+    cost = None if refusal else estimate(footprint(evaluation.resources), pricing)
+    return Planned(stack, evaluation, region, violations, pricing, cost, refusal)
+
+
+def _document(planned: Planned, jobs: int) -> dict[str, Any]:
+    from policy.rules import POLICIES  # noqa: PLC0415
+
+    evaluation = planned.evaluation
+    return {
+        "stack": planned.stack,
+        "region": planned.region,
+        "valid": True,
+        "errors": [],
+        "warnings": evaluation.warnings,
+        "resourceCount": sum(1 for r in evaluation.resources if r.custom),
+        "policy": {
+            "rules": [p.name for p in POLICIES],
+            "violations": [{"rule": v.policy, "urn": v.urn, "message": v.message} for v in planned.violations],
+        },
+        "components": component_summary(evaluation),
+        "zones": zones(evaluation),
+        **kept_on_destroy(evaluation),
+        **_cost_document(planned.cost, planned.pricing, jobs, planned.refusal),
+    }
+
+
+def _print_plan(planned: Planned, jobs: int) -> None:
+    from rich.markup import escape  # noqa: PLC0415
+
+    from policy.rules import POLICIES  # noqa: PLC0415
+
+    evaluation = planned.evaluation
+    console.print(f"[green]✓[/green] configuration of stack {planned.stack} is valid ({planned.region})")
     for warning in evaluation.warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}", soft_wrap=True)
-    if violations:
-        for v in violations:
+    if planned.violations:
+        for v in planned.violations:
             console.print(f"[red]✗[/red] policy {v.policy}: {escape(v.urn)}: {escape(v.message)}", soft_wrap=True)
     else:
         console.print(f"[green]✓[/green] the policy pack's {len(POLICIES)} mandatory rules pass")
-    console.print(_tree(stack, summary, total))
-    _print_cost(cost, pricing, region, jobs)
-    if violations:
+    console.print(_tree(planned.stack, component_summary(evaluation), sum(1 for r in evaluation.resources if r.custom)))
+    console.print("Availability zones (AZ IDs) and subnet CIDRs:")
+    for zone in zones(evaluation):
+        console.print(f"  {zone['azId']}: " + ", ".join(f"{t} {c}" for t, c in zone["subnets"].items()), soft_wrap=True)
+    kept = kept_on_destroy(evaluation)
+    console.print("On `pulumi destroy`:")
+    console.print(
+        f"  protected (destroy stops until unprotected): {', '.join(kept['protected']) or 'none'}", soft_wrap=True
+    )
+    console.print(f"  left in AWS (retainOnDelete): {', '.join(kept['retainedOnDelete']) or 'none'}", soft_wrap=True)
+    if planned.cost is None:
+        console.print(f"[yellow]{planned.refusal}[/yellow]", soft_wrap=True)
+    else:
+        _print_cost(planned.cost, planned.pricing, jobs)
+
+
+@reports_errors
+def command(
+    stack: Annotated[
+        list[str],
+        typer.Option("--stack", "-s", help="Stack name: reads Pulumi.<stack>.yaml. Twice to compare two stacks."),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")] = False,
+    jobs: Annotated[int, typer.Option("--jobs", min=0, help="Jobs per month for the total.")] = 100,
+    cwd: Annotated[
+        Path, typer.Option("--cwd", "-C", help="The Pulumi project directory (as in `pulumi -C`).")
+    ] = PROJECT_DIR,
+) -> None:
+    """Check a stack's configuration and show its resources and monthly cost, offline.
+
+    Runs the real program under Pulumi's mock runtime: no AWS credentials, no Pulumi CLI, nothing
+    created, then the policy pack's rules over what it declares. Invalid configuration prints the
+    program's own one-line errors and exits 2; a policy violation exits 1.
+
+    Example: deep-insight plan --stack dev (twice, --stack dev --stack prod, puts the costs side by side)
+    """
+    from ops.plan_compare import print_comparison  # noqa: PLC0415
+
+    if len(stack) > 2:
+        raise OpsError(f"plan compares two stacks at most, got {len(stack)} (--stack {' --stack '.join(stack)})")
+    planned = [_plan(name, as_json, cwd) for name in dict.fromkeys(stack)]
+    if as_json:
+        documents = [_document(p, jobs) for p in planned]
+        console.print_json(json.dumps(documents[0] if len(documents) == 1 else {"stacks": documents}))
+    elif len(planned) == 1:
+        _print_plan(planned[0], jobs)
+    else:
+        print_comparison(planned, jobs)
+    if any(p.violations for p in planned):
         raise typer.Exit(FAILED)

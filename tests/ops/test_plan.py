@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from ops.cli import app
 from ops.evaluate import PROJECT_DIR
 from policy.rules import POLICIES
+from tests.components.test_network import SUBNET_PLAN  # the documented CIDRs, written out by hand
 
 runner = CliRunner()
 
@@ -196,3 +197,83 @@ def test_project_level_config_is_applied_and_a_look_alike_namespace_is_an_error(
     assert errors["deepinsight:executor.cpu"] == (
         "deepinsight: is not this project's namespace; did you mean deep-insight:executor.cpu?"
     )
+
+
+# --- issue 13: what a Pulumi user looks for, two stacks side by side, regions without prices ---
+
+
+def test_json_plan_names_resources_zones_and_what_destroy_keeps():
+    document = json.loads(plan("--stack", "prod", "--json").stdout)
+    assert document["zones"] == [{"azId": zone, "subnets": tiers} for zone, tiers in SUBNET_PLAN.items()]
+    (endpoints,) = [c for c in document["components"] if c["name"] == "endpoints"]
+    assert endpoints["names"] == {
+        "aws:ec2:VpcEndpoint": ["endpoints-ecr-api", "endpoints-ecr-dkr", "endpoints-logs", "endpoints-s3"]
+    }
+    # Pulumi.prod.yaml's retainData keeps (and protects) the repositories and buckets; AgentCore's ENIs can pin
+    # the VPC, the agent subnets and the agent group for hours, so every stack leaves those (SPEC §9).
+    kept = ["agent-image-repository", "alb-logs-bucket", "artifacts-bucket", "executor-image-repository"]
+    assert document["protected"] == kept
+    pinned = [
+        "network-agent-use1-az1",
+        "network-agent-use1-az2",
+        "network-agent-use1-az4",
+        "network-vpc",
+        "security-agent",
+    ]
+    assert document["retainedOnDelete"] == sorted(kept + pinned)
+
+
+def test_text_plan_shows_names_zones_and_destroy():
+    out = plan("--stack", "dev").stdout
+    assert "aws:ec2:VpcEndpoint ×7: endpoints-bedrock-runtime, endpoints-ecr-api" in out
+    assert "use1-az1: private 10.100.0.0/18, agent 10.100.192.0/21" in out
+    assert "protected (destroy stops until unprotected): none" in out
+    assert (
+        "left in AWS (retainOnDelete): network-agent-use1-az1, network-agent-use1-az2, network-vpc, security-agent"
+        in out
+    )
+
+
+def test_dev_idles_within_budget_and_names_its_biggest_items():
+    cost = json.loads(plan("--stack", "dev", "--json").stdout)["cost"]
+    assert cost["idleMonthlyUsd"] <= 62  # issue 13's budget for a team trying Deep Insight
+    assert [item["item"] for item in cost["biggestIdle"]] == ["Interface endpoints", "Internal ALB", "ECR images"]
+    assert cost["biggestIdle"][0]["setting"].startswith("network.endpointZones")
+
+
+def test_two_stacks_side_by_side():
+    result = plan("--stack", "dev", "--stack", "prod")
+    assert result.exit_code == 0, result.output
+    table = [line for line in result.stdout.splitlines() if "idle, per month" in line]
+    assert len(table) == 1
+    assert "$61.18" in table[0]  # README's cost table
+    assert "$192.57" in table[0]
+    assert "prod: biggest idle items" in result.stdout
+    assert "NAT gateways $98.55: network.natGateways" in result.stdout
+    document = json.loads(plan("--stack", "dev", "--stack", "prod", "--json").stdout)
+    assert [d["stack"] for d in document["stacks"]] == ["dev", "prod"]
+
+
+def test_three_stacks_are_one_line_error():
+    result = plan("--stack", "dev", "--stack", "prod", "--stack", "dev2")
+    assert result.exit_code == 2
+    assert (
+        result.stderr.strip()
+        == "error: plan compares two stacks at most, got 3 (--stack dev --stack prod --stack dev2)"
+    )
+
+
+def test_a_region_without_prices_is_not_priced_and_says_so(tmp_path):
+    config = (
+        "config:\n  aws:region: eu-west-1\n  deep-insight:agent.modelId: eu.anthropic.claude-sonnet-4-5-20250929-v1:0\n"
+    )
+    project = project_with(tmp_path, "eu", config)
+    result = plan("--stack", "eu", "--cwd", str(project))
+    assert result.exit_code == 0, result.output
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("cost not estimated")]
+    assert line.startswith("cost not estimated: ops/pricing.json holds us-east-1 list prices only")
+    assert "eu-west-1" in line
+    assert "Idle, per month" not in result.stdout
+    document = json.loads(plan("--stack", "eu", "--json", "--cwd", str(project)).stdout)
+    assert document["cost"] is None
+    assert document["costNotEstimated"].startswith("cost not estimated:")
