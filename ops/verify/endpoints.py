@@ -17,7 +17,7 @@ def interface_endpoints(ctx: Context) -> Result:
     # The private subnets are in the stack's AZ order: with endpointZones one, the first AZ's alone.
     one_zone = ctx.settings.network.endpoint_zones is EndpointZones.ONE
     subnets = ctx.private_subnets[:1] if one_zone else ctx.private_subnets
-    where = "in the first AZ's private subnet" if one_zone else "in the private subnets"
+    where = "the first AZ's private subnet alone" if one_zone else "exactly the private subnets"
     by_service = {e.get("ServiceName"): e for e in ctx.vpc_endpoints if e.get("VpcEndpointType") == "Interface"}
     problems: list[str] = []
     for suffix in wanted:
@@ -31,12 +31,19 @@ def interface_endpoints(ctx: Context) -> Result:
         if not endpoint.get("PrivateDnsEnabled"):
             problems.append(f"{suffix} has private DNS off")
         if set(endpoint.get("SubnetIds", [])) != set(subnets):
-            problems.append(f"{suffix} is not {where} alone" if one_zone else f"{suffix} is not in exactly {where[3:]}")
+            problems.append(f"{suffix} is not in {where}")
         if ctx.groups[Group.ENDPOINTS.value] not in {g.get("GroupId") for g in endpoint.get("Groups", [])}:
             problems.append(f"{suffix} lacks the endpoints security group")
+    expected = {service_name(ctx.region, suffix) for suffix in wanted}
+    for name in sorted(set(by_service) - expected):
+        suffix = name.removeprefix(service_name(ctx.region, ""))
+        problems.append(
+            f"{suffix} is not one the stack needs and bills by the hour: delete it or list it in "
+            "network.interfaceEndpoints"
+        )
     if problems:
         return False, f"{'; '.join(problems)} (expected: {listing(wanted)})"
-    return True, f"{len(wanted)} available with private DNS {where}: {listing(wanted)}"
+    return True, f"{len(wanted)} available with private DNS in {where}: {listing(wanted)}"
 
 
 @check("S3 gateway endpoint")

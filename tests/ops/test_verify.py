@@ -193,6 +193,16 @@ VARIANTS = [
         drift=lambda d: client("ec2").delete_vpc_endpoints(VpcEndpointIds=[d.outputs["endpointIds"]["logs"]]),
     ),
     Variant(
+        "interface-endpoint-unneeded",
+        {"Interface endpoints": "sts is not one the stack needs and bills by the hour"},
+        drift=lambda d: client("ec2").create_vpc_endpoint(
+            VpcId=d.outputs["vpcId"],
+            ServiceName="com.amazonaws.us-east-1.sts",
+            VpcEndpointType="Interface",
+            SubnetIds=d.outputs["privateSubnetIds"][:1],
+        ),
+    ),
+    Variant(
         "private-dns-off", {"Interface endpoints": "logs has private DNS off"}, faults=Faults(private_dns_off=("logs",))
     ),
     Variant(
