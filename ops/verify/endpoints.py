@@ -35,7 +35,7 @@ def interface_endpoints(ctx: Context) -> Result:
         if ctx.groups[Group.ENDPOINTS.value] not in {g.get("GroupId") for g in endpoint.get("Groups", [])}:
             problems.append(f"{suffix} lacks the endpoints security group")
     expected = {service_name(ctx.region, suffix) for suffix in wanted}
-    for name in sorted(set(by_service) - expected):
+    for name in sorted({str(name) for name in by_service if name} - expected):
         suffix = name.removeprefix(service_name(ctx.region, ""))
         problems.append(
             f"{suffix} is not one the stack needs and bills by the hour: delete it or list it in "
