@@ -162,6 +162,29 @@ def test_the_watchdog_kills_a_tree_over_its_limit_and_says_why():
         process.stdout.close()  # type: ignore[union-attr]
 
 
+def test_enforce_answers_at_once_for_the_call_that_just_ended():
+    """The end of a call checks its worker itself: the thread may not have passed since the allocation."""
+    process = _child("hog = bytearray(200 * 1024**2)")
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline() == b"ready\n"
+        watchdog = MemoryWatchdog(interval=3600)  # its thread never gets a pass in this test
+        watchdog.watch(process.pid, 1000)
+        assert watchdog.enforce(process.pid) is None
+        watchdog.watch(process.pid, 100)
+        kill = watchdog.enforce(process.pid)
+        assert kill is not None
+        assert kill.limit_mb == 100
+        assert kill.resident_mb >= 200
+        assert process.wait(5) == -signal.SIGKILL
+        assert watchdog.enforce(process.pid) is kill  # asked again, it still says why
+        assert watchdog.forget(process.pid) is kill
+    finally:
+        process.kill()
+        process.wait()
+        process.stdout.close()  # type: ignore[union-attr]
+
+
 def test_the_watchdog_counts_forked_children_once():
     """Ten forks of a 200 MB process share its pages: proportional sets, not 11 × 200 MB resident."""
     code = (

@@ -123,22 +123,35 @@ class MemoryWatchdog:
     def check(self) -> None:
         """One pass over every watched worker (the thread's loop; tests call it directly)."""
         with self._lock:
-            watched = list(self._limits.items())
-        for pid, limit_mb in watched:
-            members = tree(pid)
-            used = tree_memory_bytes(members, limit_mb * 1024 * 1024)
-            if used <= limit_mb * 1024 * 1024:
-                continue
-            kill = Kill(limit_mb, used // (1024 * 1024))
-            with self._lock:
-                if self._limits.pop(pid, None) is None:
-                    continue  # forgotten meanwhile: someone else is stopping it
-                self._kills[pid] = kill
-            terminate(pid, members)
-            log.warning(
-                "worker over its memory limit: killed",
-                extra={"event": "memory_limit", "pid": pid, "limit_mb": limit_mb, "resident_mb": kill.resident_mb},
-            )
+            watched = list(self._limits)
+        for pid in watched:
+            self.enforce(pid)
+
+    def enforce(self, pid: int) -> Kill | None:
+        """Kill ``pid``'s tree if it is over its limit now; why, if it was killed (by this or an earlier pass).
+
+        Called by the thread, and once more when a call ends: an allocation the code keeps can finish
+        between two passes, and the call must not answer ``ok`` with its worker over the limit.
+        """
+        with self._lock:
+            limit_mb = self._limits.get(pid)
+            if limit_mb is None:
+                return self._kills.get(pid)
+        members = tree(pid)
+        used = tree_memory_bytes(members, limit_mb * 1024 * 1024)
+        if used <= limit_mb * 1024 * 1024:
+            return None
+        kill = Kill(limit_mb, used // (1024 * 1024))
+        with self._lock:
+            if self._limits.pop(pid, None) is None:
+                return self._kills.get(pid)  # forgotten or killed meanwhile: someone else is stopping it
+            self._kills[pid] = kill
+        terminate(pid, members)
+        log.warning(
+            "worker over its memory limit: killed",
+            extra={"event": "memory_limit", "pid": pid, "limit_mb": limit_mb, "resident_mb": kill.resident_mb},
+        )
+        return kill
 
     def _run(self) -> None:
         stop = threading.Event()

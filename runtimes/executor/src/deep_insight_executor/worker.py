@@ -375,6 +375,10 @@ class PythonWorker:
         if descriptors is not None:
             descriptors.end()  # after the idle status: what the call wrote to its descriptors is all in the pipes
         crashed = error is not None and error.type == ErrorType.WORKER_CRASHED
+        pid = self.pid
+        if not killed and not crashed and pid and WATCHDOG.enforce(pid) is not None:
+            # What the code kept can pass the limit between two watchdog passes: the call does not end ok.
+            status, error, crashed = CallStatus.ERROR, CallError(ErrorType.WORKER_CRASHED, self._death()), True
         if not killed and not crashed:
             with contextlib.suppress(queue.Empty):  # the execute_reply, so the shell channel stays in step
                 await client.get_shell_msg(timeout=1)
