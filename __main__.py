@@ -17,6 +17,7 @@ from components.agent_runtime import AgentRuntime, AgentRuntimeArgs
 from components.alb import ACCESS_LOG_PREFIX, AlbArgs, InternalAlb
 from components.bucket import BucketArgs, PrivateBucket
 from components.cluster import ExecutorCluster, ExecutorClusterArgs
+from components.codebuild_image import SOURCES_EXPIRE_AFTER_DAYS, RemoteBuild
 from components.endpoints import Endpoints, EndpointsArgs
 from components.errors import ConfigError
 from components.iam import ImagePuller, access_log_bucket_policy, model_statements, tls_only_bucket_policy
@@ -25,7 +26,7 @@ from components.network import Network, NetworkArgs
 from components.runtime_contract import agentcore_runtime_name
 from components.runtime_platform import environment_config_problems
 from components.security import Group, SecurityArgs, SecurityGroups
-from components.settings import Architecture, NatStrategy, Settings, key, read_settings
+from components.settings import Architecture, ImageBuild, NatStrategy, Settings, key, read_settings
 from components.sweeper import SessionCleanup, SweeperArgs
 from components.zones import select_zone_ids
 
@@ -148,6 +149,31 @@ artifacts = PrivateBucket(
 )
 
 
+build_sources = None
+remote_build = None
+if settings.images.build is ImageBuild.CODEBUILD:
+    # The build contexts CodeBuild reads: needed only while a build runs, so they expire after a day.
+    build_sources = PrivateBucket(
+        "build-sources",
+        BucketArgs(
+            purpose="build-sources",
+            tags=tags,
+            retain=False,
+            versioning=False,
+            policy=tls_only_bucket_policy,
+            expire_after_days=SOURCES_EXPIRE_AFTER_DAYS,
+        ),
+    )
+    remote_build = RemoteBuild(
+        sources_bucket=build_sources.bucket_name,
+        sources_bucket_arn=build_sources.bucket_arn,
+        region=settings.region,
+        account_id=account_id,
+        log_retention_days=settings.log_retention_days,
+        profile=aws_profile,
+    )
+
+
 def container_image(runtime: str, platform: str, prebuilt_uri: str | None) -> ContainerImage:
     """``prebuilt_uri`` is set exactly when images.build is prebuilt (settings enforce it)."""
     return ContainerImage(
@@ -161,6 +187,7 @@ def container_image(runtime: str, platform: str, prebuilt_uri: str | None) -> Co
             project_dir=PROJECT_DIR,
             prebuilt_uri=prebuilt_uri,
             partition=partition,
+            remote=remote_build,
         ),
     )
 

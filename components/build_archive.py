@@ -1,25 +1,29 @@
-"""A build context as a deterministic archive: the same source gives the same bytes, on any machine.
+"""A build context as a deterministic ZIP archive: the same source gives the same bytes, on any machine.
 
-For building images remotely (issue 14: CodeBuild), the context goes to S3 as one ``.tar.gz`` whose hash
-decides whether a build runs and names the image's tag. So nothing of the machine may reach the bytes:
-entries are sorted, every mtime is 0, owners are 0/root-less, modes are 0644 (0755 when the file is
-executable by its owner), symlinks are stored as the files they point to (Docker sends a context's files
-as found), and the gzip header carries no name and no time.
+For building images remotely (CodeBuild), the context goes to S3 as one archive whose hash decides whether
+a build runs and names the image's tag. It is a ZIP because CodeBuild's S3 source is "the path to the ZIP
+file that contains the source code" (ProjectSource.location in its API reference; no tar). So nothing of
+the machine may reach the bytes: entries are sorted, every timestamp is ZIP's earliest (1980-01-01), the
+creator is Unix with modes 0644 (0755 when the file is executable by its owner) and no owner, no extra
+fields, and symlinks are stored as the files they point to (Docker sends a context's files as found).
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import stat
-import tarfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.image import context_files
+from components.build_context import context_files
 
 FILE_MODE, EXECUTABLE_MODE = 0o644, 0o755
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+"""The earliest time a ZIP entry can carry (its DOS date starts in 1980)."""
+UNIX = 3
+"""``create_system`` 3: the upper 16 bits of ``external_attr`` are a Unix mode (APPNOTE 4.4.2)."""
 
 
 @dataclass(frozen=True)
@@ -33,27 +37,21 @@ class Archive:
         return hashlib.sha256(self.content).hexdigest()
 
 
-def _entry(name: str, size: int, executable: bool) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.size = size
-    info.mode = EXECUTABLE_MODE if executable else FILE_MODE
-    info.mtime = 0
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
+def _entry(name: str, executable: bool) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+    info.create_system = UNIX
+    info.external_attr = (stat.S_IFREG | (EXECUTABLE_MODE if executable else FILE_MODE)) << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
     return info
 
 
 def build_archive(context: Path, dockerfile: Path) -> Archive:
-    """The files a build of ``dockerfile`` sends from ``context`` (components.image.context_files)."""
+    """The files a build of ``dockerfile`` sends from ``context`` (components.build_context.context_files)."""
     files = tuple(sorted(context_files(context, dockerfile)))
-    tar_bytes = io.BytesIO()
-    with tarfile.open(fileobj=tar_bytes, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, mode="w") as archive:
         for relative in files:
             path = context / relative
-            data = path.read_bytes()
             executable = bool(path.stat().st_mode & stat.S_IXUSR)
-            tar.addfile(_entry(relative, len(data), executable), io.BytesIO(data))
-    compressed = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=compressed, mtime=0, compresslevel=9) as stream:
-        stream.write(tar_bytes.getvalue())
-    return Archive(compressed.getvalue(), files)
+            archive.writestr(_entry(relative, executable), path.read_bytes(), compresslevel=9)
+    return Archive(buffer.getvalue(), files)

@@ -1,4 +1,7 @@
-"""A container image: its ECR repository and, with ``images.build: local``, the build and push.
+"""A container image: its ECR repository and, unless ``images.build: prebuilt``, the build and push.
+
+With ``images.build: codebuild`` (the default) CodeBuild builds and pushes it (components.codebuild_image);
+with ``local`` the deploying machine's Docker engine does (pulumi-docker).
 
 Used twice (executor, agent). The tag is a hash of the build context, so an unchanged runtime is not
 rebuilt or pushed again and a changed one gets a new tag; dependents receive the digest-pinned
@@ -19,7 +22,6 @@ leaves the old image pullable by digest until the lifecycle rule counts it out, 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,40 +30,15 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_docker as docker
 
-from components import dockerignore
 from components.aws_facts import is_ecr_public
 from components.bucket import retain_data_tag
+from components.build_context import context_digest
+from components.codebuild_image import CodeBuildImage, CodeBuildImageArgs, RemoteBuild
 from components.iam import ImagePuller, Statement, image_pull_statements
 from components.settings import ECR_URI_PATTERN, ResourceTags
 
 # A rebuild of an unchanged context must be able to move its tag (see the module docstring).
 TAG_MUTABILITY = "MUTABLE"
-
-
-def ignore_file(context: Path, dockerfile: Path) -> Path | None:
-    """The ignore file a build uses: ``<Dockerfile>.dockerignore`` if present, else ``.dockerignore``."""
-    for candidate in (dockerfile.with_name(dockerfile.name + ".dockerignore"), context / ".dockerignore"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def context_files(context: Path, dockerfile: Path) -> list[str]:
-    """The files (relative to ``context``) that a build of ``dockerfile`` sends: what its ignore file
-    lets through, plus the Dockerfile and the ignore file themselves (Docker always sends those)."""
-    ignore = ignore_file(context, dockerfile)
-    patterns = dockerignore.parse(ignore.read_text(encoding="utf-8")) if ignore else []
-    # absolute, not resolved: a context may reach its inputs through symlinks (Docker sends them as found)
-    always = {path.absolute().relative_to(context.absolute()).as_posix() for path in (dockerfile, ignore) if path}
-    return sorted(set(dockerignore.included_files(context, patterns)) | always)
-
-
-def context_digest(context: Path, dockerfile: Path) -> str:
-    """SHA-256 over the relative paths and contents of every file a build of ``dockerfile`` sends."""
-    digest = hashlib.sha256()
-    for relative in context_files(context, dockerfile):
-        digest.update(relative.encode() + b"\0" + (context / relative).read_bytes() + b"\0")
-    return digest.hexdigest()
 
 
 def repository_arn_from_uri(uri: str, partition: str = "aws") -> str | None:
@@ -102,6 +79,8 @@ class ImageArgs:
     """The Pulumi project directory: the build context; the Dockerfile is ``runtimes/<runtime>/Dockerfile``."""
     prebuilt_uri: str | None = None
     partition: str = "aws"
+    remote: RemoteBuild | None = None
+    """Set: CodeBuild builds the image (images.build codebuild); unset: the local Docker engine does."""
 
 
 class ContainerImage(pulumi.ComponentResource):
@@ -141,6 +120,26 @@ class ContainerImage(pulumi.ComponentResource):
             # ECR Public needs no grant.
             self.image_uri = pulumi.Output.from_input(args.prebuilt_uri)
             self.repository_arn = pulumi.Output.from_input(repository_arn_from_uri(args.prebuilt_uri, args.partition))
+            self.register_outputs({"imageUri": self.image_uri, "repositoryArn": self.repository_arn})
+            return
+
+        if args.remote is not None:
+            built = CodeBuildImage(
+                f"{name}-codebuild",
+                CodeBuildImageArgs(
+                    runtime=args.runtime,
+                    platform=args.platform,
+                    project_dir=args.project_dir,
+                    repository_url=repository.repository_url,
+                    repository_arn=repository.arn,
+                    remote=args.remote,
+                    partition=args.partition,
+                    tags=args.tags,
+                ),
+                child,
+            )
+            self.image_uri = built.image_uri
+            self.repository_arn = repository.arn
             self.register_outputs({"imageUri": self.image_uri, "repositoryArn": self.repository_arn})
             return
 

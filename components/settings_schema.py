@@ -58,6 +58,7 @@ ENDPOINT_ZONES_TRADE_OFF = (
 
 
 class ImageBuild(StrEnum):
+    CODEBUILD = "codebuild"
     LOCAL = "local"
     PREBUILT = "prebuilt"
 
@@ -181,7 +182,9 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("agent.platformVersion", v.choice(PlatformVersion), PlatformVersion.V1.value, _choices(PlatformVersion),
             "Set on the runtime explicitly. The agent's environment is checked against botocore's model "
             "(≤ 50 variables, names 1-100, values ≤ 5000 characters); V2's smaller total is not published."),
-    Setting("images.build", v.choice(ImageBuild), ImageBuild.LOCAL.value, _choices(ImageBuild),
+    Setting("images.build", v.choice(ImageBuild), ImageBuild.CODEBUILD.value, _choices(ImageBuild),
+            "`codebuild`: CodeBuild builds natively in the stack's account (AWS credentials only). `local`: "
+            "this machine's Docker engine builds (it must build the target platform). "
             "`prebuilt` needs images.executorImage and images.agentImage."),
     Setting("images.executorImage", v.image_uri("executor (ECS Fargate)"), None,
             "ECR image URI pinned by digest",

@@ -15,7 +15,10 @@ from typing import Any
 
 import pulumi
 
+from components.remote_build import WHAT_IS_BUILT
 from components.settings_schema import SETTINGS
+
+REMOTE_IMAGE_BUILD = "pulumi-python:dynamic/images:RemoteImageBuild"
 
 # AZ name -> AZ ID as one real account sees them. Names are shuffled per account (that is the point of
 # placing subnets by ID); us-east-1 is the mapping moto and SPEC §11 use: 1a is the unsupported az6.
@@ -202,7 +205,7 @@ def _computed_outputs(
             "name": physical,
             "arn": f"{prefix.format('ecr')}:repository/{physical}",
             "registryId": ACCOUNT_ID,
-            "repositoryUrl": f"{ACCOUNT_ID}.dkr.ecr.{region}.{dns_suffix}/{physical}",
+            "repository_url": f"{ACCOUNT_ID}.dkr.ecr.{region}.{dns_suffix}/{physical}",
         }
     if type_token == "aws:iam/role:Role":
         return {"name": physical, "arn": f"arn:{partition}:iam::{ACCOUNT_ID}:role/{physical}"}
@@ -243,6 +246,12 @@ def _computed_outputs(
             ),
             "agentRuntimeArn": f"{prefix.format('bedrock-agentcore')}:runtime/{runtime_id}",
         }
+    if type_token == "aws:codebuild/project:Project":
+        return {"name": physical, "arn": f"{prefix.format('codebuild')}:project/{physical}"}
+    if type_token == REMOTE_IMAGE_BUILD:
+        # CodeBuild's push: the digest follows from what was built (components.remote_build.WHAT_IS_BUILT).
+        digest = f"sha256:{_digest_of({key: inputs.get(key) for key in WHAT_IS_BUILT})}"
+        return {"digest": digest, "image_uri": f"{inputs['repository_url']}@{digest}", "build_id": f"{name}:mock"}
     if type_token == "docker:index/image:Image":
         # The pushed image's digest follows from what was built: the context tag and the platform.
         repository = str(inputs["imageName"]).rsplit(":", 1)[0]

@@ -26,7 +26,7 @@ def repository_check(label: str, output: str) -> None:
         ecr = ctx.client("ecr")
         found = ecr.describe_repositories(registryId=match["account"], repositoryNames=[repository])["repositories"][0]
         problems: list[str] = []
-        managed = ctx.settings.images.build is ImageBuild.LOCAL
+        managed = ctx.settings.images.build is not ImageBuild.PREBUILT
         if managed and not found.get("imageScanningConfiguration", {}).get("scanOnPush"):
             problems.append(f"{repository} has scan on push off")
         if managed and found.get("imageTagMutability") != TAG_MUTABILITY:

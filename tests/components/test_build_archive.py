@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import gzip
 import io
 import os
 import shutil
+import stat
 import subprocess
-import tarfile
+import zipfile
 from pathlib import Path
 
+import botocore.session
 import pytest
 
 from components.build_archive import build_archive
-from components.image import context_files
+from components.build_context import context_files
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,9 +50,21 @@ def checkout(root: Path, umask: int, mtime: int) -> Path:
     return root
 
 
-def members(content: bytes) -> list[tarfile.TarInfo]:
-    with tarfile.open(fileobj=io.BytesIO(content), mode="r:gz") as tar:
-        return tar.getmembers()
+def members(content: bytes) -> list[zipfile.ZipInfo]:
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        assert archive.testzip() is None  # every entry's CRC checks out
+        return archive.infolist()
+
+
+def mode(member: zipfile.ZipInfo) -> str:
+    return oct(stat.S_IMODE(member.external_attr >> 16))
+
+
+def test_codebuild_takes_a_zip_from_s3():
+    """Why the archive is a ZIP: CodeBuild's own model says what an S3 source location is."""
+    model = botocore.session.get_session().get_service_model("codebuild")
+    documentation = model.shape_for("ProjectSource").members["location"].documentation
+    assert "The path to the ZIP file that contains the source code" in documentation
 
 
 def test_two_checkouts_with_different_umask_and_mtimes_give_the_same_bytes(tmp_path):
@@ -66,14 +79,13 @@ def test_it_holds_exactly_what_the_ignore_file_lets_through_normalised(tmp_path)
     root = checkout(tmp_path / "a", umask=0o027, mtime=1_700_000_000)
     archive = build_archive(root, root / "Dockerfile")
     found = members(archive.content)
-    assert [m.name for m in found] == SENT == list(archive.files)
-    assert {(m.mtime, m.uid, m.gid, m.uname, m.gname) for m in found} == {(0, 0, 0, "", "")}
-    assert {m.name: oct(m.mode) for m in found}["run.sh"] == "0o755"
-    assert {oct(m.mode) for m in found if m.name != "run.sh"} == {"0o644"}
-    with tarfile.open(fileobj=io.BytesIO(archive.content), mode="r:gz") as tar:
-        assert tar.extractfile("app/main.py").read() == b"print('hi')\n"  # type: ignore[union-attr]
-    assert archive.content[4:8] == b"\0\0\0\0"  # gzip header: no time (RFC 1952 MTIME)
-    assert gzip.decompress(archive.content)  # and a valid stream
+    assert zipfile.is_zipfile(io.BytesIO(archive.content))
+    assert [m.filename for m in found] == SENT == list(archive.files)
+    assert {(m.date_time, m.create_system, m.extra) for m in found} == {((1980, 1, 1, 0, 0, 0), 3, b"")}
+    assert {m.filename: mode(m) for m in found}["run.sh"] == "0o755"
+    assert {mode(m) for m in found if m.filename != "run.sh"} == {"0o644"}
+    with zipfile.ZipFile(io.BytesIO(archive.content)) as unpacked:
+        assert unpacked.read("app/main.py") == b"print('hi')\n"
 
 
 def test_one_changed_file_changes_the_hash_and_a_touch_does_not(tmp_path):
@@ -90,7 +102,7 @@ def test_one_changed_file_changes_the_hash_and_a_touch_does_not(tmp_path):
 def test_the_runtimes_contexts_archive_what_their_builds_send(runtime):
     dockerfile = ROOT / "runtimes" / runtime / "Dockerfile"
     archive = build_archive(ROOT, dockerfile)
-    assert [m.name for m in members(archive.content)] == sorted(context_files(ROOT, dockerfile))
+    assert [m.filename for m in members(archive.content)] == sorted(context_files(ROOT, dockerfile))
     assert f"runtimes/{runtime}/Dockerfile" in archive.files
     assert not [name for name in archive.files if name.startswith("tests/") or "__pycache__" in name]
 

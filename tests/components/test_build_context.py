@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from components import dockerignore
-from components.image import context_digest, context_files
+from components.build_context import context_digest, context_files
 from ops.evaluate import PROJECT_DIR
 from tests.dockerfile import Instruction, copy_sources, stages
 

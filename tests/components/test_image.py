@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from deep_insight_contract.tags import RETAIN_DATA_TAG
 
-from components.image import context_digest, ecr_lifecycle_policy, repository_arn_from_uri
+from components.build_context import context_digest
+from components.image import ecr_lifecycle_policy, repository_arn_from_uri
 from ops.evaluate import PROJECT_DIR, evaluate
 from tests.botocore_shapes import member_limit
 from tests.conftest import key

@@ -65,7 +65,7 @@ def test_defaults_follow_the_spec_table():
     assert s.executor.internet_access is False
     assert s.agent.model_id == MODEL
     assert (s.agent.idle_session_timeout_seconds, s.agent.max_lifetime_seconds) == (900, 28800)
-    assert s.images.build is ImageBuild.LOCAL
+    assert s.images.build is ImageBuild.CODEBUILD
     assert s.log_retention_days == 7
     assert s.retain_data is False
     assert dict(s.tags) == {}
@@ -206,7 +206,7 @@ def test_every_key_is_read():
             k("agent.maxLifetimeSeconds"),
             "at least 1200",
         ),
-        ({"images.build": "remote"}, k("images.build"), "local | prebuilt"),
+        ({"images.build": "remote"}, k("images.build"), "codebuild | local | prebuilt"),
         ({"images.build": "prebuilt", "images.agentImage": AGENT_URI}, k("images.executorImage"), "required"),
         (
             {"images.build": "prebuilt", "images.executorImage": "repo/exec:latest", "images.agentImage": AGENT_URI},
