@@ -43,15 +43,15 @@ AGENTCORE_LIFECYCLE_RANGE = range(60, 28801)
 
 # AWS allows 50 tags per resource.
 MAX_TAGS_PER_RESOURCE = 50
-# Tag keys and values reach EC2, ECS, ELB, S3, IAM, ECR, CloudWatch Logs and AgentCore, so they may use
+# Tag keys and values reach EC2, ECS, ELB, S3, IAM, ECR, CloudWatch Logs, CodeBuild and AgentCore, so they may use
 # only what all of them accept. botocore's TagKey/TagValue shapes: AgentCore [a-zA-Z0-9\s._:/=+@-]*,
 # ECS/ELB/IAM/Logs [\p{L}\p{Z}\p{N}_.:/=+\-@]*, the others no pattern. Where they meet (AgentCore's ASCII
 # letters and digits; of Java's \s only the space is also \p{Z}) is this set;
 # tests/components/test_tag_characters.py proves it equals that intersection of the installed botocore.
 TAG_CHARACTERS = "A-Za-z0-9 _.:/=+@-"
 TAG_CHARACTERS_SHOWN = "letters A-Z a-z, digits 0-9, space and _ . : / = + @ -"
-TAG_KEY_LENGTH = range(1, 129)
-TAG_VALUE_LENGTH = range(257)
+TAG_KEY_LENGTH = range(1, 128)  # CodeBuild's KeyInput allows 127 characters, the others 128
+TAG_VALUE_LENGTH = range(256)  # CodeBuild's ValueInput allows 255, the others 256
 RESERVED_TAG_PREFIX = "aws:"
 
 # The shape of every region name in botocore's partitions (us-gov-west-1, us-isob-east-1, eusc-de-east-1).

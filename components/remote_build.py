@@ -184,10 +184,10 @@ class ImageBuildProvider(pulumi.dynamic.ResourceProvider):
         return pulumi.dynamic.CreateResult(id_=f"{props['project']}:{props['tag']}", outs=build_image(props))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
-        changed = [k for k in set(olds) | set(news) if not k.startswith("__") and olds.get(k) != news.get(k)]
-        # Outputs of the last build, and where this machine keeps the archive (its hash is what counts).
+        # The inputs only: not the outputs of the last build, nor where this machine keeps the archive (its
+        # hash is what counts).
         ignored = {"build_id", "digest", "image_uri", "archive_path"}
-        changed = [k for k in changed if k not in ignored]
+        changed = [k for k in news if not k.startswith("__") and k not in ignored and olds.get(k) != news.get(k)]
         # An update, never a replacement: the new image is pushed before dependents move to it, and the old
         # one stays pullable by digest (nothing is deleted).
         return pulumi.dynamic.DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)

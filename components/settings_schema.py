@@ -25,6 +25,8 @@ from components.aws_facts import (
     FARGATE_MEMORY_BY_CPU,
     LOG_RETENTION_DAYS,
     MAX_TAGS_PER_RESOURCE,
+    TAG_KEY_LENGTH,
+    TAG_VALUE_LENGTH,
 )
 from components.service_needs import needed_interface_endpoints
 
@@ -205,8 +207,9 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("tags", v.tags("tags", PROGRAM_TAGS, MAX_USER_TAGS), "{}",
             f'map of key: "value" (at most {MAX_USER_TAGS})',
             "Added to every taggable resource with deep-insight:stack and Name; values must be quoted strings. "
-            "Keys 1-128 and values 0-256 characters of A-Z a-z 0-9, space and _ . : / = + @ - (AgentCore's rule, "
-            "the strictest of the tagged services); no aws: keys."),
+            f"Keys {TAG_KEY_LENGTH.start}-{TAG_KEY_LENGTH.stop - 1} and values {TAG_VALUE_LENGTH.start}-"
+            f"{TAG_VALUE_LENGTH.stop - 1} characters (CodeBuild's lengths) of A-Z a-z 0-9, space and "
+            "_ . : / = + @ - (AgentCore's rule); no aws: keys."),
 )  # fmt: skip
 SETTINGS: dict[str, Setting] = {s.name: s for s in SCHEMA}
 KNOWN_KEYS: tuple[str, ...] = tuple(s.key for s in SCHEMA)

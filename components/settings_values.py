@@ -284,7 +284,10 @@ def tags(name: str, reserved: Sequence[str], limit: int) -> Callable[[str], dict
                 )
                 continue
             if len(tag_key) not in TAG_KEY_LENGTH or len(tag_value) not in TAG_VALUE_LENGTH:
-                problems.append(f"tag {tag_key!r}: keys are 1-128 characters and values 0-256; shorten it")
+                problems.append(
+                    f"tag {tag_key!r}: keys are {TAG_KEY_LENGTH.start}-{TAG_KEY_LENGTH.stop - 1} characters and values "
+                    f"{TAG_VALUE_LENGTH.start}-{TAG_VALUE_LENGTH.stop - 1}; shorten it"
+                )
             elif problem := tag_text_problem(tag_key, tag_value):
                 problems.append(problem)
             if tag_key.lower().startswith(RESERVED_TAG_PREFIX):

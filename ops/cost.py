@@ -2,7 +2,9 @@
 
 The estimate has two parts because Deep Insight costs money in two ways: what the stack costs while no
 one uses it (NAT gateways, interface endpoints, the ALB, stored images: billed by the hour or month), and
-what each job adds (a Fargate task, an AgentCore session, traffic, logs, artifacts: billed by use).
+what each job adds (a Fargate task, an AgentCore session, traffic, logs, artifacts: billed by use). A
+third, outside the month: what a deploy that rebuilds the images costs (CodeBuild minutes, images.build
+codebuild).
 Prices and assumptions live in ``pricing.json`` beside this file, with their source and date.
 """
 
@@ -35,6 +37,14 @@ IDLE_LEVERS: Mapping[str, str] = MappingProxyType(
     }
 )
 """Each idle line, and the setting that changes it (`plan` names the biggest three)."""
+
+# CodeBuild's on-demand instance names for the small compute type of each environment type it bills.
+BUILD_INSTANCES: Mapping[str, str] = MappingProxyType(
+    {"ARM_CONTAINER": "arm1.small", "LINUX_CONTAINER": "general1.small"}
+)
+BUILD_PRICES: Mapping[str, str] = MappingProxyType(
+    {"ARM_CONTAINER": "codebuild_arm_small_minute", "LINUX_CONTAINER": "codebuild_linux_small_minute"}
+)
 
 
 class Resource(Protocol):
@@ -95,6 +105,8 @@ class Footprint:
     repositories: tuple[str, ...]
     """``executor`` / ``agent``: the images this stack stores in its own ECR repositories."""
     images_kept: int
+    image_builds: tuple[tuple[str, str], ...] = ()
+    """(runtime, CodeBuild environment type) of each image CodeBuild builds (images.build codebuild)."""
 
 
 def footprint(resources: Iterable[Resource]) -> Footprint:
@@ -123,7 +135,11 @@ def footprint(resources: Iterable[Resource]) -> Footprint:
         for rule in json.loads(r.inputs["policy"])["rules"]
         if rule["selection"].get("countType") == "imageCountMoreThan"
     ]
+    image_builds = tuple(  # sorted: the program declares the two projects in either order
+        sorted((r.name.split("-", 1)[0], r.inputs["environment"]["type"]) for r in of("aws:codebuild/project:Project"))
+    )
     return Footprint(
+        image_builds=image_builds,
         nat_gateways=len(of("aws:ec2/natGateway:NatGateway")),
         public_ips=len(of("aws:ec2/eip:Eip")),
         interface_endpoint_azs=sum(len(r.inputs.get("subnetIds") or []) for r in interface_endpoints),
@@ -157,6 +173,8 @@ class Estimate:
     idle_monthly: list[Line]
     per_job: list[Line]
     assumptions: list[Assumption] = field(default_factory=list)
+    per_deploy: list[Line] = field(default_factory=list)
+    """A ``pulumi up`` that rebuilds every image (a change to both runtimes); none outside images.build codebuild."""
 
     @property
     def idle_monthly_usd(self) -> float:
@@ -165,6 +183,10 @@ class Estimate:
     @property
     def per_job_usd(self) -> float:
         return sum(line.usd for line in self.per_job)
+
+    @property
+    def per_deploy_usd(self) -> float:
+        return sum(line.usd for line in self.per_deploy)
 
     def monthly_usd(self, jobs_per_month: int) -> float:
         return self.idle_monthly_usd + jobs_per_month * self.per_job_usd
@@ -176,6 +198,8 @@ class Estimate:
             "perJobUsd": round(self.per_job_usd, JOB_DIGITS),
             "idleMonthly": [_rounded(line, MONTH_DIGITS) for line in self.idle_monthly],
             "perJob": [_rounded(line, JOB_DIGITS) for line in self.per_job],
+            "perDeployUsd": round(self.per_deploy_usd, JOB_DIGITS),
+            "perDeploy": [_rounded(line, JOB_DIGITS) for line in self.per_deploy],
             "assumptions": [{"name": a.name, "value": _number(a.value), "why": a.why} for a in self.assumptions],
         }
 
@@ -258,8 +282,16 @@ def estimate(stack: Footprint, pricing: Pricing) -> Estimate:
             + a["s3_gets_per_job"] / 1000 * p["s3_get_1000"],
         ),
     ]
+    per_deploy = [
+        Line(
+            f"CodeBuild {runtime} image ({BUILD_INSTANCES[kind]})",
+            f"{a['image_build_minutes']:g} min",
+            a["image_build_minutes"] * p[BUILD_PRICES[kind]],
+        )
+        for runtime, kind in stack.image_builds
+    ]
     assumptions = [Assumption(name, a[name], why) for name, why in pricing.explanations.items()]
-    return Estimate(idle_monthly=idle, per_job=per_job, assumptions=assumptions)
+    return Estimate(idle_monthly=idle, per_job=per_job, assumptions=assumptions, per_deploy=per_deploy)
 
 
 def biggest_idle(cost: Estimate, count: int = 3) -> list[tuple[Line, str]]:

@@ -205,7 +205,7 @@ def _computed_outputs(
             "name": physical,
             "arn": f"{prefix.format('ecr')}:repository/{physical}",
             "registryId": ACCOUNT_ID,
-            "repository_url": f"{ACCOUNT_ID}.dkr.ecr.{region}.{dns_suffix}/{physical}",
+            "repositoryUrl": f"{ACCOUNT_ID}.dkr.ecr.{region}.{dns_suffix}/{physical}",
         }
     if type_token == "aws:iam/role:Role":
         return {"name": physical, "arn": f"arn:{partition}:iam::{ACCOUNT_ID}:role/{physical}"}

@@ -148,6 +148,12 @@ def _print_cost(cost: Estimate, pricing: Pricing, jobs: int) -> None:
     )
     job_minutes = pricing.assumptions["job_minutes"]
     console.print(_cost_table(f"Per job (a {job_minutes:g}-minute job)", cost.per_job, cost.per_job_usd))
+    if cost.per_deploy:
+        console.print(
+            _cost_table(
+                "Per deploy that rebuilds both images (images.build codebuild)", cost.per_deploy, cost.per_deploy_usd
+            )
+        )
     console.print(
         f"Idle {money(cost.idle_monthly_usd)}/month + {money(cost.per_job_usd)} per job"
         f" → {jobs} jobs/month ≈ [bold]{money(cost.monthly_usd(jobs))}[/bold]"

@@ -34,6 +34,7 @@ def print_comparison(planned: list[Planned], jobs: int) -> None:
         row(f"idle: {item}", lambda cost, item=item: sum(line.usd for line in cost.idle_monthly if line.item == item))
     row("idle, per month", lambda cost: cost.idle_monthly_usd)
     row("per job", lambda cost: cost.per_job_usd)
+    row("per deploy rebuilding the images", lambda cost: cost.per_deploy_usd)
     row(f"{jobs} jobs a month", lambda cost: cost.monthly_usd(jobs))
     console.print(table)
     for plan in planned:

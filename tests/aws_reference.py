@@ -206,8 +206,9 @@ def action_for(service: str, operation: str) -> str:
 PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
 
 
-# Placeholders that are paths (S3 keys, IAM role names with their path).
-PATHS = {"ObjectName", "RoleNameWithPath"}
+# Placeholders that are paths (S3 keys, IAM role names with their path, log group names: botocore's logs
+# model allows "/" in LogGroupName, pattern [\.\-_/#A-Za-z0-9]+).
+PATHS = {"ObjectName", "RoleNameWithPath", "LogGroupName"}
 
 
 def arn_pattern(arn_format: str) -> re.Pattern[str]:

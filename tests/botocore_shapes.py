@@ -119,6 +119,7 @@ TAGGING_OPERATIONS: Mapping[str, str] = {
     "ecr": "TagResource",
     "logs": "TagResource",
     "bedrock-agentcore-control": "TagResource",
+    "codebuild": "CreateProject",  # CodeBuild has no TagResource: a project's tags come with it
 }
 
 
@@ -161,6 +162,7 @@ SERVICE_OF_MODULE: Mapping[str, str] = {
     "s3": "s3",
     "iam": "iam",
     "ecr": "ecr",
+    "codebuild": "codebuild",
 }
 
 

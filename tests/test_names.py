@@ -94,6 +94,14 @@ NAME_CHECKS: Mapping[str, list[tuple[str, Reader, Problem]]] = {
     "docker:index/image:Image": [
         ("imageName tag", lambda i: [_docker_tag(i)], modelled("ecr", "PutImage", "imageTag")),
     ],
+    "pulumi-python:dynamic/images:RemoteImageBuild": [
+        ("tag", lambda i: [i["tag"]], modelled("ecr", "PutImage", "imageTag")),
+        ("key", lambda i: [i["key"]], modelled("s3", "PutObject", "Key")),
+    ],
+    "aws:codebuild/project:Project": [
+        ("name", lambda i: [i["name"]], modelled("codebuild", "CreateProject", "name")),
+        ("description", lambda i: [i["description"]], modelled("codebuild", "CreateProject", "description")),
+    ],
     "aws:ecs/cluster:Cluster": [("name", lambda i: [i["name"]], documented("ecs ClusterName"))],
     "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders": [
         ("clusterName", lambda i: [i["clusterName"]], documented("ecs ClusterName")),
@@ -121,7 +129,8 @@ NAME_CHECKS: Mapping[str, list[tuple[str, Reader, Problem]]] = {
 # Inputs that name the resource itself (a `bucket` of a bucket *setting* names another resource: not here).
 NAME_LIKE = ("name", "namePrefix", "bucket", "bucketPrefix", "family", "agentRuntimeName", "clusterName",
              "description", "imageName", "environmentVariables", "containerDefinitions")  # fmt: skip
-REFERENCES = {("bucket", "aws:s3/")}  # bucket settings refer to their bucket by name
+# Bucket settings refer to their bucket by name; so does the image build (where it uploads the context).
+REFERENCES = {("bucket", "aws:s3/"), ("bucket", "pulumi-python:dynamic/images:")}
 
 
 def _name_inputs(type_token: str, inputs: Mapping[str, Any]) -> list[str]:
@@ -140,7 +149,9 @@ def evaluations(dev: Evaluation, prod: Evaluation, evaluate_stack) -> list[Evalu
         result = evaluate_stack(stack, config=load_stack_config("dev"))
         assert result.error is None, result.error
         odd.append(result)
-    return [dev, prod, *odd]
+    local = evaluate_stack("dev", {"deep-insight:images.build": "local"})  # the Docker build's names too
+    assert local.error is None, local.error
+    return [dev, prod, *odd, local]
 
 
 def violations(evaluation: Evaluation) -> Iterator[str]:

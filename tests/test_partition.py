@@ -77,4 +77,5 @@ def test_govcloud_service_names_and_principals(gov):
         for statement in json.loads(role.inputs["assumeRolePolicy"])["Statement"]
         for service in [statement["Principal"]["Service"]]
     }
-    assert principals == {"ecs-tasks.amazonaws.com", "bedrock-agentcore.amazonaws.com"}
+    # GovCloud keeps the commercial service principals (codebuild: the image builds' roles).
+    assert principals == {"ecs-tasks.amazonaws.com", "bedrock-agentcore.amazonaws.com", "codebuild.amazonaws.com"}

@@ -58,7 +58,7 @@ def test_every_taggable_resource_carries_the_stack_tag(request, stack):
 def test_untaggable_types_are_only_routes_and_associations(dev_nat):
     untaggable = {r.type for r in dev_nat.resources if r.custom and not is_taggable(r.type)}
     # Sub-resources of something tagged (a bucket's settings, a role's inline policy, ...) and the
-    # Docker build, which is not an AWS resource.
+    # program's own dynamic resources.
     assert untaggable == {
         "aws:ec2/route:Route",
         "aws:ec2/routeTableAssociation:RouteTableAssociation",
@@ -70,10 +70,11 @@ def test_untaggable_types_are_only_routes_and_associations(dev_nat):
         "aws:s3/bucketPolicy:BucketPolicy",
         "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
         "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-        "docker:index/image:Image",
-        # the program's own dynamic resources: no AWS resource of their own (components.log_retention, .sweeper)
+        # the program's own dynamic resources: no AWS resource of their own (components.log_retention,
+        # .sweeper; .remote_build's image build pushes an image, which the repository holds)
         "pulumi-python:dynamic/logs:RuntimeLogRetention",
         "pulumi-python:dynamic/ecs:SessionSweeper",
+        "pulumi-python:dynamic/images:RemoteImageBuild",
     }
 
 
@@ -85,6 +86,7 @@ def test_components_parent_their_children(dev):
         "deep-insight:endpoints:Endpoints",
         "deep-insight:bucket:PrivateBucket",
         "deep-insight:image:ContainerImage",
+        "deep-insight:image:CodeBuildImage",
         "deep-insight:cluster:ExecutorCluster",
         "deep-insight:alb:InternalAlb",
         "deep-insight:sessions:SessionCleanup",
@@ -218,8 +220,9 @@ def test_every_declared_policy_is_lint_clean(request, stack):
         for r in evaluation.of_type("aws:iam/rolePolicy:RolePolicy")
         + evaluation.of_type("aws:s3/bucketPolicy:BucketPolicy")
     ] + [(r.name, json.loads(r.inputs["assumeRolePolicy"])) for r in evaluation.of_type("aws:iam/role:Role")]
-    # role policies (agent, executor execution: the executor task has no role), bucket policies, trusts
-    assert len(documents) == 2 + (2 if stack == "prod" else 1) + 2
+    # role policies (agent, executor execution: the executor task has no role; the two image builds),
+    # bucket policies (artifacts, build sources, prod's ALB logs), trusts
+    assert len(documents) == 4 + (3 if stack == "prod" else 2) + 4
     for name, document in documents:
         assert parliament_findings(document) == [], name
         assert wildcard_grants(document) == [], name

@@ -34,9 +34,9 @@ def test_runtime_image_is_digest_pinned_and_arm64(dev):
     runtime = dev.named("agent-runtime", RUNTIME).inputs
     uri = runtime["agentRuntimeArtifact"]["containerConfiguration"]["containerUri"]
     assert "@sha256:" in uri
-    image = dev.named("agent-image-image", "docker:index/image:Image")
-    assert image.inputs["build"]["platform"] == "linux/arm64"
-    assert uri == image.state["repoDigest"]
+    build = dev.named("agent-image-codebuild-build", "pulumi-python:dynamic/images:RemoteImageBuild")
+    assert "--platform linux/arm64 " in build.inputs["buildspec"]  # AgentCore runs ARM64 images only
+    assert uri == build.state["image_uri"]
 
 
 def test_lifecycle_and_name_come_from_settings(dev, evaluate_stack):

@@ -88,7 +88,11 @@ def test_roles_get_exactly_their_documents(dev):
     assert trust["Statement"][0]["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
     # No task role (issue 12): code in the executor gets no AWS credentials; the agent presigns its URLs.
     assert "taskRoleArn" not in task
-    assert [r.name for r in roles.values() if "executor" in (r.name or "")] == ["executor-execution-role"]
+    # Besides it, only the role CodeBuild builds the image with (components.codebuild_image), not for tasks.
+    assert sorted(r.name for r in roles.values() if "executor" in (r.name or "")) == [
+        "executor-execution-role",
+        "executor-image-codebuild-build-role",
+    ]
     execution_policy = json.loads(dev.named("executor-execution-policy", ROLE_POLICY).inputs["policy"])
     repository = dev.named("executor-image-repository", "aws:ecr/repository:Repository").state["arn"]
     log_group = dev.named("executor-logs", "aws:cloudwatch/logGroup:LogGroup").state["arn"]

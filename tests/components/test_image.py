@@ -21,6 +21,7 @@ IMAGE = "docker:index/image:Image"
 RUNTIME = "aws:bedrock/agentcoreAgentRuntime:AgentcoreAgentRuntime"
 TASK = "aws:ecs/taskDefinition:TaskDefinition"
 DIGEST = "sha256:" + "b" * 64
+LOCAL = {key("images.build"): "local"}
 PREBUILT = {
     key("images.build"): "prebuilt",
     key("images.executorImage"): f"210987654321.dkr.ecr.us-east-1.amazonaws.com/shared/executor@{DIGEST}",
@@ -45,7 +46,16 @@ def test_repositories_scan_on_push_with_rebuildable_tags(request, stack):
         assert json.loads(lifecycle.inputs["policy"])["rules"][0]["selection"]["countNumber"] == 10
 
 
-def test_images_are_built_for_the_right_platform_from_the_project_root(dev, evaluate_stack):
+@pytest.fixture(scope="module")
+def dev_local(evaluate_stack):
+    """dev with images.build local: the deploying machine's Docker engine builds (pulumi-docker)."""
+    evaluation = evaluate_stack("dev", LOCAL)
+    assert evaluation.error is None, evaluation.error
+    return evaluation
+
+
+def test_images_are_built_for_the_right_platform_from_the_project_root(dev_local, evaluate_stack):
+    dev = dev_local
     for runtime in ("executor", "agent"):
         image = dev.named(f"{runtime}-image-image", IMAGE)
         build = image.inputs["build"]
@@ -56,12 +66,13 @@ def test_images_are_built_for_the_right_platform_from_the_project_root(dev, eval
         assert image.inputs["imageName"].endswith(f"deep-insight-dev-{runtime}:{tag}")
         assert image.inputs["registry"]["username"] == "AWS"
         assert "registry" in image.secret_inputs  # the ECR password never lands in state in clear
-    x86 = evaluate_stack("dev", {key("executor.architecture"): "x86_64"})
+    x86 = evaluate_stack("dev", {**LOCAL, key("executor.architecture"): "x86_64"})
     assert x86.named("executor-image-image", IMAGE).inputs["build"]["platform"] == "linux/amd64"
     assert x86.named("agent-image-image", IMAGE).inputs["build"]["platform"] == "linux/arm64"
 
 
-def test_dependents_receive_the_digest_pinned_reference(dev):
+def test_dependents_receive_the_digest_pinned_reference(dev_local):
+    dev = dev_local
     for runtime, output in (("executor", "executorImageUri"), ("agent", "agentImageUri")):
         digest = dev.named(f"{runtime}-image-image", IMAGE).state["repoDigest"]
         assert "@sha256:" in digest
@@ -84,9 +95,9 @@ def _copy_program(tmp_path: Path) -> Path:
 
 def test_changing_agent_code_rolls_the_runtime_and_nothing_else(tmp_path):
     project = _copy_program(tmp_path)
-    before = evaluate("dev", project_dir=project)
+    before = evaluate("dev", LOCAL, project_dir=project)
     (project / "runtimes" / "agent" / "src" / "deep_insight_agent" / "__init__.py").write_text('"""changed"""\n')
-    after = evaluate("dev", project_dir=project)
+    after = evaluate("dev", LOCAL, project_dir=project)
     assert before.error is None
     assert after.error is None
 
@@ -164,11 +175,19 @@ def test_lifecycle_keeps_the_last_n_images():
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_switching_to_prebuilt_removes_only_the_builds(evaluate_stack, request, stack):
-    built = request.getfixturevalue(stack)
+@pytest.mark.parametrize("build", ["codebuild", "local"])
+def test_switching_to_prebuilt_removes_only_the_builds(evaluate_stack, stack, build):
+    built = evaluate_stack(stack, {key("images.build"): build})
     prebuilt = evaluate_stack(stack, PREBUILT)
-    removed = {r.urn for r in built.resources} - {r.urn for r in prebuilt.resources}
-    assert {urn.rsplit("::", 1)[1] for urn in removed} == {"executor-image-image", "agent-image-image"}
+    removed = {urn.rsplit("::", 1)[1] for urn in {r.urn for r in built.resources} - {r.urn for r in prebuilt.resources}}
+    if build == "local":
+        assert removed == {"executor-image-image", "agent-image-image"}
+    else:  # the CodeBuild side of each image, and the bucket of build contexts
+        assert removed
+        assert all(
+            name.startswith(("executor-image-codebuild", "agent-image-codebuild", "build-sources")) for name in removed
+        )
+        assert {"executor-image-codebuild-project", "agent-image-codebuild-project", "build-sources-bucket"} <= removed
     assert {r.urn for r in prebuilt.resources} <= {r.urn for r in built.resources}
     assert {r.urn for r in built.resources if r.protect} == {r.urn for r in prebuilt.resources if r.protect}
 

@@ -8,15 +8,20 @@ BuildPhase, ExportedEnvironmentVariable, LogsLocation). Everything else is moto'
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
 import pytest
 
-from components.remote_build import BuildFailed, run_build
+from components import remote_build
+from components.remote_build import BuildFailed, ImageBuildProvider, run_build
 from tests.moto_server import moto_server
+from tests.ops.translate_services import manifest
 
 REGION = "us-east-1"
 PROJECT = "deep-insight-dev-executor-build"
@@ -131,3 +136,106 @@ def test_success_without_a_digest_is_a_failure_that_names_the_buildspec(aws):
     codebuild, logs = aws
     with pytest.raises(BuildFailed, match="exported no IMAGE_DIGEST"):
         run_build(codebuild, logs, PROJECT, source_location="b/k", variables={})
+
+
+# --- the dynamic resource's provider, end to end against moto ---
+
+BUCKET = "deep-insight-dev-build-sources-abcde"
+REPOSITORY = "deep-insight-dev-executor"
+
+
+@pytest.fixture
+def deployed(aws, endpoint: str, tmp_path, monkeypatch):
+    """The stack's side (bucket, repository, project) in moto, an archive on disk, and the provider's
+    clients pointed at moto. CodeBuild's side of a build (running the buildspec: push, export the digest)
+    is a hook on BatchGetBuilds that does what the buildspec does: an ECR PutImage, then the digest."""
+    codebuild, logs = aws
+    session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION)
+    s3, ecr = session.client("s3", endpoint_url=endpoint), session.client("ecr", endpoint_url=endpoint)
+    s3.create_bucket(Bucket=BUCKET)
+    url = ecr.create_repository(repositoryName=REPOSITORY)["repository"]["repositoryUri"]
+    started: list[dict[str, Any]] = []
+    codebuild.meta.events.register(
+        "provide-client-params.codebuild.StartBuild", lambda params, **_: started.append(params)
+    )
+
+    def run_buildspec(build: dict[str, Any]) -> None:
+        tag = started[-1]["environmentVariablesOverride"][0]["value"]
+        pushed = ecr.put_image(
+            repositoryName=REPOSITORY, imageManifest=manifest(f"{REPOSITORY}-{len(started)}"), imageTag=tag
+        )
+        digest = pushed["image"]["imageId"]["imageDigest"]
+        build.update(exportedEnvironmentVariables=[{"name": "IMAGE_DIGEST", "value": digest}])
+
+    answer(codebuild, run_buildspec)
+    monkeypatch.setattr(remote_build, "clients", lambda region, profile: (s3, codebuild, logs, ecr))
+    content = b"PK\x05\x06" + b"\0" * 18  # an empty ZIP: the provider moves bytes, it does not read them
+    archive = tmp_path / "context.zip"
+    archive.write_bytes(content)
+    sha = hashlib.sha256(content).hexdigest()
+    props = {
+        "region": REGION,
+        "project": PROJECT,
+        "bucket": BUCKET,
+        "key": f"sources/executor/{sha}.zip",
+        "archive_path": str(archive),
+        "archive_sha256": sha,
+        "repository_url": url,
+        "tag": sha[:16],
+        "buildspec": "version: 0.2",
+        "environment": "ARM_CONTAINER image BUILD_GENERAL1_SMALL",
+        "build_id": None,
+        "digest": None,
+        "image_uri": None,
+    }
+    try:
+        yield SimpleNamespace(s3=s3, ecr=ecr, started=started, props=props, content=content, url=url)
+    finally:
+        for item in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []):
+            s3.delete_object(Bucket=BUCKET, Key=item["Key"])
+        s3.delete_bucket(Bucket=BUCKET)
+        ecr.delete_repository(repositoryName=REPOSITORY, force=True)
+
+
+def test_create_uploads_the_archive_builds_it_and_pins_the_pushed_digest(deployed):
+    provider = ImageBuildProvider()
+    created = provider.create(dict(deployed.props))
+    (start,) = deployed.started
+    assert start["projectName"] == PROJECT
+    assert start["sourceLocationOverride"] == f"{BUCKET}/{deployed.props['key']}"
+    assert start["environmentVariablesOverride"] == [
+        {"name": "IMAGE_TAG", "value": deployed.props["tag"], "type": "PLAINTEXT"}
+    ]
+    stored = deployed.s3.get_object(Bucket=BUCKET, Key=deployed.props["key"])["Body"].read()
+    assert stored == deployed.content
+    (image,) = deployed.ecr.describe_images(repositoryName=REPOSITORY)["imageDetails"]
+    assert image["imageTags"] == [deployed.props["tag"]]
+    assert created.outs["digest"] == image["imageDigest"]
+    assert created.outs["image_uri"] == f"{deployed.url}@{image['imageDigest']}"
+
+
+def test_update_builds_only_when_what_is_built_changed(deployed):
+    provider = ImageBuildProvider()
+    outs = provider.create(dict(deployed.props)).outs
+    same = provider.update("id", outs, {**deployed.props, "archive_path": deployed.props["archive_path"]})
+    assert len(deployed.started) == 1  # nothing new to build
+    assert same.outs["image_uri"] == outs["image_uri"]
+    changed = provider.update("id", outs, {**deployed.props, "buildspec": "version: 0.2\n# changed"})
+    assert len(deployed.started) == 2
+    assert changed.outs["image_uri"] != outs["image_uri"]
+
+
+def test_a_changed_archive_file_is_refused_before_anything_is_uploaded(deployed):
+    Path(deployed.props["archive_path"]).write_bytes(b"something else")
+    with pytest.raises(BuildFailed, match="changed since the program read it"):
+        ImageBuildProvider().create(dict(deployed.props))
+    assert deployed.started == []
+    assert "Contents" not in deployed.s3.list_objects_v2(Bucket=BUCKET)
+
+
+def test_refresh_finds_an_expired_image_gone(deployed):
+    provider = ImageBuildProvider()
+    outs = provider.create(dict(deployed.props)).outs
+    assert provider.read("the-id", outs).id == "the-id"
+    deployed.ecr.batch_delete_image(repositoryName=REPOSITORY, imageIds=[{"imageDigest": outs["digest"]}])
+    assert provider.read("the-id", outs).id == ""  # gone: the next `pulumi up` builds it again

@@ -53,7 +53,8 @@ def test_reference_has_one_row_per_key_with_four_columns():
 
 
 def test_spec_defaults_are_documented():
+    # images.build: SPEC §4 says `local`; issue 14 made `codebuild` the default (no Docker needed to deploy).
     text = DOC.read_text(encoding="utf-8")
     for literal in ("| `10.100.0.0/16` |", "| `single` |", "| `1024` |", "| `2048` |", "| `3600` |", "| `900` |",
-                    "| `28800` |", "| `local` |", "| `7` |", "| `20` |"):  # fmt: skip
+                    "| `28800` |", "| `codebuild` |", "| `7` |", "| `20` |"):  # fmt: skip
         assert literal in text, literal

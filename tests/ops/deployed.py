@@ -190,7 +190,8 @@ def image_by_tag(container_definitions: str, tag: str) -> str:
 def appliers_for(resources: list[Declared]) -> dict[str, Applier]:
     """The appliers of the AWS types, and of each dynamic resource type declared: its own provider."""
     dynamic = {r.type: translate_agentcore.dynamic for r in resources if r.type.startswith("pulumi-python:dynamic/")}
-    return {**translate_network.APPLIERS, **translate_services.APPLIERS, **translate_agentcore.APPLIERS, **dynamic}
+    # The image build's own applier (translate_services) stands in for CodeBuild's side of the build.
+    return {**dynamic, **translate_network.APPLIERS, **translate_services.APPLIERS, **translate_agentcore.APPLIERS}
 
 
 def deploy(stack: str = "dev", faults: Faults = Faults()) -> Deployed:

@@ -113,3 +113,20 @@ def test_monthly_total_adds_jobs_to_the_idle_cost(dev):
     assert cost.monthly_usd(0) == pytest.approx(cost.idle_monthly_usd)
     assert cost.monthly_usd(1000) == pytest.approx(cost.idle_monthly_usd + 1000 * cost.per_job_usd)
     assert 0 < cost.per_job_usd < 1
+
+
+def test_an_x86_executor_is_built_and_priced_on_an_x86_build_instance(evaluate_stack):
+    from ops.cost import estimate, footprint, load_pricing  # noqa: PLC0415
+
+    evaluation = evaluate_stack("dev", {"deep-insight:executor.architecture": "x86_64"})
+    stack = footprint(evaluation.resources)
+    assert sorted(stack.image_builds) == [("agent", "ARM_CONTAINER"), ("executor", "LINUX_CONTAINER")]
+    pricing = load_pricing()
+    lines = {line.item: line.usd for line in estimate(stack, pricing).per_deploy}
+    minutes = pricing.assumptions["image_build_minutes"]
+    assert lines == {
+        "CodeBuild executor image (general1.small)": minutes * pricing["codebuild_linux_small_minute"],
+        "CodeBuild agent image (arm1.small)": minutes * pricing["codebuild_arm_small_minute"],
+    }
+    local = footprint(evaluate_stack("dev", {"deep-insight:images.build": "local"}).resources)
+    assert estimate(local, pricing).per_deploy == []  # a local build costs no CodeBuild minutes

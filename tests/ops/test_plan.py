@@ -43,6 +43,7 @@ def test_json_plan_of_dev_lists_components_resources_and_cost():
         "security",
         "endpoints",
         "artifacts",
+        "build-sources",
         "executor-image",
         "agent-image",
         "executor",
@@ -72,6 +73,16 @@ def test_json_plan_of_dev_lists_components_resources_and_cost():
     for line in cost["perJob"]:
         assert round(line["usd"], 4) == line["usd"], line
     assert round(cost["idleMonthlyUsd"], 2) == cost["idleMonthlyUsd"]
+    # A deploy that rebuilds both images: two arm1.small builds of image_build_minutes each (images.build
+    # codebuild, the default), priced from pricing.json's own entries.
+    pricing = json.loads((Path(__file__).resolve().parents[2] / "ops" / "pricing.json").read_text(encoding="utf-8"))
+    minutes = pricing["assumptions"]["image_build_minutes"]["value"]
+    per_minute = pricing["prices"]["codebuild_arm_small_minute"]["usd"]
+    assert [line["item"] for line in cost["perDeploy"]] == [
+        "CodeBuild agent image (arm1.small)",
+        "CodeBuild executor image (arm1.small)",
+    ]
+    assert cost["perDeployUsd"] == pytest.approx(2 * minutes * per_minute, abs=0.0001)
     assert document["policy"]["rules"] == [p.name for p in POLICIES]
     assert document["policy"]["violations"] == []
 

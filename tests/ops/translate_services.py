@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+from components.remote_build import TAG_VARIABLE, upload_source
 from tests.ops.translate import Applier, Step, aws_shape, number, tag_list
 
 
@@ -118,6 +120,70 @@ def image(step: Step) -> Mapping[str, Any]:
     pushed = step.client("ecr").put_image(repositoryName=name, imageManifest=manifest(name), imageTag=tag)["image"]
     digest = f"{repository_url}@{pushed['imageId']['imageDigest']}"
     return {"id": digest, "imageName": inputs["imageName"], "repoDigest": digest}
+
+
+def codebuild_project(step: Step) -> Mapping[str, Any]:
+    inputs, name = step.inputs, step.autoname()
+    source, environment = inputs["source"], inputs["environment"]
+    step.client("codebuild").create_project(
+        name=name,
+        description=inputs.get("description", ""),
+        source={"type": source["type"], "location": source["location"], "buildspec": source["buildspec"]},
+        artifacts={"type": inputs["artifacts"]["type"]},
+        environment={
+            "type": environment["type"],
+            "image": environment["image"],
+            "computeType": environment["computeType"],
+            "privilegedMode": environment["privilegedMode"],
+            "imagePullCredentialsType": environment["imagePullCredentialsType"],
+        },
+        serviceRole=inputs["serviceRole"],
+        timeoutInMinutes=number(inputs["buildTimeout"]),
+        queuedTimeoutInMinutes=number(inputs["queuedTimeout"]),
+        logsConfig={
+            "cloudWatchLogs": aws_shape(inputs["logsConfig"]["cloudwatchLogs"], groupName="groupName", status="status")
+        },
+        tags=tag_list(inputs.get("tags"), "key", "value"),
+    )
+    aws = step.aws
+    return {"id": name, "name": name, "arn": f"arn:{aws.partition}:codebuild:{aws.region}:{aws.account}:project/{name}"}
+
+
+def remote_image_build(step: Step) -> Mapping[str, Any]:
+    """What `RemoteImageBuild` and CodeBuild do together: the provider uploads the archive and starts the
+    build (both real calls to moto here); CodeBuild runs the buildspec, whose push is an ECR PutImage of a
+    manifest (as for pulumi-docker above). The provider's own waiting and failure handling is tested
+    against moto in tests/components/test_remote_build.py."""
+    inputs = step.inputs
+    inputs.ignore("__provider", "region", "profile", "archive_sha256", "buildspec", "environment")
+    inputs.ignore("build_id", "digest", "image_uri")  # outputs, declared empty
+    bucket, key = inputs["bucket"], inputs["key"]
+    s3 = step.client("s3")
+    # moto evaluates a bucket policy's Deny without its Condition (moto/s3/responses.py, get_permission), so
+    # the TLS-only policy denies every PutObject that AWS, over HTTPS as boto3 always is, allows: the upload
+    # happens with the policy lifted, and the policy is put back as it was.
+    held = s3.get_bucket_policy(Bucket=bucket)["Policy"]
+    s3.delete_bucket_policy(Bucket=bucket)
+    try:
+        upload_source(s3, bucket=bucket, key=key, content=Path(inputs["archive_path"]).read_bytes())
+    finally:
+        s3.put_bucket_policy(Bucket=bucket, Policy=held)
+    build = step.client("codebuild").start_build(
+        projectName=inputs["project"],
+        sourceTypeOverride="S3",
+        sourceLocationOverride=f"{bucket}/{key}",
+        environmentVariablesOverride=[{"name": TAG_VARIABLE, "value": inputs["tag"], "type": "PLAINTEXT"}],
+    )["build"]
+    repository_url = str(inputs["repository_url"])
+    name = repository_url.split("/", 1)[1]
+    pushed = step.client("ecr").put_image(repositoryName=name, imageManifest=manifest(name), imageTag=inputs["tag"])
+    digest = pushed["image"]["imageId"]["imageDigest"]
+    return {
+        "id": f"{inputs['project']}:{inputs['tag']}",
+        "build_id": build["id"],
+        "digest": digest,
+        "image_uri": f"{repository_url}@{digest}",
+    }
 
 
 # --- logs, IAM ---
@@ -264,6 +330,8 @@ APPLIERS: dict[str, Applier] = {
     "aws:ecr/repository:Repository": repository,
     "aws:ecr/lifecyclePolicy:LifecyclePolicy": lifecycle_policy,
     "docker:index/image:Image": image,
+    "aws:codebuild/project:Project": codebuild_project,
+    "pulumi-python:dynamic/images:RemoteImageBuild": remote_image_build,
     "aws:cloudwatch/logGroup:LogGroup": log_group,
     "aws:iam/role:Role": role,
     "aws:iam/rolePolicy:RolePolicy": role_policy,
