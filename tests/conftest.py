@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ops.evaluate import Evaluation, evaluate
+from ops.evaluate import PROJECT_DIR, Evaluation, evaluate
 from tests.runtimes.conftest import (
     EXECUTOR_PROJECT,
     TOKEN,
@@ -35,6 +35,16 @@ EvaluateStack = Callable[..., Evaluation]
 
 def key(name: str) -> str:
     return f"deep-insight:{name}"
+
+
+def copy_program(target: Path) -> Path:
+    """What `pulumi up` reads of the project (the program, dev's stack file, the runtimes and the contract),
+    copied to ``target`` so a test may change a file and evaluate the program again."""
+    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "__main__.py"):
+        shutil.copy(PROJECT_DIR / name, target / name)
+    for folder in ("runtimes", "contract"):
+        shutil.copytree(PROJECT_DIR / folder, target / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    return target
 
 
 @pytest.fixture(scope="session")

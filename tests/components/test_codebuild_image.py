@@ -8,7 +8,6 @@ guide for what a build does with its role. The build itself runs in moto in test
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import botocore.session
@@ -20,7 +19,7 @@ from components.remote_build import WHAT_IS_BUILT, ImageBuildProvider
 from ops.evaluate import PROJECT_DIR, evaluate
 from tests.aws_reference import allows, arn_pattern, reference_findings, resource_types
 from tests.botocore_shapes import member_limit
-from tests.conftest import key
+from tests.conftest import copy_program, key
 from tests.policy_lint import parliament_findings, wildcard_grants
 
 PROJECT = "aws:codebuild/project:Project"
@@ -128,14 +127,6 @@ def test_dependents_run_the_digest_the_build_pushed(dev):
     assert container["image"] == dev.outputs["executorImageUri"]
 
 
-def _copy_program(tmp_path: Path) -> Path:
-    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "__main__.py"):
-        shutil.copy(PROJECT_DIR / name, tmp_path / name)
-    for folder in ("runtimes", "contract"):
-        shutil.copytree(PROJECT_DIR / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    return tmp_path
-
-
 def _changed(before, after) -> set[tuple[str, str]]:
     return {(r.type, r.name) for r in after.resources if r.inputs != before.named(r.name, r.type).inputs}
 
@@ -147,7 +138,7 @@ def _provider_diff(before, after, name: str):
 
 
 def test_one_changed_agent_file_rebuilds_the_agent_only_and_nothing_changed_builds_nothing(tmp_path):
-    project = _copy_program(tmp_path)
+    project = copy_program(tmp_path)
     before = evaluate("dev", project_dir=project)
     again = evaluate("dev", project_dir=project)
     assert before.error is None
@@ -220,6 +211,7 @@ def test_the_role_allows_what_a_build_does_on_the_resource_aws_authorizes(action
         ("s3:GetObject", f"{BUCKET_ARN}/sources/agent/{'0' * 64}.zip"),  # the other image's sources
         ("s3:GetObject", "arn:aws:s3:::deep-insight-dev-artifacts-abcde/sessions/s/inputs/data.csv"),
         ("s3:PutObject", ARCHIVE),
+        ("s3:GetBucketAcl", "arn:aws:s3:::deep-insight-dev-artifacts-abcde"),
         ("ecr:PutImage", f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/deep-insight-dev-agent"),
         ("ecr:BatchGetImage", REPOSITORY_ARN),
         ("ecr:BatchDeleteImage", REPOSITORY_ARN),
@@ -238,5 +230,7 @@ def test_the_build_policies_are_clean_and_use_only_reference_actions(dev):
         assert wildcard_grants(policy) == []
         assert reference_findings([(runtime, policy)]) == []
         repository = dev.named(f"{runtime}-image-repository", "aws:ecr/repository:Repository").state["arn"]
+        # Only the registry token is unscoped: the reference gives it no resource type.
+        assert [s["Sid"] for s in policy["Statement"] if s["Resource"] == "*"] == ["EcrToken"]
         push = next(s for s in policy["Statement"] if s["Sid"] == "PushImage")
         assert push["Resource"] == [repository]  # its own repository, not the other image's

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 
 import pytest
 from deep_insight_contract.tags import RETAIN_DATA_TAG
@@ -13,7 +11,7 @@ from components.build_context import context_digest
 from components.image import ecr_lifecycle_policy, repository_arn_from_uri
 from ops.evaluate import PROJECT_DIR, evaluate
 from tests.botocore_shapes import member_limit
-from tests.conftest import key
+from tests.conftest import copy_program, key
 
 CONTAINER_URI = ("agentRuntimeArtifact", "containerConfiguration", "containerUri")
 REPOSITORY = "aws:ecr/repository:Repository"
@@ -85,16 +83,8 @@ def test_dependents_receive_the_digest_pinned_reference(dev_local):
     assert container["image"] == dev.outputs["executorImageUri"]
 
 
-def _copy_program(tmp_path: Path) -> Path:
-    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "__main__.py"):
-        shutil.copy(PROJECT_DIR / name, tmp_path / name)
-    for folder in ("runtimes", "contract"):
-        shutil.copytree(PROJECT_DIR / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    return tmp_path
-
-
 def test_changing_agent_code_rolls_the_runtime_and_nothing_else(tmp_path):
-    project = _copy_program(tmp_path)
+    project = copy_program(tmp_path)
     before = evaluate("dev", LOCAL, project_dir=project)
     (project / "runtimes" / "agent" / "src" / "deep_insight_agent" / "__init__.py").write_text('"""changed"""\n')
     after = evaluate("dev", LOCAL, project_dir=project)
