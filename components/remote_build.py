@@ -30,7 +30,9 @@ samples):
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -177,11 +179,27 @@ def build_image(props: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def message_only() -> Any:
+    """A failed build reaches `pulumi up` as its message alone: pulumi.dynamic reports a provider's exception
+    with ``traceback.format_exc()``, which honours ``sys.tracebacklimit`` (0: no frames, no header).
+    Any other exception keeps its traceback: that is a bug, and the frames are what helps."""
+    if hasattr(sys, "tracebacklimit"):
+        del sys.tracebacklimit
+    try:
+        yield
+    except BuildFailed:
+        sys.tracebacklimit = 0
+        raise
+
+
 class ImageBuildProvider(pulumi.dynamic.ResourceProvider):
     """create: build; update: build again only when what is built changed; read: is the image still there."""
 
     def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
-        return pulumi.dynamic.CreateResult(id_=f"{props['project']}:{props['tag']}", outs=build_image(props))
+        with message_only():
+            outs = build_image(props)
+        return pulumi.dynamic.CreateResult(id_=f"{props['project']}:{props['tag']}", outs=outs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
         # The inputs only: not the outputs of the last build, nor where this machine keeps the archive (its
@@ -196,7 +214,9 @@ class ImageBuildProvider(pulumi.dynamic.ResourceProvider):
         if all(olds.get(k) == news.get(k) for k in WHAT_IS_BUILT) and olds.get("digest"):
             kept = {k: olds[k] for k in ("build_id", "digest", "image_uri")}
             return pulumi.dynamic.UpdateResult(outs={**news, **kept})
-        return pulumi.dynamic.UpdateResult(outs=build_image(news))
+        with message_only():
+            outs = build_image(news)
+        return pulumi.dynamic.UpdateResult(outs=outs)
 
     def read(self, id_: str, props: dict[str, Any]) -> pulumi.dynamic.ReadResult:
         _, _, _, ecr = clients(props["region"], props.get("profile"))

@@ -9,7 +9,9 @@ BuildPhase, ExportedEnvironmentVariable, LogsLocation). Everything else is moto'
 from __future__ import annotations
 
 import hashlib
+import sys
 import time
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -239,3 +241,28 @@ def test_refresh_finds_an_expired_image_gone(deployed):
     assert provider.read("the-id", outs).id == "the-id"
     deployed.ecr.batch_delete_image(repositoryName=REPOSITORY, imageIds=[{"imageDigest": outs["digest"]}])
     assert provider.read("the-id", outs).id == ""  # gone: the next `pulumi up` builds it again
+
+
+def test_pulumi_shows_a_failed_build_as_its_message_alone(deployed, monkeypatch):
+    """pulumi.dynamic's host reports a provider's exception as ``traceback.format_exc()``
+    (pulumi/dynamic/__main__.py, _abort_with_traceback): for a failed build that is one clear error."""
+    monkeypatch.delattr(sys, "tracebacklimit", raising=False)
+    Path(deployed.props["archive_path"]).write_bytes(b"something else")
+    try:
+        ImageBuildProvider().create(dict(deployed.props))
+    except BuildFailed:
+        shown = traceback.format_exc()
+    assert shown.startswith("components.remote_build.BuildFailed: ")
+    assert "Traceback" not in shown
+    assert "changed since the program read it" in shown
+    monkeypatch.delattr(sys, "tracebacklimit", raising=False)
+
+
+def test_an_unexpected_error_keeps_its_traceback(deployed, monkeypatch):
+    monkeypatch.setattr(sys, "tracebacklimit", 0, raising=False)  # left by an earlier failed build
+    Path(deployed.props["archive_path"]).unlink()
+    try:
+        ImageBuildProvider().create(dict(deployed.props))
+    except FileNotFoundError:
+        shown = traceback.format_exc()
+    assert shown.startswith("Traceback (most recent call last):")
