@@ -7,6 +7,7 @@ import io
 import pandas as pd
 import pytest
 from deep_insight_agent.report import Citation, Report, ReportFontError, Section, find_font, render
+from deep_insight_agent.report_content import KeyFigure, Table
 from matplotlib import font_manager
 from matplotlib import pyplot as plt
 from pypdf import PdfReader
@@ -34,8 +35,24 @@ def report() -> Report:
     return Report(
         title="신선식품 매출 분석",
         sections=(
-            Section("요약", (f"총 매출은 {int(sales['금액'].sum()):,}원입니다 [1].",)),
-            Section("카테고리별 매출", lines, chart=chart_png(totals)),
+            Section(
+                "요약",
+                (f"총 매출은 {int(sales['금액'].sum()):,}원입니다 [1].",),
+                key_figures=(KeyFigure("총 매출", "157,685,452원 [1]"),),
+            ),
+            Section(
+                "카테고리별 매출",
+                lines,
+                bullets=("다섯 카테고리",),
+                tables=(
+                    Table(
+                        header=("카테고리", "금액"),
+                        rows=tuple((str(category), int(amount)) for category, amount in totals.items()),
+                        caption="카테고리별 금액 합계",
+                    ),
+                ),
+                charts=((chart_png(totals), "카테고리별 매출 막대그래프"),),
+            ),
         ),
         citations=(Citation(1, "calc-total-sales", "157,685,452", "sum of 금액 over 2,726 rows"),),
     )
@@ -80,3 +97,16 @@ def test_a_missing_font_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setattr("deep_insight_agent.report.FONT_CANDIDATES", ())
     with pytest.raises(ReportFontError, match="fonts-nanum"):
         find_font()
+
+
+def test_tables_captions_bullets_and_key_figures_are_in_the_report(report):
+    sales = pd.read_csv(DATA)
+    totals = sales.groupby("카테고리")["금액"].sum()
+    text = text_of(render(report, with_citations=False))
+    assert "카테고리별 금액 합계" in text  # the table's caption
+    assert "카테고리별 매출 막대그래프" in text  # the chart's
+    assert "• 다섯 카테고리" in text
+    assert "총 매출: 157,685,452원" in text  # the key figure, its mark removed in the plain variant
+    for amount in totals:
+        assert f"{int(amount):,}" in text  # each category's total, formatted with separators
+    assert sum(int(amount) for amount in totals) == 157_685_452

@@ -70,12 +70,14 @@ def scripts(categories: list[str]) -> dict[str, list[dict]]:
                                 {
                                     "heading": "요약",
                                     "paragraphs": ["총 매출은 157,685,452원입니다 [1]."],
-                                    "chart": None,
+                                    "keyFigures": [{"label": "총 매출", "value": "157,685,452원 [1]"}],
                                 },
                                 {
                                     "heading": "카테고리",
                                     "paragraphs": [", ".join(categories)],
-                                    "chart": "artifacts/sales_by_category.png",
+                                    "charts": [
+                                        {"path": "artifacts/sales_by_category.png", "caption": "카테고리별 매출"}
+                                    ],
                                 },
                             ],
                         },

@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fpdf import FPDF
+from fpdf.fonts import FontFace
+
+from deep_insight_agent.report_content import KeyFigure, Table
 
 FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/nanum/NanumGothic.ttf",
@@ -50,9 +53,21 @@ class Citation:
 @dataclass(frozen=True)
 class Section:
     heading: str
-    paragraphs: tuple[str, ...]
-    chart: bytes | None = None
-    """A PNG shown under the section's text."""
+    paragraphs: tuple[str, ...] = ()
+    bullets: tuple[str, ...] = ()
+    tables: tuple[Table, ...] = ()
+    charts: tuple[tuple[bytes, str], ...] = ()
+    """PNGs with their captions, shown under the section's text."""
+    key_figures: tuple[KeyFigure, ...] = ()
+
+
+def cell_text(cell: str | int | float) -> str:
+    """A table cell as shown: numbers with thousands separators (the ko-KR and en-US convention alike)."""
+    if isinstance(cell, bool) or not isinstance(cell, int | float):
+        return str(cell)
+    if isinstance(cell, float) and not cell.is_integer():
+        return f"{cell:,}"
+    return f"{int(cell):,}"
 
 
 @dataclass(frozen=True)
@@ -84,11 +99,33 @@ def render(report: Report, *, with_citations: bool, font: Path | None = None) ->
         pdf.set_font("Report", size=14)
         line(8, text(section.heading))
         pdf.set_font("Report", size=11)
+        for figure in section.key_figures:
+            line(7, f"{text(figure.label)}: {text(figure.value)}")
         for paragraph in section.paragraphs:
             line(6, text(paragraph))
             pdf.ln(2)
-        if section.chart is not None:
-            pdf.image(io.BytesIO(section.chart), w=pdf.epw * 0.8)
+        for bullet in section.bullets:
+            line(6, f"• {text(bullet)}")
+        for table in section.tables:
+            numeric = [all(isinstance(row[i], int | float) for row in table.rows) for i in range(len(table.header))]
+            align = tuple("RIGHT" if is_number else "LEFT" for is_number in numeric)
+            # One embedded font, regular only: the heading row is set off by its shade, not bold.
+            headings = FontFace(emphasis="", fill_color=(235, 235, 235))
+            with pdf.table(text_align=align, first_row_as_headings=True, headings_style=headings) as rendered:
+                for values in (table.header, *table.rows):
+                    row = rendered.row()
+                    for value in values:
+                        row.cell(text(cell_text(value)))
+            if table.caption:
+                pdf.set_font("Report", size=9)
+                line(5, text(table.caption))
+                pdf.set_font("Report", size=11)
+            pdf.ln(3)
+        for chart, caption in section.charts:
+            pdf.image(io.BytesIO(chart), w=pdf.epw * 0.8)
+            pdf.set_font("Report", size=9)
+            line(5, text(caption))
+            pdf.set_font("Report", size=11)
             pdf.ln(4)
     if with_citations and report.citations:
         pdf.set_font("Report", size=14)

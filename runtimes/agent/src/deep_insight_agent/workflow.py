@@ -25,6 +25,7 @@ from deep_insight_agent.executor_session import ExecutorSession, Notify
 from deep_insight_agent.payload import Invocation
 from deep_insight_agent.presign import ForeignKeyError, SessionPresigner, s3_client
 from deep_insight_agent.report import Citation, Report, Section, render
+from deep_insight_agent.report_content import ReportContent, parse_report
 from deep_insight_agent.resilience import ATTEMPTS, STALL_SECONDS, TOTAL_SECONDS, ResilientModel
 
 AGENTS = ("planner", "coder", "validator", "reporter")
@@ -93,15 +94,23 @@ def executor_tools(executor: ExecutorClient, report_holder: dict[str, Any]) -> d
 
     @tool
     def write_report(title: str, sections: list[dict[str, Any]]) -> str:
-        """Write the final report.
+        """Write the final report. Any text, table cell or key figure may end a figure with a citation
+        mark [n] from artifacts/citations.json.
 
         Args:
             title: the report's title.
-            sections: a list of {"heading": str, "paragraphs": [str], "chart": "artifacts/<file>.png" or null}.
+            sections: a list of {"heading": str, "paragraphs": [str], "bullets": [str],
+                "tables": [{"header": [str], "rows": [[str or number]], "caption": str}],
+                "charts": [{"path": "artifacts/<file>.png", "caption": str}],
+                "keyFigures": [{"label": str, "value": str}]}; only "heading" is required.
         """
-        report_holder["title"] = title
-        report_holder["sections"] = sections
-        return f"report with {len(sections)} sections recorded"
+        content, problems = parse_report(title, sections)
+        if content is None:
+            return "The report was not recorded. Fix these and call write_report again:\n" + "\n".join(
+                f"- {problem}" for problem in problems
+            )
+        report_holder["content"] = content
+        return f"report with {len(content.sections)} sections recorded"
 
     return {"planner": [], "coder": [python, bash], "validator": [python], "reporter": [write_report]}
 
@@ -206,14 +215,24 @@ async def _write_reports(executor: ExecutorClient, holder: dict[str, Any]) -> No
         citations.append(
             Citation(int(item["number"]), str(item["calculationId"]), str(item["value"]), str(item["derivation"]))
         )
+    content: ReportContent = holder.get("content") or ReportContent("Deep Insight report")
     sections = []
-    for section in holder.get("sections", []):
-        chart = None
-        if section.get("chart"):
+    for section in content.sections:
+        charts = []
+        for chart in section.charts:
             with contextlib.suppress(Exception):
-                chart = await executor.get_file(section["chart"])
-        sections.append(Section(str(section["heading"]), tuple(map(str, section.get("paragraphs", []))), chart))
-    report = Report(str(holder.get("title", "Deep Insight report")), tuple(sections), tuple(citations))
+                charts.append((await executor.get_file(chart.path), chart.caption))
+        sections.append(
+            Section(
+                section.heading,
+                section.paragraphs,
+                bullets=section.bullets,
+                tables=section.tables,
+                charts=tuple(charts),
+                key_figures=section.key_figures,
+            )
+        )
+    report = Report(content.title, tuple(sections), tuple(citations))
     await executor.put_file(f"{ARTIFACT_FOLDER}/final_report_with_citations.pdf", render(report, with_citations=True))
     await executor.put_file(f"{ARTIFACT_FOLDER}/final_report.pdf", render(report, with_citations=False))
 
