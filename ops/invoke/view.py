@@ -110,6 +110,19 @@ class JobView:
         elif kind == EventType.ARTIFACT:
             self.artifacts.append(event)
             lines.append(Line(now, f"artifact {event['name']} ({human_size(int(event['bytes'] or 0))})"))
+        elif kind == EventType.AUDIT:
+            if event["passed"]:
+                warned = f", {plural(len(event['warnings']), 'warning')}" if event["warnings"] else ""
+                lines.append(Line(now, f"✓ audit passed (attempt {event['attempt']}{warned})", "green"))
+            else:
+                lines.append(
+                    Line(
+                        now,
+                        f"✗ audit: {plural(len(event['defects']), 'defect')} (attempt {event['attempt']})",
+                        "yellow",
+                    )
+                )
+                lines += [Line(now, f"    {defect}", "yellow") for defect in event["defects"]]
         elif kind == EventType.ERROR:
             self.error = event
             retry = " (retryable: run it again)" if event["retryable"] else ""

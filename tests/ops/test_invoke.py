@@ -198,6 +198,7 @@ def test_a_question_runs_end_to_end(s3, agentcore, outputs_file, tmp_path, monke
         "✓ coder finished in",
         "▶ validator started",
         "  reporter → write_report: 신선식품 매출 분석",
+        "✓ audit passed (attempt 1",
         "artifact final_report_with_citations.pdf (",
         "✓ complete in",
     ):
@@ -205,12 +206,13 @@ def test_a_question_runs_end_to_end(s3, agentcore, outputs_file, tmp_path, monke
     # One line per tool call, and none of the code itself.
     assert sum("→ python" in line for line in lines) == 2
     assert "groupby" not in result.stdout
-    assert "Downloaded 6 artifacts" in result.stdout
+    assert "Downloaded 7 artifacts" in result.stdout
     assert f"from s3://{BUCKET}/sessions/{session_id}/artifacts/" in result.stdout
 
     files = {path.name for path in out.iterdir()}
     assert files == {
         "all_results.txt",
+        "audit.json",
         "calculation_metadata.json",
         "citations.json",
         "final_report.pdf",

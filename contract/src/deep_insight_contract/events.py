@@ -15,6 +15,7 @@ class EventType(StrEnum):
     KEEPALIVE = "keepalive"
     ERROR = "error"
     COMPLETE = "complete"
+    AUDIT = "audit"
 
 
 REQUIRED_FIELDS: dict[EventType, frozenset[str]] = {
@@ -27,6 +28,7 @@ REQUIRED_FIELDS: dict[EventType, frozenset[str]] = {
     EventType.KEEPALIVE: frozenset(),
     EventType.ERROR: frozenset({"message", "retryable"}),
     EventType.COMPLETE: frozenset({"artifacts", "durationSeconds", "usage"}),
+    EventType.AUDIT: frozenset({"attempt", "passed", "defects", "warnings"}),
 }
 TERMINAL = frozenset({EventType.COMPLETE, EventType.ERROR})
 """Exactly one of these ends every stream."""

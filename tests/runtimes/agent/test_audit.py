@@ -94,3 +94,8 @@ def test_uncited_figures_and_marks_without_figures_are_warnings():
     )
     assert result.passed
     assert [str(w) for w in result.warnings] == ["p: [1] follows no figure", "p: 41,203,110 has no citation"]
+
+
+def test_a_korean_ending_may_stand_between_the_figure_and_its_mark():
+    result = audit([("p", "총 매출은 158,000,000원입니다 [1].")], CITATIONS, CALCULATIONS)
+    assert [str(d) for d in result.defects] == ["p: 158,000,000 [1] does not state the cited value 157,685,452"]

@@ -191,6 +191,9 @@ def test_a_job_runs_end_to_end(executor_with_s3, s3, agent_s3):
     assert "[1]" in "".join(
         p.extract_text() for p in PdfReader(io.BytesIO(fetch("final_report_with_citations.pdf"))).pages
     )
+    (audited,) = [e for e in events if e["type"] == "audit"]
+    assert (audited["attempt"], audited["passed"], audited["defects"]) == (1, True, [])
+    assert json.loads(fetch("audit.json"))["passed"] is True
     # The coder's model saw the planner's plan in its task.
     assert "planner said" in json.dumps(models["coder"].requests[0], ensure_ascii=False)
 
@@ -246,3 +249,43 @@ def test_a_failed_job_still_uploads_what_it_produced(executor_with_s3, s3, agent
     }
     assert {"all_results.txt", "calculation_metadata.json", "sales_by_category.png"} <= keys
     assert "final_report.pdf" not in keys
+
+
+def _report_turns(total: str) -> list[dict]:
+    """One reporter turn that writes a report citing ``total`` as [1], and its closing text."""
+    section = {"heading": "요약", "paragraphs": [f"총 매출은 {total}원입니다 [1]."]}
+    return [
+        {"tools": [{"name": "write_report", "input": {"title": "신선식품 매출 분석", "sections": [section]}}]},
+        {"text": "보고서를 작성했습니다."},
+    ]
+
+
+def _pdf_text(s3, session_id: str, name: str) -> str:
+    body = s3.get_object(Bucket=BUCKET, Key=f"sessions/{session_id}/artifacts/{name}")["Body"].read()
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(body)).pages)
+
+
+@pytest.mark.parametrize("corrected", [True, False], ids=["corrected-on-retry", "published-unaudited"])
+def test_a_wrong_cited_figure_goes_back_to_the_reporter_once(executor_with_s3, s3, agent_s3, corrected):
+    categories = list(pd.read_csv(DATA)["카테고리"].unique())
+    turns = scripts(categories)
+    second = "157,685,452" if corrected else "158,000,000"
+    turns["reporter"] = _report_turns("158,000,000") + _report_turns(second)
+    session_id = f"audit-{'fixed' if corrected else 'unfixed'}-0123456789abcdef0123456789"
+    models = {name: ScriptedModel(script) for name, script in turns.items()}
+    events = run_workflow(executor_with_s3, models, agent_s3, session_id=session_id)
+    assert validate_stream(events) == []
+    assert events[-1]["type"] == "complete"  # never a failed job, never silent
+    audits = [e for e in events if e["type"] == "audit"]
+    assert [(a["attempt"], a["passed"]) for a in audits] == [(1, False), (2, corrected)]
+    assert audits[0]["defects"] == [
+        "sections[0].paragraphs[0]: 158,000,000 [1] does not state the cited value 157,685,452"
+    ]
+    reporters = [e for e in events if e["type"] == "agent" and e["agent"] == "reporter" and e["state"] == "started"]
+    assert len(reporters) == 2  # one retry, bounded
+    retry_prompt = json.dumps(models["reporter"].requests[-2], ensure_ascii=False)
+    assert "158,000,000 [1] does not state the cited value" in retry_prompt  # the findings went back
+    for name in ("final_report.pdf", "final_report_with_citations.pdf"):
+        text = _pdf_text(s3, session_id, name)
+        assert ("Unaudited" in text) is not corrected
+        assert second in text  # what the reporter's last call wrote is what is published

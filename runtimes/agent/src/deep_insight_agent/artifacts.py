@@ -19,6 +19,7 @@ INPUT_FOLDER = "data"
 # What every finished job leaves in artifacts/ (charts are any *.png beside them).
 EXPECTED_ARTIFACTS = (
     "all_results.txt",
+    "audit.json",
     "calculation_metadata.json",
     "citations.json",
     "final_report.pdf",

@@ -17,8 +17,9 @@ from typing import Any
 from deep_insight_agent.figures import Figure, computed_value, figures_in
 
 MARK = re.compile(r"\[(\d+)\]")
-# What may stand between a figure and its mark: a currency or counting word ("157,685,452원 [1]").
-BETWEEN = re.compile(r"\s*(?:원|개|건|명|회|KRW|won|USD|달러|units?)?\s*", re.IGNORECASE)
+# What may stand between a figure and its mark: a few letters of the same clause, such as a currency word
+# and a Korean ending ("157,685,452원입니다 [1]"), but no digit, no clause punctuation and no other mark.
+BETWEEN = re.compile(r"[^\d.,;:!?()\[\]\n]{0,12}")
 YEAR = re.compile(r"(?:19|20)\d\d")
 
 

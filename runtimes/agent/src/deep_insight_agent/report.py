@@ -75,6 +75,8 @@ class Report:
     title: str
     sections: tuple[Section, ...]
     citations: tuple[Citation, ...] = field(default_factory=tuple)
+    notice: str | None = None
+    """Shown under the title of both variants: why the report did not pass the audit."""
 
 
 def render(report: Report, *, with_citations: bool, font: Path | None = None) -> bytes:
@@ -94,6 +96,11 @@ def render(report: Report, *, with_citations: bool, font: Path | None = None) ->
 
     pdf.set_font("Report", size=18)
     line(10, text(report.title))
+    if report.notice:
+        pdf.set_font("Report", size=11)
+        pdf.set_text_color(180, 0, 0)
+        line(6, report.notice)
+        pdf.set_text_color(0, 0, 0)
     pdf.ln(4)
     for section in report.sections:
         pdf.set_font("Report", size=14)

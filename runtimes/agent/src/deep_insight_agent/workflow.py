@@ -19,6 +19,7 @@ from strands import Agent, tool
 from strands.models.model import Model
 
 from deep_insight_agent.artifacts import ARTIFACT_FOLDER, EXPECTED_ARTIFACTS, fetch_inputs, publish_artifacts
+from deep_insight_agent.audit import Audit, Finding, audit
 from deep_insight_agent.events import make_event
 from deep_insight_agent.executor_client import ExecutorClient
 from deep_insight_agent.executor_session import ExecutorSession, Notify
@@ -29,6 +30,8 @@ from deep_insight_agent.report_content import ReportContent, parse_report
 from deep_insight_agent.resilience import ATTEMPTS, STALL_SECONDS, TOTAL_SECONDS, ResilientModel
 
 AGENTS = ("planner", "coder", "validator", "reporter")
+AUDIT_ATTEMPTS = 2
+"""The reporter's first report and one retry with the audit's findings; then it is published as unaudited."""
 LANGUAGE_NAMES = {"ko": "Korean", "en": "English"}
 TOOL_RESULT_LIMIT = 8000  # characters of executor output handed back to the model
 
@@ -209,6 +212,20 @@ async def _load_json(executor: ExecutorClient, path: str) -> Any:
     return None
 
 
+async def _audit(executor: ExecutorClient, holder: dict[str, Any]) -> Audit:
+    """The recorded report against the validator's citations and the coder's calculations (audit.py)."""
+    content: ReportContent | None = holder.get("content")
+    if content is None:
+        return Audit(defects=[Finding("report", "the reporter recorded no report (call write_report)")])
+    citations = await _load_json(executor, f"{ARTIFACT_FOLDER}/citations.json")
+    calculations = await _load_json(executor, f"{ARTIFACT_FOLDER}/calculation_metadata.json")
+    return audit(
+        content.fragments(),
+        [c for c in citations or [] if isinstance(c, dict)],
+        [c for c in calculations or [] if isinstance(c, dict)],
+    )
+
+
 async def _write_reports(executor: ExecutorClient, holder: dict[str, Any]) -> None:
     citations = []
     for item in await _load_json(executor, f"{ARTIFACT_FOLDER}/citations.json") or []:
@@ -232,7 +249,11 @@ async def _write_reports(executor: ExecutorClient, holder: dict[str, Any]) -> No
                 key_figures=section.key_figures,
             )
         )
-    report = Report(content.title, tuple(sections), tuple(citations))
+    found: Audit | None = holder.get("audit")
+    notice = None
+    if found is not None and not found.passed:
+        notice = f"Unaudited: {len(found.defects)} defect(s) in its citations remain; see audit.json."
+    report = Report(content.title, tuple(sections), tuple(citations), notice=notice)
     await executor.put_file(f"{ARTIFACT_FOLDER}/final_report_with_citations.pdf", render(report, with_citations=True))
     await executor.put_file(f"{ARTIFACT_FOLDER}/final_report.pdf", render(report, with_citations=False))
 
@@ -299,7 +320,8 @@ async def _on_executor(
         try:
             tools = executor_tools(executor, holder)
             notes = [f"Question: {invocation.prompt}", f"Input files: {', '.join(invocation.data) or 'none'}"]
-            for name in AGENTS:
+
+            async def step(name: str, prompt: str) -> AsyncGenerator[dict[str, Any]]:
                 yield make_event(EventType.AGENT, session_id, agent=name, state="started")
                 queue: asyncio.Queue = asyncio.Queue()
                 agent = build_agent(
@@ -312,11 +334,32 @@ async def _on_executor(
                 )
                 texts: list[str] = []
                 async for event in _run_agent(
-                    name, agent, "\n\n".join(notes), session_id=session_id, usage=usage, texts=texts, notices=queue
+                    name, agent, prompt, session_id=session_id, usage=usage, texts=texts, notices=queue
                 ):
                     yield event
                 notes.append(f"{name} said:\n{''.join(texts)}")
                 yield make_event(EventType.AGENT, session_id, agent=name, state="finished")
+
+            for name in AGENTS:
+                async for event in step(name, "\n\n".join(notes)):
+                    yield event
+            attempt, found = 0, Audit()
+            for attempt in range(1, AUDIT_ATTEMPTS + 1):
+                found = await _audit(executor, holder)
+                yield make_event(EventType.AUDIT, session_id, attempt=attempt, **found.as_event_fields())
+                if found.passed or attempt == AUDIT_ATTEMPTS:
+                    break
+                defects = "\n".join(f"- {defect}" for defect in found.defects)
+                retry = (
+                    f"The audit of your report found these defects. Fix them and call write_report again:\n{defects}"
+                )
+                async for event in step("reporter", "\n\n".join([*notes, retry])):
+                    yield event
+            holder["audit"] = found
+            await executor.put_file(
+                f"{ARTIFACT_FOLDER}/audit.json",
+                json.dumps({"attempts": attempt, **found.as_event_fields()}, ensure_ascii=False, indent=2).encode(),
+            )
             yield make_event(EventType.STATUS, session_id, phase="rendering reports")
             await _write_reports(executor, holder)
             artifacts = await publish_artifacts(executor, presigner)
