@@ -6,7 +6,7 @@ import io
 
 import pandas as pd
 import pytest
-from deep_insight_agent.report import Citation, Report, ReportFontError, Section, find_font, render
+from deep_insight_agent.report import Citation, Cover, Report, ReportFontError, Section, find_font, render
 from deep_insight_agent.report_content import KeyFigure, Table
 from matplotlib import font_manager
 from matplotlib import pyplot as plt
@@ -55,6 +55,7 @@ def report() -> Report:
             ),
         ),
         citations=(Citation(1, "calc-total-sales", "157,685,452", "sum of 금액 over 2,726 rows"),),
+        cover=Cover("카테고리별 매출을 분석해줘", ("fresh-food-sales.csv",), "2026-12-07", "session-0123"),
     )
 
 
@@ -110,3 +111,38 @@ def test_tables_captions_bullets_and_key_figures_are_in_the_report(report):
     for amount in totals:
         assert f"{int(amount):,}" in text  # each category's total, formatted with separators
     assert sum(int(amount) for amount in totals) == 157_685_452
+
+
+def test_a_cover_a_summary_contents_and_page_numbers(report):
+    reader = PdfReader(io.BytesIO(render(report, with_citations=False)))
+    pages = [page.extract_text() for page in reader.pages]
+    cover = pages[0]
+    for expected in ("신선식품 매출 분석", "질문: 카테고리별 매출을 분석해줘", "데이터: fresh-food-sales.csv",
+                     "작성일: 2026-12-07", "세션: session-0123"):  # fmt: skip
+        assert expected in cover
+    assert "핵심 요약" in pages[1]
+    assert "총 매출: 157,685,452원 (요약)" in pages[1]  # the key figure, and the section it comes from
+    assert "목차" in pages[1]
+    assert "2. 카테고리별 매출" in pages[1]
+    total = len(pages)
+    assert "/ " not in cover  # no number on the cover
+    for number, text in enumerate(pages[1:], start=2):
+        assert f"{number} / {total}" in text
+
+
+def test_cited_marks_are_superscripts_linked_to_their_reference(report):
+    reader = PdfReader(io.BytesIO(render(report, with_citations=True)))
+    links = [
+        annotation.get_object()
+        for page in reader.pages
+        for annotation in page.get("/Annots", [])
+        if annotation.get_object()["/Subtype"] == "/Link"
+    ]
+    assert links  # each [1] in the text
+    references_page = next(i for i, page in enumerate(reader.pages) if "참고 문헌" in page.extract_text())
+    for link in links:
+        destination = link["/Dest"] if "/Dest" in link else link["/A"]["/D"]
+        assert reader.get_page_number(destination[0].get_object()) == references_page
+    assert "[1] 157,685,452 (calc-total-sales)" in reader.pages[references_page].extract_text()
+    plain = PdfReader(io.BytesIO(render(report, with_citations=False)))
+    assert not any("/Annots" in page for page in plain.pages)

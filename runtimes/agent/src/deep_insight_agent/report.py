@@ -71,48 +71,133 @@ def cell_text(cell: str | int | float) -> str:
 
 
 @dataclass(frozen=True)
+class Cover:
+    """What the cover page says besides the title."""
+
+    question: str
+    data_files: tuple[str, ...]
+    date: str
+    session_id: str
+
+
+@dataclass(frozen=True)
 class Report:
     title: str
     sections: tuple[Section, ...]
     citations: tuple[Citation, ...] = field(default_factory=tuple)
     notice: str | None = None
     """Shown under the title of both variants: why the report did not pass the audit."""
+    cover: Cover | None = None
+    language: str = "ko"
+
+
+LABELS: dict[str, dict[str, str]] = {
+    "ko": {"question": "질문", "data": "데이터", "date": "작성일", "session": "세션", "summary": "핵심 요약",
+           "contents": "목차", "references": "참고 문헌", "page": "쪽"},
+    "en": {"question": "Question", "data": "Data", "date": "Date", "session": "Session", "summary": "Key figures",
+           "contents": "Contents", "references": "References", "page": "Page"},
+}  # fmt: skip
+MARK = re.compile(r"\[(\d+)\]")
+
+
+class _Pdf(FPDF):
+    """A4, the report's font, and a page number at the foot of every page but the cover."""
+
+    page_label = "Page"
+
+    def footer(self) -> None:
+        if self.page_no() == 1:
+            return
+        self.set_y(-12)
+        self.set_font("Report", size=8)
+        self.cell(0, 6, f"{self.page_no()} / {{nb}}", align="C")
 
 
 def render(report: Report, *, with_citations: bool, font: Path | None = None) -> bytes:
-    """The PDF as bytes; without citations the ``[n]`` marks are removed from the text."""
+    """The PDF as bytes. With citations, each mark [n] is a superscript linked to the references; without,
+    the marks are removed."""
     font = font or find_font()
-    pdf = FPDF(format="A4")
+    labels = LABELS.get(report.language, LABELS["en"])
+    pdf = _Pdf(format="A4")
     pdf.set_auto_page_break(auto=True, margin=18)
     pdf.add_font("Report", "", str(font))
     pdf.set_title(report.title)
-    pdf.add_page()
+    pdf.alias_nb_pages()
+    # Each reference's link, pointed at its line once the references page exists (set_link below).
+    references = {c.number: pdf.add_link(page=1) for c in report.citations} if with_citations else {}
 
-    def text(value: str) -> str:
-        return value if with_citations else CITATION_MARK.sub("", value)
+    def plain(value: str) -> str:
+        return CITATION_MARK.sub("", value)
 
     def line(height: float, value: str) -> None:
         pdf.multi_cell(0, height, value, new_x="LMARGIN", new_y="NEXT")
 
-    pdf.set_font("Report", size=18)
-    line(10, text(report.title))
+    def flowing(height: float, value: str) -> None:
+        """Text whose marks become linked superscripts (cited variant) or vanish (plain variant)."""
+        if not with_citations:
+            line(height, plain(value))
+            return
+        position = 0
+        for mark in MARK.finditer(value):
+            pdf.write(height, value[position : mark.start()].rstrip(" "))
+            pdf.char_vpos = "SUP"
+            pdf.write(height, mark[1], link=references.get(int(mark[1]), ""))
+            pdf.char_vpos = "LINE"
+            position = mark.end()
+        pdf.write(height, value[position:])
+        pdf.ln(height)
+
+    # Cover: the title, the question, the data, the date and the session.
+    pdf.add_page()
+    pdf.set_font("Report", size=24)
+    pdf.ln(40)
+    line(12, plain(report.title))
     if report.notice:
         pdf.set_font("Report", size=11)
         pdf.set_text_color(180, 0, 0)
         line(6, report.notice)
         pdf.set_text_color(0, 0, 0)
-    pdf.ln(4)
-    for section in report.sections:
+    if report.cover is not None:
+        pdf.ln(10)
+        pdf.set_font("Report", size=11)
+        cover = report.cover
+        for label, value in (
+            (labels["question"], cover.question),
+            (labels["data"], ", ".join(cover.data_files) or "-"),
+            (labels["date"], cover.date),
+            (labels["session"], cover.session_id),
+        ):
+            line(7, f"{label}: {value}")
+
+    # The key figures of every section, then the contents.
+    figures = [(section.heading, figure) for section in report.sections for figure in section.key_figures]
+    pdf.add_page()
+    if figures:
+        pdf.set_font("Report", size=16)
+        line(10, labels["summary"])
+        pdf.set_font("Report", size=11)
+        for heading, figure in figures:
+            flowing(7, f"• {figure.label}: {figure.value} ({heading})")
+        pdf.ln(4)
+    pdf.set_font("Report", size=16)
+    line(10, labels["contents"])
+    pdf.set_font("Report", size=11)
+    for number, section in enumerate(report.sections, start=1):
+        line(7, f"{number}. {plain(section.heading)}")
+
+    for number, section in enumerate(report.sections, start=1):
+        pdf.add_page()
         pdf.set_font("Report", size=14)
-        line(8, text(section.heading))
+        pdf.start_section(plain(section.heading))
+        line(8, f"{number}. {plain(section.heading)}")
         pdf.set_font("Report", size=11)
         for figure in section.key_figures:
-            line(7, f"{text(figure.label)}: {text(figure.value)}")
+            flowing(7, f"{figure.label}: {figure.value}")
         for paragraph in section.paragraphs:
-            line(6, text(paragraph))
+            flowing(6, paragraph)
             pdf.ln(2)
         for bullet in section.bullets:
-            line(6, f"• {text(bullet)}")
+            flowing(6, f"• {bullet}")
         for table in section.tables:
             numeric = [all(isinstance(row[i], int | float) for row in table.rows) for i in range(len(table.header))]
             align = tuple("RIGHT" if is_number else "LEFT" for is_number in numeric)
@@ -122,22 +207,25 @@ def render(report: Report, *, with_citations: bool, font: Path | None = None) ->
                 for values in (table.header, *table.rows):
                     row = rendered.row()
                     for value in values:
-                        row.cell(text(cell_text(value)))
+                        row.cell(plain(cell_text(value)))
             if table.caption:
                 pdf.set_font("Report", size=9)
-                line(5, text(table.caption))
+                line(5, plain(table.caption))
                 pdf.set_font("Report", size=11)
             pdf.ln(3)
         for chart, caption in section.charts:
             pdf.image(io.BytesIO(chart), w=pdf.epw * 0.8)
             pdf.set_font("Report", size=9)
-            line(5, text(caption))
+            line(5, plain(caption))
             pdf.set_font("Report", size=11)
             pdf.ln(4)
     if with_citations and report.citations:
+        pdf.add_page()
         pdf.set_font("Report", size=14)
-        line(8, "Citations")
+        pdf.start_section(labels["references"])
+        line(8, labels["references"])
         pdf.set_font("Report", size=10)
         for citation in report.citations:
+            pdf.set_link(references[citation.number], page=pdf.page_no(), y=pdf.get_y())
             line(5, f"[{citation.number}] {citation.value} ({citation.calculation_id}): {citation.derivation}")
     return bytes(pdf.output())

@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
@@ -25,7 +26,7 @@ from deep_insight_agent.executor_client import ExecutorClient
 from deep_insight_agent.executor_session import ExecutorSession, Notify
 from deep_insight_agent.payload import Invocation
 from deep_insight_agent.presign import ForeignKeyError, SessionPresigner, s3_client
-from deep_insight_agent.report import Citation, Report, Section, render
+from deep_insight_agent.report import Citation, Cover, Report, Section, render
 from deep_insight_agent.report_content import ReportContent, parse_report
 from deep_insight_agent.resilience import ATTEMPTS, STALL_SECONDS, TOTAL_SECONDS, ResilientModel
 
@@ -226,7 +227,7 @@ async def _audit(executor: ExecutorClient, holder: dict[str, Any]) -> Audit:
     )
 
 
-async def _write_reports(executor: ExecutorClient, holder: dict[str, Any]) -> None:
+async def _write_reports(executor: ExecutorClient, holder: dict[str, Any], cover: Cover, language: str) -> None:
     citations = []
     for item in await _load_json(executor, f"{ARTIFACT_FOLDER}/citations.json") or []:
         citations.append(
@@ -253,7 +254,7 @@ async def _write_reports(executor: ExecutorClient, holder: dict[str, Any]) -> No
     notice = None
     if found is not None and not found.passed:
         notice = f"Unaudited: {len(found.defects)} defect(s) in its citations remain; see audit.json."
-    report = Report(content.title, tuple(sections), tuple(citations), notice=notice)
+    report = Report(content.title, tuple(sections), tuple(citations), notice=notice, cover=cover, language=language)
     await executor.put_file(f"{ARTIFACT_FOLDER}/final_report_with_citations.pdf", render(report, with_citations=True))
     await executor.put_file(f"{ARTIFACT_FOLDER}/final_report.pdf", render(report, with_citations=False))
 
@@ -361,7 +362,13 @@ async def _on_executor(
                 json.dumps({"attempts": attempt, **found.as_event_fields()}, ensure_ascii=False, indent=2).encode(),
             )
             yield make_event(EventType.STATUS, session_id, phase="rendering reports")
-            await _write_reports(executor, holder)
+            cover = Cover(
+                question=invocation.prompt,
+                data_files=tuple(uri.rsplit("/", 1)[-1] for uri in invocation.data),
+                date=datetime.now(UTC).strftime("%Y-%m-%d"),
+                session_id=session_id,
+            )
+            await _write_reports(executor, holder, cover, invocation.language)
             artifacts = await publish_artifacts(executor, presigner)
             for artifact in artifacts:
                 yield make_event(EventType.ARTIFACT, session_id, **artifact)
