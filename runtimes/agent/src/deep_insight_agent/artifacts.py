@@ -22,7 +22,9 @@ EXPECTED_ARTIFACTS = (
     "audit.json",
     "calculation_metadata.json",
     "citations.json",
+    "final_report.docx",
     "final_report.pdf",
+    "final_report_with_citations.docx",
     "final_report_with_citations.pdf",
 )
 

@@ -28,6 +28,7 @@ from deep_insight_agent.payload import Invocation
 from deep_insight_agent.presign import ForeignKeyError, SessionPresigner, s3_client
 from deep_insight_agent.report import Citation, Cover, Report, Section, render
 from deep_insight_agent.report_content import ReportContent, parse_report
+from deep_insight_agent.report_docx import render_docx
 from deep_insight_agent.resilience import ATTEMPTS, STALL_SECONDS, TOTAL_SECONDS, ResilientModel
 
 AGENTS = ("planner", "coder", "validator", "reporter")
@@ -257,6 +258,9 @@ async def _write_reports(executor: ExecutorClient, holder: dict[str, Any], cover
     report = Report(content.title, tuple(sections), tuple(citations), notice=notice, cover=cover, language=language)
     await executor.put_file(f"{ARTIFACT_FOLDER}/final_report_with_citations.pdf", render(report, with_citations=True))
     await executor.put_file(f"{ARTIFACT_FOLDER}/final_report.pdf", render(report, with_citations=False))
+    docx = render_docx(report, with_citations=True)
+    await executor.put_file(f"{ARTIFACT_FOLDER}/final_report_with_citations.docx", docx)
+    await executor.put_file(f"{ARTIFACT_FOLDER}/final_report.docx", render_docx(report, with_citations=False))
 
 
 def _status_events(session_id: str, notices: list[str]) -> list[dict[str, Any]]:
