@@ -183,7 +183,9 @@ def build_image(props: Mapping[str, Any]) -> dict[str, Any]:
 def message_only() -> Any:
     """A failed build reaches `pulumi up` as its message alone: pulumi.dynamic reports a provider's exception
     with ``traceback.format_exc()``, which honours ``sys.tracebacklimit`` (0: no frames, no header).
-    Any other exception keeps its traceback: that is a bug, and the frames are what helps."""
+    Any other exception keeps its traceback: that is a bug, and the frames are what helps. The limit is
+    process-wide and is only read after this returns, so it stays set until the provider's next call
+    clears it: in the provider process (one per ``pulumi up``) nothing else needs stack frames."""
     if hasattr(sys, "tracebacklimit"):
         del sys.tracebacklimit
     try:

@@ -31,6 +31,16 @@ DIGEST = "sha256:" + "ab" * 32
 GROUP, STREAM = "/aws/codebuild/deep-insight-dev-executor-build", "build-stream"
 
 
+@pytest.fixture(autouse=True)
+def traceback_limit_cleared() -> Iterator[None]:
+    """A failed build sets sys.tracebacklimit for the provider process (remote_build.message_only); this
+    process goes on to run Pulumi's mocks, whose stack walk needs it unset. (Not monkeypatch: its undo
+    would put back the value a test's failed build left.)"""
+    yield
+    if hasattr(sys, "tracebacklimit"):
+        del sys.tracebacklimit
+
+
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
     with moto_server() as url:
@@ -243,10 +253,9 @@ def test_refresh_finds_an_expired_image_gone(deployed):
     assert provider.read("the-id", outs).id == ""  # gone: the next `pulumi up` builds it again
 
 
-def test_pulumi_shows_a_failed_build_as_its_message_alone(deployed, monkeypatch):
+def test_pulumi_shows_a_failed_build_as_its_message_alone(deployed):
     """pulumi.dynamic's host reports a provider's exception as ``traceback.format_exc()``
     (pulumi/dynamic/__main__.py, _abort_with_traceback): for a failed build that is one clear error."""
-    monkeypatch.delattr(sys, "tracebacklimit", raising=False)
     Path(deployed.props["archive_path"]).write_bytes(b"something else")
     try:
         ImageBuildProvider().create(dict(deployed.props))
@@ -255,11 +264,10 @@ def test_pulumi_shows_a_failed_build_as_its_message_alone(deployed, monkeypatch)
     assert shown.startswith("components.remote_build.BuildFailed: ")
     assert "Traceback" not in shown
     assert "changed since the program read it" in shown
-    monkeypatch.delattr(sys, "tracebacklimit", raising=False)
 
 
-def test_an_unexpected_error_keeps_its_traceback(deployed, monkeypatch):
-    monkeypatch.setattr(sys, "tracebacklimit", 0, raising=False)  # left by an earlier failed build
+def test_an_unexpected_error_keeps_its_traceback(deployed):
+    sys.tracebacklimit = 0  # left by an earlier failed build (the autouse fixture clears it after)
     Path(deployed.props["archive_path"]).unlink()
     try:
         ImageBuildProvider().create(dict(deployed.props))

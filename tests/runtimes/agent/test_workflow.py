@@ -84,7 +84,7 @@ def scripts(categories: list[str]) -> dict[str, list[dict]]:
                     }
                 ]
             },
-            {"text": "보고서를 작성했습니다."},
+            {"text": "보고서를 작성했습니다.", "usage": {"cacheReadInputTokens": 60, "cacheWriteInputTokens": 30}},
         ],
     }
 
@@ -171,7 +171,20 @@ def test_a_job_runs_end_to_end(executor_with_s3, s3, agent_s3):
     assert [e["tool"] for e in events if e["type"] == "tool"] == ["python", "python", "write_report"]
     assert all(e["status"] == "success" for e in events if e["type"] == "tool_result")
     complete = events[-1]
-    assert complete["usage"] == {"inputTokens": 100 * 7, "outputTokens": 20 * 7}
+    # Seven turns of 100 in / 20 out (ScriptedModel), the reporter's second one with a cache read and write.
+    turn, cached = {"inputTokens": 100, "outputTokens": 20}, {"cacheReadInputTokens": 0, "cacheWriteInputTokens": 0}
+    assert complete["usage"]["byAgent"] == {
+        "planner": {"inputTokens": 100, "outputTokens": 20, **cached},
+        "coder": {"inputTokens": 200, "outputTokens": 40, **cached},
+        "validator": {"inputTokens": 200, "outputTokens": 40, **cached},
+        "reporter": {"inputTokens": 200, "outputTokens": 40, "cacheReadInputTokens": 60, "cacheWriteInputTokens": 30},
+    }
+    assert {k: v for k, v in complete["usage"].items() if k != "byAgent"} == {
+        "inputTokens": 7 * turn["inputTokens"],
+        "outputTokens": 7 * turn["outputTokens"],
+        "cacheReadInputTokens": 60,
+        "cacheWriteInputTokens": 30,
+    }
     names = {a["name"] for a in complete["artifacts"]}
     assert names >= {"all_results.txt", "calculation_metadata.json", "citations.json", "final_report.pdf",
                      "final_report_with_citations.pdf", "sales_by_category.png"}  # fmt: skip

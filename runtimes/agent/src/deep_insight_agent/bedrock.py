@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from botocore.config import Config
 from strands.models.bedrock import BedrockModel
+from strands.models.model import CacheConfig
 
 from deep_insight_agent.resilience import STALL_SECONDS
 
@@ -24,5 +25,16 @@ def bedrock_client_config(stall_seconds: float = STALL_SECONDS) -> Config:
     )
 
 
+PROMPT_CACHE = CacheConfig(strategy="auto", system_prompt_ttl=True, tools_ttl=True)
+"""Bedrock prompt caching: a cache point after each agent's system prompt and after its tool definitions,
+which every turn of the agent repeats unchanged (cache reads bill at a fraction of input tokens). "auto"
+places them only for models that support it (Claude); others are sent without."""
+
+
 def bedrock_model(model_id: str, region: str, *, stall_seconds: float = STALL_SECONDS) -> BedrockModel:
-    return BedrockModel(model_id=model_id, region_name=region, boto_client_config=bedrock_client_config(stall_seconds))
+    return BedrockModel(
+        model_id=model_id,
+        region_name=region,
+        boto_client_config=bedrock_client_config(stall_seconds),
+        cache_config=PROMPT_CACHE,
+    )

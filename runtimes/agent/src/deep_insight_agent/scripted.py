@@ -13,7 +13,8 @@ from strands.types.exceptions import ModelThrottledException
 
 
 class ScriptedModel(Model):
-    """Each turn is {"text": str} and/or {"tools": [{"name", "input"}]}; turns are used in order."""
+    """Each turn is {"text": str} and/or {"tools": [{"name", "input"}]}, optionally with "usage" (token counts
+    that replace the default 100 in / 20 out, e.g. cache reads); turns are used in order."""
 
     def __init__(self, turns: list[dict[str, Any]]) -> None:
         self.turns = list(turns)
@@ -55,7 +56,7 @@ class ScriptedModel(Model):
         yield {"messageStop": {"stopReason": "tool_use" if turn.get("tools") else "end_turn"}}
         yield {
             "metadata": {
-                "usage": {"inputTokens": 100, "outputTokens": 20, "totalTokens": 120},
+                "usage": {"inputTokens": 100, "outputTokens": 20, "totalTokens": 120, **turn.get("usage", {})},
                 "metrics": {"latencyMs": 1},
             }
         }

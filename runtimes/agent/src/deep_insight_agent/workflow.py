@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +32,8 @@ from deep_insight_agent.report_docx import render_docx
 from deep_insight_agent.resilience import ATTEMPTS, STALL_SECONDS, TOTAL_SECONDS, ResilientModel
 
 AGENTS = ("planner", "coder", "validator", "reporter")
+USAGE_FIELDS = ("inputTokens", "outputTokens", "cacheReadInputTokens", "cacheWriteInputTokens")
+"""What the complete event's usage counts, in total and per agent (Bedrock's TokenUsage names)."""
 AUDIT_ATTEMPTS = 2
 """The reporter's first report and one retry with the audit's findings; then it is published as unaudited."""
 LANGUAGE_NAMES = {"ko": "Korean", "en": "English"}
@@ -64,6 +66,19 @@ class WorkflowDeps:
         if self.s3 is None:
             self.s3 = s3_client()
         return SessionPresigner(self.s3, self.artifact_bucket, session_id)
+
+
+def new_usage() -> dict[str, Any]:
+    return {**dict.fromkeys(USAGE_FIELDS, 0), "byAgent": {}}
+
+
+def add_usage(usage: dict[str, Any], agent: str, accumulated: Mapping[str, Any]) -> None:
+    """Add one agent run's token counts to the job's totals and to that agent's (a retried agent adds up)."""
+    mine = usage["byAgent"].setdefault(agent, dict.fromkeys(USAGE_FIELDS, 0))
+    for name in USAGE_FIELDS:
+        count = int(accumulated.get(name, 0) or 0)
+        usage[name] += count
+        mine[name] += count
 
 
 def _summary(result: ExecuteResult) -> str:
@@ -150,7 +165,7 @@ async def _run_agent(
     task: str,
     *,
     session_id: str,
-    usage: dict[str, int],
+    usage: dict[str, Any],
     texts: list[str],
     notices: asyncio.Queue,
 ) -> AsyncIterator[dict[str, Any]]:
@@ -198,9 +213,7 @@ async def _run_agent(
                             status=result.get("status", "success"),
                         )
             elif "result" in event:
-                accumulated = event["result"].metrics.accumulated_usage
-                usage["inputTokens"] += accumulated.get("inputTokens", 0)
-                usage["outputTokens"] += accumulated.get("outputTokens", 0)
+                add_usage(usage, name, event["result"].metrics.accumulated_usage)
     finally:
         if not runner.done():
             runner.cancel()
@@ -271,7 +284,7 @@ def _status_events(session_id: str, notices: list[str]) -> list[dict[str, Any]]:
 
 async def run_job(invocation: Invocation, session_id: str, deps: WorkflowDeps) -> AsyncIterator[dict[str, Any]]:
     started = time.monotonic()
-    usage = {"inputTokens": 0, "outputTokens": 0}
+    usage: dict[str, Any] = new_usage()
     notices: list[str] = []  # from the executor session: its start and its cleanup
     published: list[list[dict[str, Any]]] = []
     yield make_event(EventType.STATUS, session_id, phase="executor starting")
@@ -304,7 +317,7 @@ async def _on_executor(
     session_id: str,
     deps: WorkflowDeps,
     *,
-    usage: dict[str, int],
+    usage: dict[str, Any],
     notices: list[str],
     published: list[list[dict[str, Any]]],
 ) -> AsyncGenerator[dict[str, Any]]:
