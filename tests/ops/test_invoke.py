@@ -206,7 +206,7 @@ def test_a_question_runs_end_to_end(s3, agentcore, outputs_file, tmp_path, monke
     # One line per tool call, and none of the code itself.
     assert sum("→ python" in line for line in lines) == 2
     assert "groupby" not in result.stdout
-    assert "Downloaded 9 artifacts" in result.stdout
+    assert "Downloaded 10 artifacts" in result.stdout
     assert f"from s3://{BUCKET}/sessions/{session_id}/artifacts/" in result.stdout
 
     files = {path.name for path in out.iterdir()}
@@ -216,6 +216,7 @@ def test_a_question_runs_end_to_end(s3, agentcore, outputs_file, tmp_path, monke
         "calculation_metadata.json",
         "citations.json",
         "final_report.docx",
+        "final_report.md",
         "final_report.pdf",
         "final_report_with_citations.docx",
         "final_report_with_citations.pdf",

@@ -23,6 +23,7 @@ EXPECTED_ARTIFACTS = (
     "calculation_metadata.json",
     "citations.json",
     "final_report.docx",
+    "final_report.md",
     "final_report.pdf",
     "final_report_with_citations.docx",
     "final_report_with_citations.pdf",

@@ -29,6 +29,7 @@ from deep_insight_agent.presign import ForeignKeyError, SessionPresigner, s3_cli
 from deep_insight_agent.report import Citation, Cover, Report, Section, render
 from deep_insight_agent.report_content import ReportContent, parse_report
 from deep_insight_agent.report_docx import render_docx
+from deep_insight_agent.report_markdown import render_markdown
 from deep_insight_agent.resilience import ATTEMPTS, STALL_SECONDS, TOTAL_SECONDS, ResilientModel
 
 AGENTS = ("planner", "coder", "validator", "reporter")
@@ -274,6 +275,7 @@ async def _write_reports(executor: ExecutorClient, holder: dict[str, Any], cover
     docx = render_docx(report, with_citations=True)
     await executor.put_file(f"{ARTIFACT_FOLDER}/final_report_with_citations.docx", docx)
     await executor.put_file(f"{ARTIFACT_FOLDER}/final_report.docx", render_docx(report, with_citations=False))
+    await executor.put_file(f"{ARTIFACT_FOLDER}/final_report.md", render_markdown(report, content).encode())
 
 
 def _status_events(session_id: str, notices: list[str]) -> list[dict[str, Any]]:
