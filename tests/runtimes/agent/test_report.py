@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import subprocess
 
 import pandas as pd
 import pytest
@@ -105,3 +106,27 @@ def test_cited_marks_are_superscripts_linked_to_their_reference(report):
     assert "[1] 157,685,452 (calc-total-sales)" in reader.pages[references_page].extract_text()
     plain = PdfReader(io.BytesIO(render(report, with_citations=False)))
     assert not any("/Annots" in page for page in plain.pages)
+
+
+@pytest.mark.parametrize("with_citations", [True, False], ids=["with-citations", "plain"])
+def test_a_rasterised_page_is_not_blank(report, tmp_path, with_citations):
+    """poppler's pdftoppm draws the page of the second section (a table and a chart) (.ci/run installs poppler-utils from Debian): it must
+    hold ink, i.e. the fonts and text really render, not only extract."""
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(render(report, with_citations=with_citations))
+    subprocess.run(
+        ["pdftoppm", "-f", "4", "-l", "4", "-r", "50", "-gray", str(pdf), str(tmp_path / "page")], check=True
+    )
+    (image,) = tmp_path.glob("page*.pgm")
+    pixels = pgm_pixels(image.read_bytes())
+    dark = sum(1 for value in pixels if value < 128)
+    assert dark > len(pixels) * 0.005  # text and a table: far more than specks
+    assert dark < len(pixels) * 0.5  # and not a black page
+
+
+def pgm_pixels(data: bytes) -> bytes:
+    """The pixels of a binary PGM (P5, 8-bit): the header is magic, width, height and maximum."""
+    fields = data.split(maxsplit=4)
+    assert fields[0] == b"P5"
+    assert int(fields[3]) == 255
+    return fields[4]
