@@ -302,3 +302,41 @@ def test_a_wrong_cited_figure_goes_back_to_the_reporter_once(executor_with_s3, s
         text = _pdf_text(s3, session_id, name)
         assert ("Unaudited" in text) is not corrected
         assert second in text  # what the reporter's last call wrote is what is published
+
+
+def test_a_validator_disagreement_sends_the_coder_back_once(executor_with_s3, s3, agent_s3):
+    categories = list(pd.read_csv(DATA)["카테고리"].unique())
+    turns = scripts(categories)
+    wrong = CODER.replace("total = int(sales['금액'].sum())", "total = int(sales['금액'].sum()) + 1000")
+    check = (
+        "import json, pandas as pd\n"
+        "recorded = {m['id']: m['value'] for m in json.load(open('artifacts/calculation_metadata.json'))}\n"
+        "print(recorded['calc-total-sales'], int(pd.read_csv('data/fresh-food-sales.csv')['금액'].sum()))\n"
+    )
+    discrepancy = {"calculationId": "calc-total-sales", "recorded": "157686452", "recomputed": "157685452",
+                   "note": "sum of 금액 differs by 1,000"}  # fmt: skip
+    turns["coder"] = [{"tools": [{"name": "python", "input": {"code": wrong}}]}, {"text": "계산했습니다."}] + turns[
+        "coder"
+    ]
+    turns["validator"] = [
+        {"tools": [{"name": "python", "input": {"code": check}}]},
+        {"tools": [{"name": "send_back", "input": {"discrepancies": [discrepancy]}}]},
+        {"text": "총 매출이 다릅니다."},
+        *turns["validator"],
+    ]
+    session_id = "review-round-0123456789abcdef0123456789"
+    models = {name: ScriptedModel(script) for name, script in turns.items()}
+    events = run_workflow(executor_with_s3, models, agent_s3, session_id=session_id)
+    assert validate_stream(events) == []
+    assert events[-1]["type"] == "complete"
+    started = [e["agent"] for e in events if e["type"] == "agent" and e["state"] == "started"]
+    assert started == ["planner", "coder", "validator", "coder", "validator", "reporter"]
+    phases = [e["phase"] for e in events if e["type"] == "status"]
+    assert "validator sent 1 discrepancy(ies) back to the coder" in phases
+    fix_prompt = json.dumps(models["coder"].requests[2], ensure_ascii=False)  # the coder's second run
+    assert "calc-total-sales: recorded '157686452', recomputed '157685452'" in fix_prompt
+    (audited,) = [e for e in events if e["type"] == "audit"]
+    assert audited["passed"], audited
+    body = s3.get_object(Bucket=BUCKET, Key=f"sessions/{session_id}/artifacts/calculation_metadata.json")["Body"]
+    recorded = {m["id"]: m["value"] for m in json.loads(body.read())}
+    assert recorded["calc-total-sales"] == 157685452  # fixed by the coder's second run

@@ -35,6 +35,8 @@ from deep_insight_agent.resilience import ATTEMPTS, STALL_SECONDS, TOTAL_SECONDS
 AGENTS = ("planner", "coder", "validator", "reporter")
 USAGE_FIELDS = ("inputTokens", "outputTokens", "cacheReadInputTokens", "cacheWriteInputTokens")
 """What the complete event's usage counts, in total and per agent (Bedrock's TokenUsage names)."""
+REVIEW_ROUNDS = 2
+"""How many times the validator may send the coder back before the reporter writes with what there is."""
 AUDIT_ATTEMPTS = 2
 """The reporter's first report and one retry with the audit's findings; then it is published as unaudited."""
 LANGUAGE_NAMES = {"ko": "Korean", "en": "English"}
@@ -133,7 +135,24 @@ def executor_tools(executor: ExecutorClient, report_holder: dict[str, Any]) -> d
         report_holder["content"] = content
         return f"report with {len(content.sections)} sections recorded"
 
-    return {"planner": [], "coder": [python, bash], "validator": [python], "reporter": [write_report]}
+    @tool
+    def send_back(discrepancies: list[dict[str, Any]]) -> str:
+        """Send the coder back to fix calculations your recomputation disagrees with; you check again after.
+
+        Args:
+            discrepancies: a list of {"calculationId": str, "recorded": str, "recomputed": str, "note": str}.
+        """
+        problems = [
+            f"discrepancies[{i}] needs a calculationId and what you recomputed"
+            for i, item in enumerate(discrepancies)
+            if not isinstance(item, dict) or not item.get("calculationId") or "recomputed" not in item
+        ]
+        if problems or not discrepancies:
+            return "Nothing was sent back. " + ("; ".join(problems) or "Give at least one discrepancy.")
+        report_holder.setdefault("discrepancies", []).extend(discrepancies)
+        return f"{len(discrepancies)} discrepancy(ies) recorded: the coder fixes them, then you check again"
+
+    return {"planner": [], "coder": [python, bash], "validator": [python, send_back], "reporter": [write_report]}
 
 
 def build_agent(
@@ -360,9 +379,34 @@ async def _on_executor(
                 notes.append(f"{name} said:\n{''.join(texts)}")
                 yield make_event(EventType.AGENT, session_id, agent=name, state="finished")
 
-            for name in AGENTS:
+            for name in AGENTS[:-1]:
                 async for event in step(name, "\n\n".join(notes)):
                     yield event
+            for _ in range(REVIEW_ROUNDS):
+                sent = holder.pop("discrepancies", None)
+                if not sent:
+                    break
+                listed = "\n".join(
+                    f"- {item['calculationId']}: recorded {item.get('recorded')!r}, recomputed "
+                    f"{item['recomputed']!r}. {item.get('note', '')}".rstrip()
+                    for item in sent
+                )
+                yield make_event(
+                    EventType.STATUS, session_id, phase=f"validator sent {len(sent)} discrepancy(ies) back to the coder"
+                )
+                fix = f"The validator's recomputation disagrees with these calculations. Fix them:\n{listed}"
+                async for event in step("coder", "\n\n".join([*notes, fix])):
+                    yield event
+                async for event in step("validator", "\n\n".join(notes)):
+                    yield event
+            if holder.get("discrepancies"):
+                yield make_event(
+                    EventType.STATUS,
+                    session_id,
+                    phase=f"{len(holder['discrepancies'])} discrepancy(ies) remain after {REVIEW_ROUNDS} round(s)",
+                )
+            async for event in step("reporter", "\n\n".join(notes)):
+                yield event
             attempt, found = 0, Audit()
             for attempt in range(1, AUDIT_ATTEMPTS + 1):
                 found = await _audit(executor, holder)
