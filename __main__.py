@@ -4,6 +4,7 @@ settings -> network -> security -> endpoints -> bucket/images -> cluster/ALB -> 
 -> exports
 """
 
+import json
 from pathlib import Path
 
 import pulumi
@@ -48,6 +49,7 @@ def known_agent_environment(settings: Settings) -> dict[str, str]:
         AgentEnv.AWS_REGION: settings.region,
         AgentEnv.STACK: settings.stack,
         AgentEnv.MODEL_ID: settings.agent.model_id,
+        AgentEnv.AGENT_MODELS: json.dumps(dict(settings.agent.models), sort_keys=True),
         AgentEnv.MAX_SESSIONS: str(settings.executor.max_sessions),
         AgentEnv.SESSION_TARGET_GROUP: SessionTargetGroupTemplate(
             name_prefix=target_group_prefix(settings.stack)
@@ -64,6 +66,7 @@ def check_agent_environment(settings: Settings) -> None:
         settings.agent.platform_version,
         sources={
             AgentEnv.MODEL_ID: key("agent.modelId"),
+            AgentEnv.AGENT_MODELS: key("agent.models"),
             AgentEnv.MAX_SESSIONS: key("executor.maxSessions"),
             AgentEnv.EXECUTOR_SESSION_TIMEOUT_SECONDS: key("executor.sessionTimeoutSeconds"),
         },
@@ -277,9 +280,11 @@ agent = AgentRuntime(
         log_retention_days=settings.log_retention_days,
         # What the agent uses, each granted by what it uses: one line per dependency.
         statements=[
-            model_statements(
-                settings.agent.model_id, partition=partition, region=settings.region, account_id=account_id
-            ),
+            # Every model an agent may call (agent.modelId and agent.models), each its own grant.
+            *[
+                model_statements(model, partition=partition, region=settings.region, account_id=account_id, sid=n)
+                for n, model in enumerate(settings.agent.model_ids)
+            ],
             cluster.run_task_statements(),
             alb.session_routing_statements(settings.stack, session_target_group.name_prefix),
             artifacts.session_object_statements(),

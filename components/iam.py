@@ -131,12 +131,18 @@ def image_pull_statements(repository_arn: str | None, *, sid: str, puller: Image
 _PROFILE_ID = re.compile(r"^(?P<geo>[a-z]{2,6}(-gov)?)\.(?P<model>[a-z0-9-]+\..+)$")
 
 
-def model_statements(model_id: str, *, partition: str, region: str, account_id: str) -> list[Statement]:
+def model_statements(model_id: str, *, partition: str, region: str, account_id: str, sid: int = 0) -> list[Statement]:
     """InvokeModel on the configured model, inference profile or profile ARN, and nothing else.
 
     A cross-region profile routes to the same foundation model in several regions, so the model
-    itself is allowed in any region, but only when called through that profile.
+    itself is allowed in any region, but only when called through that profile. ``sid``: the statements
+    of the second, third, ... model of one policy get it as a suffix (Sids are unique in a policy).
     """
+    statements = _model_statements(model_id, partition=partition, region=region, account_id=account_id)
+    return [{**s, "Sid": f"{s['Sid']}{sid}"} for s in statements] if sid else statements
+
+
+def _model_statements(model_id: str, *, partition: str, region: str, account_id: str) -> list[Statement]:
     actions = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
     if model_id.startswith("arn:"):
         profile_arn = model_id

@@ -112,6 +112,13 @@ class AgentSettings:
     max_lifetime_seconds: int
     platform_version: PlatformVersion = PlatformVersion.V1
     """agent.platformVersion: set on the runtime explicitly (components.runtime_platform)."""
+    models: Mapping[str, str] = field(default_factory=dict)
+    """agent.models: agent name -> model id; the agents it does not name use ``model_id``."""
+
+    @property
+    def model_ids(self) -> tuple[str, ...]:
+        """Every model the agents may call: ``model_id`` first, then the others, each once."""
+        return tuple(dict.fromkeys([self.model_id, *sorted(self.models.values())]))
 
 
 @dataclass(frozen=True)
@@ -288,6 +295,7 @@ def _settings(values: Mapping[str, Any], *, stack: str, region: str) -> Settings
             idle_session_timeout_seconds=values["agent.idleSessionTimeoutSeconds"],
             max_lifetime_seconds=values["agent.maxLifetimeSeconds"],
             platform_version=values["agent.platformVersion"],
+            models=values["agent.models"],
         ),
         images=ImageSettings(
             build=values["images.build"],

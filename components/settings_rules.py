@@ -51,28 +51,38 @@ def model_required(p: Parsed) -> list[Problem]:
     return []
 
 
-def model_in_region(p: Parsed) -> list[Problem]:
-    """A model ARN must be in the stack's region; a geography profile (us., eu., ...) must cover it."""
-    if not p.ok("agent.modelId") or p["agent.modelId"] is None or p.region is None:
-        return []
-    model, region = str(p["agent.modelId"]), p.region
+def _region_problem(model: str, region: str) -> str | None:
     if model.startswith("arn:"):
         arn_region = model.split(":")[3]
         if arn_region != region:
-            return _problem(
-                "agent.modelId",
-                f"the ARN is in {arn_region} but the stack deploys to {region}; use a model or profile ARN of {region}",
+            return (
+                f"the ARN is in {arn_region} but the stack deploys to {region}; use a model or profile ARN of {region}"
             )
-        return []
+        return None
     geography = model.split(".", 1)[0]
     prefixes = PROFILE_GEOGRAPHIES.get(geography)
     if prefixes is not None and not any(region.startswith(prefix) for prefix in prefixes):
-        return _problem(
-            "agent.modelId",
+        return (
             f"{model} is a {geography}. cross-region inference profile, which {region} cannot invoke; "
-            f"use the profile for {region}'s geography or a global. profile",
+            f"use the profile for {region}'s geography or a global. profile"
         )
-    return []
+    return None
+
+
+def model_in_region(p: Parsed) -> list[Problem]:
+    """A model ARN must be in the stack's region; a geography profile (us., eu., ...) must cover it. The same
+    for every model of agent.models."""
+    if p.region is None:
+        return []
+    problems = []
+    model = p["agent.modelId"] if p.ok("agent.modelId") else None
+    if model is not None and (problem := _region_problem(str(model), p.region)):
+        problems += _problem("agent.modelId", problem)
+    if p.ok("agent.models"):
+        for agent, model in p["agent.models"].items():
+            if problem := _region_problem(model, p.region):
+                problems += _problem("agent.models", f"{agent}: {problem}")
+    return problems
 
 
 def zones_chosen_once(p: Parsed) -> list[Problem]:

@@ -176,6 +176,9 @@ SCHEMA: tuple[Setting, ...] = (
     Setting("agent.modelId", v.model_id, None, "Bedrock model or inference-profile id or ARN",
             "Required. A geography profile (us., eu., ...) must match the region; an ARN must be in it.",
             required=True),
+    Setting("agent.models", v.agent_models, "{}", "map of agent: model id",
+            "A model for some agents (planner, coder, validator, reporter), e.g. a smaller one for the planner "
+            "or validator; the others use agent.modelId. Each is checked like agent.modelId and granted."),
     Setting("agent.idleSessionTimeoutSeconds", v.integer(AGENTCORE_LIFECYCLE_RANGE), "900",
             f"{AGENTCORE_LIFECYCLE_RANGE.start}..{AGENTCORE_LIFECYCLE_RANGE.stop - 1}"),
     Setting("agent.maxLifetimeSeconds", v.integer(AGENTCORE_LIFECYCLE_RANGE), "28800",

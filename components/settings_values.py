@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import TypeVar
 
+from deep_insight_contract.agents import AGENT_NAMES
+
 from components.addressing import VPC_PREFIX_RANGE
 from components.aws_facts import (
     AZ_ID_PATTERN,
@@ -247,6 +249,32 @@ def model_id(raw: str) -> str:
             "use e.g. us.anthropic.claude-sonnet-4-5-20250929-v1:0"
         )
     return value
+
+
+def agent_models(raw: str) -> dict[str, str]:
+    """agent.models: a map of agent name (planner, coder, validator, reporter) to a model id; every bad entry
+    gets its own line."""
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict):
+        raise Invalid(f"{shown(raw)} is not a map; write a YAML map of agent: model id, e.g. planner: <model id>")
+    problems: list[str] = []
+    chosen: dict[str, str] = {}
+    for agent, model in value.items():
+        if agent not in AGENT_NAMES:
+            problems.append(f"{agent!r} is not an agent; the agents are {', '.join(AGENT_NAMES)}")
+        elif not isinstance(model, str):
+            problems.append(f"{agent}: {json.dumps(model)} is not a model id; quote a Bedrock model or profile id")
+        else:
+            try:
+                chosen[agent] = model_id(model)
+            except Invalid as error:
+                problems += [f"{agent}: {problem}" for problem in error.messages]
+    if problems:
+        raise Invalid(*problems)
+    return chosen
 
 
 _TAG_TEXT = re.compile(f"[{TAG_CHARACTERS}]*")

@@ -9,6 +9,7 @@ from deep_insight_contract.environment import AgentEnv
 
 from components.runtime_contract import agentcore_runtime_name
 from components.zones import AGENTCORE_SUPPORTED_AZ_IDS
+from tests.aws_reference import allows
 from tests.conftest import key
 from tests.policy_lint import parliament_findings, wildcard_grants
 
@@ -59,6 +60,7 @@ def test_environment_is_exactly_the_contract_wired_to_the_stack(dev):
         "AWS_REGION": "us-east-1",
         "DEEP_INSIGHT_STACK": "dev",
         "DEEP_INSIGHT_MODEL_ID": "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        "DEEP_INSIGHT_AGENT_MODELS": "{}",  # agent.models unset: every agent uses the model above
         "DEEP_INSIGHT_ARTIFACT_BUCKET": out["artifactBucket"],
         "DEEP_INSIGHT_CLUSTER_ARN": out["clusterArn"],
         "DEEP_INSIGHT_TASK_DEFINITION_ARN": out["executorTaskDefinitionArn"],
@@ -147,3 +149,36 @@ def test_platform_version_is_set_explicitly(dev, evaluate_stack):
 def test_runtime_name_is_valid_for_agentcore(stack, name):
     assert agentcore_runtime_name(stack) == name
     assert len(name) <= 48
+
+
+HAIKU = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+
+
+def _profile(model: str) -> str:
+    return f"arn:aws:bedrock:us-east-1:123456789012:inference-profile/{model}"
+
+
+def _can_invoke(policy: dict, model: str) -> bool:
+    """The Service Authorization Reference's two checks for a call through a profile: the profile, and the
+    foundation model in a region the profile routes to, with the profile as bedrock:InferenceProfileArn."""
+    foundation = f"arn:aws:bedrock:us-west-2::foundation-model/{model.split('.', 1)[1]}"
+    context = {"bedrock:InferenceProfileArn": _profile(model)}
+    return allows(policy, "bedrock:InvokeModelWithResponseStream", _profile(model), {}) and allows(
+        policy, "bedrock:InvokeModelWithResponseStream", foundation, context
+    )
+
+
+def test_agent_models_reach_the_runtime_and_each_model_is_granted(dev, evaluate_stack):
+    chosen = evaluate_stack("dev", {key("agent.models"): json.dumps({"planner": HAIKU})})
+    assert chosen.error is None, chosen.error
+    environment = chosen.named("agent-runtime", RUNTIME).inputs["environmentVariables"]
+    assert json.loads(environment[AgentEnv.AGENT_MODELS]) == {"planner": HAIKU}
+    policy = json.loads(chosen.named("agent-policy", "aws:iam/rolePolicy:RolePolicy").inputs["policy"])
+    default = dev.named("agent-runtime", RUNTIME).inputs["environmentVariables"][AgentEnv.MODEL_ID]
+    assert _can_invoke(policy, HAIKU)
+    assert _can_invoke(policy, default)
+    assert len({s["Sid"] for s in policy["Statement"]}) == len(policy["Statement"])  # Sids stay unique
+    assert parliament_findings(policy) == []
+    base = json.loads(dev.named("agent-policy", "aws:iam/rolePolicy:RolePolicy").inputs["policy"])
+    assert json.loads(dev.named("agent-runtime", RUNTIME).inputs["environmentVariables"][AgentEnv.AGENT_MODELS]) == {}
+    assert not _can_invoke(base, HAIKU)  # without agent.models, no grant for it

@@ -375,3 +375,32 @@ def test_a_secret_the_engine_decrypted_is_reported_too():
         parse_settings(minimal(**{"executor.cpu": "2048"}), stack="t", secret_keys={k("executor.cpu")})
     assert [p.key for p in caught.value.problems] == [k("executor.cpu")]
     assert "is a secret (secure:)" in caught.value.problems[0].message
+
+
+HAIKU = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+
+
+def test_agent_models_choose_a_model_for_some_agents():
+    settings = parse_settings(
+        minimal(**{"agent.models": json.dumps({"planner": HAIKU, "validator": HAIKU})}), stack="t"
+    )
+    assert dict(settings.agent.models) == {"planner": HAIKU, "validator": HAIKU}
+    assert settings.agent.model_ids == (MODEL, HAIKU)  # each model once, the default first
+    assert parse_settings(minimal(), stack="t").agent.model_ids == (MODEL,)
+
+
+def test_every_bad_agent_model_is_reported():
+    chosen = {"planer": HAIKU, "coder": 3, "validator": "not a model", "reporter": "eu.anthropic.claude-x-v1:0"}
+    found = [
+        message
+        for key, message in messages(minimal(**{"agent.models": json.dumps(chosen)}))
+        if key == k("agent.models")
+    ]
+    assert any(
+        m.startswith("'planer' is not an agent; the agents are planner, coder, validator, reporter") for m in found
+    )
+    assert any(m.startswith("coder: 3 is not a model id") for m in found)
+    assert any(m.startswith("validator: 'not a model' is not a Bedrock model or inference-profile id") for m in found)
+    region = messages(minimal(**{"agent.models": json.dumps({"reporter": "eu.anthropic.claude-x-v1:0"})}))
+    assert region == [(k("agent.models"), "reporter: eu.anthropic.claude-x-v1:0 is a eu. cross-region inference "
+                       "profile, which us-east-1 cannot invoke; use the profile for us-east-1's geography or a global. profile")]  # fmt: skip

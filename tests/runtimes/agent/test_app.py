@@ -174,3 +174,21 @@ def test_a_second_job_of_a_running_session_is_refused(agent):
     assert (refused["type"], refused["retryable"]) == ("error", True)
     assert refused["message"].startswith("a job of this session is already running")
     assert invoke(agent, {"prompt": "q"}, session="c" * 40)[-1]["type"] == "complete"  # once it has ended
+
+
+def test_each_agent_gets_the_model_agent_models_names(monkeypatch):
+    from deep_insight_agent.__main__ import build_deps  # noqa: PLC0415
+    from deep_insight_agent.config import ConfigError  # noqa: PLC0415
+
+    default, haiku = "us.anthropic.claude-sonnet-4-5-20250929-v1:0", "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("DEEP_INSIGHT_MODEL_ID", default)
+    monkeypatch.setenv("DEEP_INSIGHT_AGENT_MODELS", json.dumps({"planner": haiku, "validator": haiku}))
+    deps = build_deps("http://127.0.0.1:9", None)
+    chosen = {name: deps.model_for(name).config["model_id"] for name in ("planner", "coder", "validator", "reporter")}
+    assert chosen == {"planner": haiku, "coder": default, "validator": haiku, "reporter": default}
+    monkeypatch.setenv("DEEP_INSIGHT_AGENT_MODELS", json.dumps({"summarizer": haiku}))
+    with pytest.raises(ConfigError, match=r"names no agent \['summarizer'\]; the agents are planner, coder"):
+        build_deps("http://127.0.0.1:9", None)
+    monkeypatch.setenv("DEEP_INSIGHT_AGENT_MODELS", "")
+    assert build_deps("http://127.0.0.1:9", None).model_for("planner").config["model_id"] == default

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import sys
@@ -19,6 +20,7 @@ from collections.abc import AsyncIterator
 import boto3
 import uvicorn
 from bedrock_agentcore.runtime.app import RequestContextFormatter
+from deep_insight_contract.agents import AGENT_NAMES
 from deep_insight_contract.environment import ExecutorEnv
 from strands.models.bedrock import BedrockModel
 
@@ -32,14 +34,31 @@ from deep_insight_agent.workflow import WorkflowDeps, run_job
 log = logging.getLogger("deep_insight_agent.main")
 
 
+def agent_models(raw: str) -> dict[str, str]:
+    """DEEP_INSIGHT_AGENT_MODELS (agent.models): agent name -> model id; empty means every agent uses MODEL_ID."""
+    if not raw.strip():
+        return {}
+    try:
+        chosen = json.loads(raw)
+    except json.JSONDecodeError:
+        chosen = None
+    if not isinstance(chosen, dict) or not all(isinstance(v, str) and v for v in chosen.values()):
+        raise ConfigError(f"{Env.AGENT_MODELS} must be a JSON map of agent name to model id, not {raw[:80]!r}")
+    unknown = sorted(set(chosen) - set(AGENT_NAMES))
+    if unknown:
+        raise ConfigError(f"{Env.AGENT_MODELS} names no agent {unknown}; the agents are {', '.join(AGENT_NAMES)}")
+    return chosen
+
+
 def build_deps(local_executor: str | None, executor_token: str | None) -> WorkflowDeps:
     missing = [name for name in (Env.AWS_REGION, Env.MODEL_ID) if not os.environ.get(name)]
     if missing:
         raise ConfigError(f"missing environment: {', '.join(missing)}")
     region, model_id = os.environ[Env.AWS_REGION], os.environ[Env.MODEL_ID]
+    chosen = agent_models(os.environ.get(Env.AGENT_MODELS, ""))
 
     def model_for(agent: str) -> BedrockModel:
-        return bedrock_model(model_id, region)
+        return bedrock_model(chosen.get(agent, model_id), region)
 
     if local_executor:
 

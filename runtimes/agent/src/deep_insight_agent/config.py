@@ -39,7 +39,8 @@ class EcsSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> EcsSettings:
         env = os.environ if env is None else env
-        missing = [name.value for name in Env if name is not Env.MODEL_ID and not env.get(name.value)]
+        optional = (Env.MODEL_ID, Env.AGENT_MODELS)  # the model, not the executor sessions
+        missing = [name.value for name in Env if name not in optional and not env.get(name.value)]
         if missing:
             raise ConfigError(f"missing environment: {', '.join(missing)} (the Pulumi program sets them)")
         try:

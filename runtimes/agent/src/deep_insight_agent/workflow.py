@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
+from deep_insight_contract.agents import AGENT_NAMES
 from deep_insight_contract.events import EventType
 from deep_insight_contract.executor import ExecuteResult, Language
 from strands import Agent, tool
@@ -32,7 +33,7 @@ from deep_insight_agent.report_docx import render_docx
 from deep_insight_agent.report_markdown import render_markdown
 from deep_insight_agent.resilience import ATTEMPTS, STALL_SECONDS, TOTAL_SECONDS, ResilientModel
 
-AGENTS = ("planner", "coder", "validator", "reporter")
+AGENTS = AGENT_NAMES
 USAGE_FIELDS = ("inputTokens", "outputTokens", "cacheReadInputTokens", "cacheWriteInputTokens")
 """What the complete event's usage counts, in total and per agent (Bedrock's TokenUsage names)."""
 REVIEW_ROUNDS = 2
