@@ -6,7 +6,13 @@
 2. Control-plane work per executor session against moto (ECS, ELBv2, EC2 on 127.0.0.1): AWS calls and
    wall time to start a session (task, target group, rule, health) and to clean it up.
 
-    uv run python bench/agent_bench.py [--jobs 3] [--sessions 5]
+3. What the models are sent per job: model turns, and characters of system prompts and tool specs (the
+   part Bedrock's prompt cache holds after an agent's first turn) and of the conversation.
+
+``--out DIR`` also writes the first job's artifacts (both PDFs, both DOCX, the Markdown report, the
+chart, the JSON) to DIR, for a person to open.
+
+    uv run python bench/agent_bench.py [--jobs 3] [--sessions 5] [--out DIR]
 """
 
 from __future__ import annotations
@@ -64,7 +70,9 @@ def start_executor(workdir: Path) -> tuple[subprocess.Popen, str]:
     sys.exit("agent_bench: the executor did not start")
 
 
-async def one_job(url: str, session_id: str, code_ms: list[float]) -> float:
+async def one_job(
+    url: str, session_id: str, code_ms: list[float], sent: list[dict[str, int]], out: Path | None = None
+) -> float:
     categories = list(pd.read_csv(DATA)["카테고리"].unique())
     models = {name: ScriptedModel(turns) for name, turns in scripts(categories).items()}
 
@@ -74,6 +82,13 @@ async def one_job(url: str, session_id: str, code_ms: list[float]) -> float:
             await client.put_file("data/fresh-food-sales.csv", DATA.read_bytes())
         async with LocalExecutorSession(url, sid, TOKEN) as session:
             yield session
+            if out is not None:  # the job is done; the session (and its workspace) not yet
+                async with ExecutorClient(session) as client:
+                    for entry in await client.list_files():
+                        if entry.path.startswith("artifacts/"):
+                            target = out / entry.path.removeprefix("artifacts/")
+                            target.parent.mkdir(parents=True, exist_ok=True)
+                            target.write_bytes(await client.get_file(entry.path))
 
     original = ExecutorClient.execute
 
@@ -92,6 +107,7 @@ async def one_job(url: str, session_id: str, code_ms: list[float]) -> float:
         ExecutorClient.execute = original  # type: ignore[method-assign]
     if events[-1]["type"] != "complete":
         sys.exit(f"agent_bench: the job failed: {events[-1]}")
+    sent += [request for model in models.values() for request in model.sent]
     return elapsed
 
 
@@ -149,21 +165,40 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=3)
     parser.add_argument("--sessions", type=int, default=5)
+    parser.add_argument("--out", type=Path, help="write the first job's artifacts here")
     args = parser.parse_args()
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="agent-bench-"))
     workdir.chmod(0o755)
     executor, url = start_executor(workdir)
     rows = []
     try:
         totals, overheads = [], []
+        sent: list[dict[str, int]] = []
         for i in range(args.jobs):
             code_ms: list[float] = []
-            total = asyncio.run(one_job(url, f"bench-job-{i:03d}-0123456789abcdef0123456", code_ms))
+            out = args.out if i == 0 else None
+            total = asyncio.run(one_job(url, f"bench-job-{i:03d}-0123456789abcdef0123456", code_ms, sent, out))
             totals.append(total)
             overheads.append(total - sum(code_ms) / 1000)
             time.sleep(3)  # the next job's spare kernel
         rows.append(("job wall time (reference job, scripted models)", statistics.median(totals), "s", ""))
         rows.append(("runtime overhead per job (wall − code in executor)", statistics.median(overheads), "s", "<= 1"))
+        jobs = args.jobs
+        cacheable = sum(r["system"] + r["tools"] for r in sent) / jobs
+        conversation = sum(r["messages"] for r in sent) / jobs
+        rows.append(("model turns per job", len(sent) / jobs, "turns", ""))
+        rows.append(("characters sent per job: system prompts + tool specs", cacheable, "chars", "cacheable"))
+        rows.append(("characters sent per job: conversation", conversation, "chars", ""))
+        rows.append(
+            (
+                "share of what is sent that the prompt cache can hold",
+                100 * cacheable / (cacheable + conversation),
+                "%",
+                "",
+            )
+        )
     finally:
         executor.send_signal(signal.SIGTERM)
         executor.wait(60)
@@ -173,6 +208,8 @@ def main() -> None:
     rows.append(("session start, control plane only (moto)", statistics.median(starts) * 1000, "ms", ""))
     rows.append(("session cleanup, control plane only (moto)", statistics.median(cleanups) * 1000, "ms", ""))
     print(f"agent benchmark, {os.cpu_count()} cores, {args.jobs} jobs, {args.sessions} sessions")
+    if args.out is not None:
+        print(f"artifacts of the first job: {args.out} ({', '.join(sorted(p.name for p in args.out.iterdir()))})")
     print(f"{'measure':<54} {'value':>9}  {'unit':<6} target")
     for name, value, unit, target in rows:
         print(f"{name:<54} {value:>9.2f}  {unit:<6} {target}")

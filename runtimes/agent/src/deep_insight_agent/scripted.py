@@ -20,6 +20,9 @@ class ScriptedModel(Model):
         self.turns = list(turns)
         self.config: dict[str, Any] = {}
         self.requests: list[list[dict[str, Any]]] = []
+        self.sent: list[dict[str, int]] = []
+        """Per request, the characters of what a real model would be sent: the system prompt and the tool
+        specs (the part a prompt cache can hold) and the conversation (bench/agent_bench.py sums them)."""
 
     def update_config(self, **model_config: Any) -> None:
         self.config.update(model_config)
@@ -33,6 +36,13 @@ class ScriptedModel(Model):
 
     async def stream(self, messages, tool_specs=None, system_prompt=None, **kwargs) -> AsyncIterator[dict]:  # type: ignore[override]
         self.requests.append(messages)
+        self.sent.append(
+            {
+                "system": len(system_prompt or ""),
+                "tools": len(json.dumps(tool_specs or [], ensure_ascii=False)),
+                "messages": len(json.dumps(messages, ensure_ascii=False, default=str)),
+            }
+        )
         if not self.turns:
             raise AssertionError("the script has no turn left")
         turn = self.turns.pop(0)
