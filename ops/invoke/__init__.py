@@ -59,6 +59,10 @@ def command(
         Path | None,
         typer.Option("--outputs", metavar="FILE", help="Stack outputs JSON (default: pulumi stack output --json)."),
     ] = None,
+    review: Annotated[
+        bool,
+        typer.Option("--review", help="Approve or edit the planner's plan before the agents work on it."),
+    ] = False,
 ) -> None:
     """Ask a deployed stack a question: upload the data, watch the agents work, download the artifacts.
 
@@ -77,4 +81,5 @@ def command(
         download=download,
         language=None if language is None else language.value,
         outputs_file=outputs_file,
+        review=review,
     )

@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import click  # typer's own dependency: its editor, which typer does not re-export
 import typer
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from deep_insight_contract.events import TERMINAL
+from deep_insight_contract.events import TERMINAL, EventType
 from deep_insight_contract.session import AGENTCORE_SESSION_ID_MIN, check_session_id
 from deep_insight_contract.storage import artifacts_prefix
 
@@ -64,10 +66,33 @@ class Progress:
     downloaded: list[Path] = field(default_factory=list)
 
 
+def review_plan(s3: Any, event: dict[str, Any]) -> str:
+    """Ask the person at the terminal about the plan of a plan_review event and put the decision where the
+    runtime waits for it; returns what was decided."""
+    say(f"The plan ({event['timeoutSeconds']} s to decide, then {event['onTimeout']}):\n{event['plan']}")
+    answer = typer.prompt("Approve it, or edit it? [a/e]", default="a").strip().lower()
+    decision: dict[str, str] = {"action": "approve"}
+    if answer.startswith("e"):
+        edited = click.edit(event["plan"])  # $EDITOR with the plan; None when it was closed without saving
+        if edited is None or not edited.strip():
+            edited = typer.prompt("The plan to follow")
+        decision = {"action": "revise", "plan": edited.strip()}
+    bucket, key = str(event["decisionUri"]).removeprefix("s3://").split("/", 1)
+    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(decision, ensure_ascii=False).encode("utf-8"))
+    return "approved" if decision["action"] == "approve" else "revised"
+
+
 def invoke_and_watch(
-    agentcore: Any, runtime_arn: str, session_id: str, payload: dict[str, Any], view: JobView
+    agentcore: Any,
+    runtime_arn: str,
+    session_id: str,
+    payload: dict[str, Any],
+    view: JobView,
+    *,
+    review: Callable[[dict[str, Any]], str] | None = None,
 ) -> str | None:
-    """Invoke the runtime and render its stream; returns why the job did not complete (None when it did)."""
+    """Invoke the runtime and render its stream; returns why the job did not complete (None when it did).
+    ``review`` answers a plan_review event (``--review``)."""
     response = agentcore.invoke_agent_runtime(
         agentRuntimeArn=runtime_arn,
         runtimeSessionId=session_id,
@@ -88,6 +113,9 @@ def invoke_and_watch(
             try:
                 for event in stream_events(read_chunks(body), session_id, warn):
                     screen.show(view.apply(event, time.monotonic()))
+                    if event["type"] == EventType.PLAN_REVIEW and review is not None:
+                        with screen.paused():
+                            say(f"Plan {review(event)}.")
                     if event["type"] in TERMINAL:
                         break
             except StreamBrokenError as error:
@@ -111,6 +139,7 @@ def run(
     download: Path | None,
     language: str | None,
     outputs_file: Path | None,
+    review: bool = False,
 ) -> None:
     """The whole job; exit 1 when it failed, 130 on Ctrl-C (saying where its artifacts are)."""
     started = time.monotonic()
@@ -125,6 +154,7 @@ def run(
             outputs_file=outputs_file,
             started=started,
             progress=progress,
+            review=review,
         )
     except KeyboardInterrupt:
         _interrupted(progress)
@@ -143,6 +173,7 @@ def _run(
     outputs_file: Path | None,
     started: float,
     progress: Progress,
+    review: bool = False,
 ) -> str | None:
     if not question.strip():
         raise OpsError('the question is empty; ask something, e.g. "카테고리별 매출을 분석해줘"')
@@ -163,10 +194,13 @@ def _run(
     payload: dict[str, Any] = {"prompt": question.strip(), "data": uris}
     if language is not None:
         payload["language"] = language
+    if review:
+        payload["planReview"] = True
     view = JobView(started, full_text=console.is_terminal)
     progress.stage = "running the job"
     data_plane = aws_client("bedrock-agentcore", region, config=INVOKE_CONFIG)
-    failure = invoke_and_watch(data_plane, runtime_arn, session_id, payload, view)
+    answer = (lambda event: review_plan(s3, event)) if review else None
+    failure = invoke_and_watch(data_plane, runtime_arn, session_id, payload, view, review=answer)
     progress.stage = "downloading the artifacts"
     try:
         download_artifacts(s3, bucket, session_id, target, progress.downloaded, warn=warn)

@@ -3,8 +3,9 @@ pipe or in CI."""
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -51,6 +52,18 @@ class Screen:
     def __exit__(self, *exc: object) -> None:
         if self.live is not None:
             self.live.stop()
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """While a person answers a prompt: the live status stops redrawing over it."""
+        if self.live is None:
+            yield
+            return
+        self.live.stop()
+        try:
+            yield
+        finally:
+            self.live.start()
 
     def show(self, lines: Iterable[Line]) -> None:
         for line in lines:

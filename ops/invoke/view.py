@@ -110,6 +110,10 @@ class JobView:
         elif kind == EventType.ARTIFACT:
             self.artifacts.append(event)
             lines.append(Line(now, f"artifact {event['name']} ({human_size(int(event['bytes'] or 0))})"))
+        elif kind == EventType.PLAN_REVIEW:
+            lines.append(
+                Line(now, f"? plan waiting for review ({event['timeoutSeconds']} s, then {event['onTimeout']})", "bold")
+            )
         elif kind == EventType.AUDIT:
             if event["passed"]:
                 warned = f", {plural(len(event['warnings']), 'warning')}" if event["warnings"] else ""

@@ -587,3 +587,29 @@ def test_sizes_and_clock():
         "0 B", "1023 B", "1.0 KB", "47.2 KB", "5.0 MB", "3072.0 GB"
     ]  # fmt: skip
     assert [invoke_text.clock(s) for s in (0, 59.9, 61, 3600)] == ["00:00", "00:59", "01:01", "1:00:00"]
+
+
+@pytest.mark.usefixtures("s3")  # the moto S3 the CLI and the runtime share, and its credentials
+@pytest.mark.parametrize("answer", ["approve", "edit"])
+def test_review_lets_a_person_approve_or_edit_the_plan(agentcore, outputs_file, tmp_path, monkeypatch, answer):
+    plane, _ = agentcore
+    revised = "1. 총 매출만 계산"
+    # The person's editor: what they would save (click.edit returns the saved text).
+    monkeypatch.setattr(job.click, "edit", lambda text: revised)
+    result = CliRunner().invoke(
+        app,
+        ["invoke", "--stack", "dev", QUESTION, "--data", str(DATA), "--download", str(tmp_path / "out"),
+         "--outputs", str(outputs_file), "--review"],
+        input="a\n" if answer == "approve" else "e\n",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert plane.invocations[-1].payload["planReview"] is True
+    assert "? plan waiting for review (600 s, then proceed)" in result.stdout
+    assert "1. 총 매출 계산 2. 카테고리별 매출 3. 차트" in result.stdout  # the plan, shown before the question
+    if answer == "approve":
+        assert "Plan approved." in result.stdout
+        assert "· plan approved" in result.stdout
+    else:
+        assert "Plan revised." in result.stdout
+        assert "· plan revised by a person" in result.stdout
+    assert "✓ complete in" in result.stdout

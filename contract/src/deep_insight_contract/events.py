@@ -16,6 +16,7 @@ class EventType(StrEnum):
     ERROR = "error"
     COMPLETE = "complete"
     AUDIT = "audit"
+    PLAN_REVIEW = "plan_review"
 
 
 REQUIRED_FIELDS: dict[EventType, frozenset[str]] = {
@@ -29,6 +30,7 @@ REQUIRED_FIELDS: dict[EventType, frozenset[str]] = {
     EventType.ERROR: frozenset({"message", "retryable"}),
     EventType.COMPLETE: frozenset({"artifacts", "durationSeconds", "usage"}),
     EventType.AUDIT: frozenset({"attempt", "passed", "defects", "warnings"}),
+    EventType.PLAN_REVIEW: frozenset({"plan", "decisionUri", "timeoutSeconds", "onTimeout"}),
 }
 TERMINAL = frozenset({EventType.COMPLETE, EventType.ERROR})
 """Exactly one of these ends every stream."""

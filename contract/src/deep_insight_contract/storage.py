@@ -18,3 +18,9 @@ def input_prefix(session_id: str) -> str:
 def artifacts_prefix(session_id: str) -> str:
     """What the job produces (figures, charts, citations, reports)."""
     return f"{session_prefix(session_id)}artifacts/"
+
+
+def plan_review_key(session_id: str) -> str:
+    """Where a person's decision on the job's plan goes (payload planReview): JSON {"action": "approve"} or
+    {"action": "revise", "plan": "..."}; the runtime waits for it and deletes it once read."""
+    return f"{session_prefix(session_id)}review/decision.json"

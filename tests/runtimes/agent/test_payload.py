@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import boto3
@@ -75,3 +76,40 @@ def test_agentcores_ids_within_the_rule_are_accepted():
     for session_id in ("x" * session_type.metadata["min"], "Ab9._-" * 42 + "abcd", str(uuid.uuid4()) + "-x"):
         assert session_type.metadata["min"] <= len(session_id) <= session_type.metadata["max"]
         assert parse_session_id(session_id) == session_id
+
+
+def test_plan_review_fields():
+    invocation = parse_invocation(
+        {"prompt": "매출", "planReview": True, "planReviewTimeoutSeconds": 120, "planReviewOnTimeout": "cancel"},
+        artifact_bucket="b",
+    )
+    assert (invocation.plan_review, invocation.plan_review_timeout_seconds, invocation.plan_review_on_timeout) == (
+        True,
+        120,
+        "cancel",
+    )
+    plain = parse_invocation({"prompt": "매출"}, artifact_bucket="b")
+    assert (plain.plan_review, plain.plan_review_timeout_seconds, plain.plan_review_on_timeout) == (
+        False,
+        600,
+        "proceed",
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "bucket", "message"),
+    [
+        ({"planReview": "yes"}, "b", "planReview must be true or false"),
+        (
+            {"planReviewTimeoutSeconds": 5},
+            "b",
+            "planReviewTimeoutSeconds must be a whole number of seconds from 10 to 3600, not 5",
+        ),
+        ({"planReviewTimeoutSeconds": True}, "b", "planReviewTimeoutSeconds must be"),
+        ({"planReviewOnTimeout": "wait"}, "b", "planReviewOnTimeout must be proceed or cancel, not 'wait'"),
+        ({"planReview": True}, None, "planReview needs the artifacts bucket"),
+    ],
+)
+def test_bad_plan_review_fields_are_one_line_errors(fields, bucket, message):
+    with pytest.raises(PayloadError, match=re.escape(message)):
+        parse_invocation({"prompt": "매출", **fields}, artifact_bucket=bucket)

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 import pandas as pd
 import pytest
-from deep_insight_agent.events import validate_stream
+from deep_insight_agent.events import guarded, validate_stream
 from deep_insight_agent.executor_session import LocalExecutorSession, Notify
 from deep_insight_agent.payload import Invocation
 from deep_insight_agent.presign import s3_client as agent_s3_client
@@ -340,3 +340,88 @@ def test_a_validator_disagreement_sends_the_coder_back_once(executor_with_s3, s3
     body = s3.get_object(Bucket=BUCKET, Key=f"sessions/{session_id}/artifacts/calculation_metadata.json")["Body"]
     recorded = {m["id"]: m["value"] for m in json.loads(body.read())}
     assert recorded["calc-total-sales"] == 157685452  # fixed by the coder's second run
+
+
+def _reviewed_job(executor, agent_s3, session_id: str, decide, **review) -> tuple[list[dict], dict]:
+    """Run the reference job with planReview; ``decide(event)`` answers the plan_review event (or not)."""
+    categories = list(pd.read_csv(DATA)["카테고리"].unique())
+    models = {name: ScriptedModel(turns) for name, turns in scripts(categories).items()}
+
+    @asynccontextmanager
+    async def open_executor(sid: str, report: Notify):
+        async with LocalExecutorSession(executor.url, sid, TOKEN) as session:
+            yield session
+
+    deps = WorkflowDeps(
+        model_for=models.__getitem__, open_executor=open_executor, artifact_bucket=BUCKET, s3=agent_s3,
+        review_poll_seconds=0.05,
+    )  # fmt: skip
+    invocation = Invocation(
+        prompt="카테고리별 매출을 분석해줘", data=with_input(agent_s3, session_id), language="ko", plan_review=True,
+        **review,
+    )  # fmt: skip
+
+    async def collect() -> list[dict]:
+        events = []
+        async for event in guarded(run_job(invocation, session_id, deps), session_id):
+            events.append(event)
+            if event["type"] == "plan_review":
+                await asyncio.to_thread(decide, event)
+        return events
+
+    return asyncio.run(collect()), models
+
+
+def _put_decision(s3, event: dict, decision: dict) -> None:
+    bucket, key = event["decisionUri"].removeprefix("s3://").split("/", 1)
+    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(decision, ensure_ascii=False).encode())
+
+
+def test_plan_review_approved(executor_with_s3, s3, agent_s3):
+    session_id = "review-approve-0123456789abcdef0123456789"
+    events, _ = _reviewed_job(
+        executor_with_s3, agent_s3, session_id, lambda e: _put_decision(s3, e, {"action": "approve"})
+    )
+    assert validate_stream(events) == []
+    (review,) = [e for e in events if e["type"] == "plan_review"]
+    assert review["plan"] == "1. 총 매출 계산 2. 카테고리별 매출 3. 차트"  # the planner's text
+    assert review["decisionUri"] == f"s3://{BUCKET}/sessions/{session_id}/review/decision.json"
+    assert (review["timeoutSeconds"], review["onTimeout"]) == (600, "proceed")
+    kinds = [(e["type"], e.get("agent") or e.get("phase")) for e in events]
+    assert (
+        kinds.index(("plan_review", None)) < kinds.index(("status", "plan approved")) < kinds.index(("agent", "coder"))
+    )
+    assert events[-1]["type"] == "complete"
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"sessions/{session_id}/review/")  # read, removed
+
+
+def test_plan_review_revised_plan_is_what_the_coder_follows(executor_with_s3, s3, agent_s3):
+    session_id = "review-revise-0123456789abcdef01234567890"
+    revised = {"action": "revise", "plan": "1. 총 매출만 계산하고 차트는 그리지 마세요"}
+    events, models = _reviewed_job(executor_with_s3, agent_s3, session_id, lambda e: _put_decision(s3, e, revised))
+    assert "plan revised by a person" in [e["phase"] for e in events if e["type"] == "status"]
+    task = json.dumps(models["coder"].requests[0], ensure_ascii=False)
+    assert "revised by a person; follow this plan" in task
+    assert revised["plan"] in task
+    assert "1. 총 매출 계산 2. 카테고리별 매출 3. 차트" not in task  # the planner's own plan was replaced
+
+
+@pytest.mark.parametrize("on_timeout", ["proceed", "cancel"])
+def test_plan_review_nobody_answers(executor_with_s3, agent_s3, on_timeout):
+    session_id = f"review-timeout-{on_timeout}-0123456789abcdef01234567"
+    events, _ = _reviewed_job(
+        executor_with_s3, agent_s3, session_id, lambda e: None,
+        plan_review_timeout_seconds=1, plan_review_on_timeout=on_timeout,
+    )  # fmt: skip
+    assert validate_stream(events) == []
+    started = [e["agent"] for e in events if e["type"] == "agent" and e["state"] == "started"]
+    if on_timeout == "proceed":
+        assert "plan review timed out after 1 s; proceeding with the plan" in [
+            e["phase"] for e in events if e["type"] == "status"
+        ]
+        assert events[-1]["type"] == "complete"
+        assert started == ["planner", "coder", "validator", "reporter"]
+    else:
+        assert events[-1]["type"] == "error"
+        assert events[-1]["message"] == "nobody decided on the plan within 1 s; the job was cancelled"
+        assert started == ["planner"]

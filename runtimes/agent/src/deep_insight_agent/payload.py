@@ -18,11 +18,20 @@ class PayloadError(ValueError):
     """A bad invocation: the message says what is wrong and how to fix it (one line)."""
 
 
+PLAN_REVIEW_TIMEOUT = range(10, 3601)
+"""Seconds a plan review may wait for a person (default 600: ten minutes)."""
+FIELDS = ("prompt", "data", "language", "planReview", "planReviewTimeoutSeconds", "planReviewOnTimeout")
+
+
 @dataclass(frozen=True)
 class Invocation:
     prompt: str
     data: tuple[str, ...]
     language: str
+    plan_review: bool = False
+    plan_review_timeout_seconds: int = 600
+    plan_review_on_timeout: str = "proceed"
+    """``proceed`` with the planner's plan, or ``cancel`` the job, when nobody decides in time."""
 
 
 def parse_session_id(session_id: object) -> str:
@@ -45,9 +54,9 @@ def parse_session_id(session_id: object) -> str:
 def parse_invocation(payload: Any, *, artifact_bucket: str | None) -> Invocation:
     if not isinstance(payload, dict):
         raise PayloadError('the payload must be a JSON object such as {"prompt": "..."}')
-    unknown = sorted(set(payload) - {"prompt", "data", "language"})
+    unknown = sorted(set(payload) - set(FIELDS))
     if unknown:
-        raise PayloadError(f"unknown field(s) {', '.join(unknown)}; the payload has prompt, data and language")
+        raise PayloadError(f"unknown field(s) {', '.join(unknown)}; the payload has {', '.join(FIELDS)}")
     prompt = payload.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise PayloadError("prompt is required: a non-empty string with the question")
@@ -69,4 +78,27 @@ def parse_invocation(payload: Any, *, artifact_bucket: str | None) -> Invocation
         language = "ko" if HANGUL.search(prompt) else "en"
     elif language not in ("ko", "en"):
         raise PayloadError(f"language {language!r} is not supported; use ko or en")
-    return Invocation(prompt=prompt.strip(), data=tuple(data), language=language)
+    review = payload.get("planReview", False)
+    if not isinstance(review, bool):
+        raise PayloadError("planReview must be true or false")
+    timeout = payload.get("planReviewTimeoutSeconds", 600)
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout not in PLAN_REVIEW_TIMEOUT:
+        raise PayloadError(
+            f"planReviewTimeoutSeconds must be a whole number of seconds from {PLAN_REVIEW_TIMEOUT.start} to "
+            f"{PLAN_REVIEW_TIMEOUT.stop - 1}, not {timeout!r}"
+        )
+    on_timeout = payload.get("planReviewOnTimeout", "proceed")
+    if on_timeout not in ("proceed", "cancel"):
+        raise PayloadError(f"planReviewOnTimeout must be proceed or cancel, not {on_timeout!r}")
+    if review and artifact_bucket is None:
+        raise PayloadError(
+            "planReview needs the artifacts bucket (DEEP_INSIGHT_ARTIFACT_BUCKET): the decision goes there"
+        )
+    return Invocation(
+        prompt=prompt.strip(),
+        data=tuple(data),
+        language=language,
+        plan_review=review,
+        plan_review_timeout_seconds=timeout,
+        plan_review_on_timeout=on_timeout,
+    )
