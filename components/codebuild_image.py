@@ -20,12 +20,11 @@ import pulumi_aws as aws
 
 from components.build_archive import Archive, build_archive
 from components.buildspec import image_buildspec, render
-from components.iam import Document, allow, document, service_trust
+from components.iam import CODEBUILD, Document, allow, document, service_trust
 from components.remote_build import TAG_VARIABLE, RemoteImageBuild, RemoteImageBuildArgs
 from components.role import role_with_policy
 from components.settings import ResourceTags
 
-CODEBUILD = "codebuild.amazonaws.com"
 SOURCES_PREFIX = "sources/"
 SOURCES_EXPIRE_AFTER_DAYS = 1
 """The archives are needed only while their build runs; S3's shortest expiry is one day."""

@@ -22,6 +22,7 @@ Statement = dict[str, Any]
 
 ECS_TASKS = "ecs-tasks.amazonaws.com"
 AGENTCORE = "bedrock-agentcore.amazonaws.com"
+CODEBUILD = "codebuild.amazonaws.com"
 
 
 def document(*statements: Statement) -> Document:

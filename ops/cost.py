@@ -38,13 +38,13 @@ IDLE_LEVERS: Mapping[str, str] = MappingProxyType(
 )
 """Each idle line, and the setting that changes it (`plan` names the biggest three)."""
 
-# CodeBuild's on-demand instance names for the small compute type of each environment type it bills.
-BUILD_INSTANCES: Mapping[str, str] = MappingProxyType(
-    {"ARM_CONTAINER": "arm1.small", "LINUX_CONTAINER": "general1.small"}
+BUILD_INSTANCES: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "ARM_CONTAINER": ("arm1.small", "codebuild_arm_small_minute"),
+        "LINUX_CONTAINER": ("general1.small", "codebuild_linux_small_minute"),
+    }
 )
-BUILD_PRICES: Mapping[str, str] = MappingProxyType(
-    {"ARM_CONTAINER": "codebuild_arm_small_minute", "LINUX_CONTAINER": "codebuild_linux_small_minute"}
-)
+"""Environment type -> CodeBuild's on-demand instance name and its price in pricing.json."""
 
 
 class Resource(Protocol):
@@ -284,9 +284,9 @@ def estimate(stack: Footprint, pricing: Pricing) -> Estimate:
     ]
     per_deploy = [
         Line(
-            f"CodeBuild {runtime} image ({BUILD_INSTANCES[kind]})",
+            f"CodeBuild {runtime} image ({BUILD_INSTANCES[kind][0]})",
             f"{a['image_build_minutes']:g} min",
-            a["image_build_minutes"] * p[BUILD_PRICES[kind]],
+            a["image_build_minutes"] * p[BUILD_INSTANCES[kind][1]],
         )
         for runtime, kind in stack.image_builds
     ]

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deep_insight_agent.figures import Figure, computed_value, figures_in
+from deep_insight_agent.report_content import MARK
 
-MARK = re.compile(r"\[(\d+)\]")
 # What may stand between a figure and its mark: a few letters of the same clause, such as a currency word
 # and a Korean ending ("157,685,452원입니다 [1]"), but no digit, no clause punctuation and no other mark.
 BETWEEN = re.compile(r"[^\d.,;:!?()\[\]\n]{0,12}")

@@ -10,20 +10,20 @@ from __future__ import annotations
 import io
 import logging
 import os
-import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
-from deep_insight_agent.report_content import KeyFigure, Table
+from deep_insight_agent.report_content import KeyFigure, Table, citation_runs, without_marks
 
 FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/nanum/NanumGothic.ttf",
     "/usr/share/fonts/truetype/nanum/NanumBarunGothic.ttf",
 )
-CITATION_MARK = re.compile(r"\s?\[\d+\]")
 # fontTools reports every table it leaves out of the embedded subset; none of them matter for a report.
 logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
 
@@ -79,6 +79,15 @@ class Cover:
     date: str
     session_id: str
 
+    def fields(self, labels: Mapping[str, str]) -> list[tuple[str, str]]:
+        """(label, value) of each line the cover shows, labelled in the report's language."""
+        return [
+            (labels["question"], self.question),
+            (labels["data"], ", ".join(self.data_files) or "-"),
+            (labels["date"], self.date),
+            (labels["session"], self.session_id),
+        ]
+
 
 @dataclass(frozen=True)
 class Report:
@@ -97,7 +106,18 @@ LABELS: dict[str, dict[str, str]] = {
     "en": {"question": "Question", "data": "Data", "date": "Date", "session": "Session", "summary": "Key figures",
            "contents": "Contents", "references": "References", "page": "Page"},
 }  # fmt: skip
-MARK = re.compile(r"\[(\d+)\]")
+
+
+class _Headed(Protocol):
+    @property
+    def heading(self) -> str: ...
+    @property
+    def key_figures(self) -> tuple[KeyFigure, ...]: ...
+
+
+def summary(sections: Iterable[_Headed]) -> list[tuple[str, KeyFigure]]:
+    """The executive summary: every section's key figures, each with the heading it comes from."""
+    return [(section.heading, figure) for section in sections for figure in section.key_figures]
 
 
 class _Pdf(FPDF):
@@ -126,8 +146,7 @@ def render(report: Report, *, with_citations: bool, font: Path | None = None) ->
     # Each reference's link, pointed at its line once the references page exists (set_link below).
     references = {c.number: pdf.add_link(page=1) for c in report.citations} if with_citations else {}
 
-    def plain(value: str) -> str:
-        return CITATION_MARK.sub("", value)
+    plain = without_marks
 
     def line(height: float, value: str) -> None:
         pdf.multi_cell(0, height, value, new_x="LMARGIN", new_y="NEXT")
@@ -137,14 +156,12 @@ def render(report: Report, *, with_citations: bool, font: Path | None = None) ->
         if not with_citations:
             line(height, plain(value))
             return
-        position = 0
-        for mark in MARK.finditer(value):
-            pdf.write(height, value[position : mark.start()].rstrip(" "))
-            pdf.char_vpos = "SUP"
-            pdf.write(height, mark[1], link=references.get(int(mark[1]), ""))
-            pdf.char_vpos = "LINE"
-            position = mark.end()
-        pdf.write(height, value[position:])
+        for piece, number in citation_runs(value):
+            pdf.write(height, piece)
+            if number is not None:
+                pdf.char_vpos = "SUP"
+                pdf.write(height, str(number), link=references.get(number, ""))
+                pdf.char_vpos = "LINE"
         pdf.ln(height)
 
     # Cover: the title, the question, the data, the date and the session.
@@ -160,17 +177,11 @@ def render(report: Report, *, with_citations: bool, font: Path | None = None) ->
     if report.cover is not None:
         pdf.ln(10)
         pdf.set_font("Report", size=11)
-        cover = report.cover
-        for label, value in (
-            (labels["question"], cover.question),
-            (labels["data"], ", ".join(cover.data_files) or "-"),
-            (labels["date"], cover.date),
-            (labels["session"], cover.session_id),
-        ):
+        for label, value in report.cover.fields(labels):
             line(7, f"{label}: {value}")
 
     # The key figures of every section, then the contents.
-    figures = [(section.heading, figure) for section in report.sections for figure in section.key_figures]
+    figures = summary(report.sections)
     pdf.add_page()
     if figures:
         pdf.set_font("Report", size=16)
@@ -199,8 +210,7 @@ def render(report: Report, *, with_citations: bool, font: Path | None = None) ->
         for bullet in section.bullets:
             flowing(6, f"• {bullet}")
         for table in section.tables:
-            numeric = [all(isinstance(row[i], int | float) for row in table.rows) for i in range(len(table.header))]
-            align = tuple("RIGHT" if is_number else "LEFT" for is_number in numeric)
+            align = tuple("RIGHT" if is_number else "LEFT" for is_number in table.numeric_columns())
             # One embedded font, regular only: the heading row is set off by its shade, not bold.
             headings = FontFace(emphasis="", fill_color=(235, 235, 235))
             with pdf.table(text_align=align, first_row_as_headings=True, headings_style=headings) as rendered:

@@ -9,9 +9,31 @@ back to the model so it can fix its call.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+MARK = re.compile(r"\[(\d+)\]")
+"""A citation mark, ``[n]``: n is a citation's number in citations.json."""
+SPACED_MARK = re.compile(r"\s?\[(\d+)\]")
+"""A mark with the space before it: what goes when a mark is removed or replaced."""
+
+
+def without_marks(text: str) -> str:
+    return SPACED_MARK.sub("", text)
+
+
+def citation_runs(text: str) -> list[tuple[str, int | None]]:
+    """``text`` cut at its marks: each piece of text (without the space before a mark) and the mark after
+    it; the last piece has none."""
+    runs: list[tuple[str, int | None]] = []
+    position = 0
+    for mark in MARK.finditer(text):
+        runs.append((text[position : mark.start()].rstrip(" "), int(mark[1])))
+        position = mark.end()
+    return [*runs, (text[position:], None)]
+
 
 CHART_PREFIX, CHART_SUFFIX = "artifacts/", ".png"
 SECTION_KEYS = frozenset({"heading", "paragraphs", "bullets", "tables", "charts", "keyFigures"})
@@ -23,6 +45,10 @@ class Table:
     header: tuple[str, ...]
     rows: tuple[tuple[Cell, ...], ...]
     caption: str = ""
+
+    def numeric_columns(self) -> list[bool]:
+        """Per column, whether every row holds a number there (renderers right-align those)."""
+        return [all(isinstance(row[i], int | float) for row in self.rows) for i in range(len(self.header))]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ Korean text gets a font with Hangul for East Asian runs (w:eastAsia), which Word
 from __future__ import annotations
 
 import io
-import re
 from typing import Any
 
 from docx import Document
@@ -22,9 +21,9 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Inches, Pt
 
-from deep_insight_agent.report import CITATION_MARK, LABELS, Report, cell_text
+from deep_insight_agent.report import LABELS, Report, cell_text, summary
+from deep_insight_agent.report_content import citation_runs, without_marks
 
-MARK = re.compile(r"\[(\d+)\]")
 KOREAN_FONT = "NanumGothic"
 
 
@@ -56,14 +55,12 @@ def _page_number_footer(document: Any) -> None:
 
 def _flowing(paragraph: Any, value: str, *, with_citations: bool) -> None:
     if not with_citations:
-        paragraph.add_run(CITATION_MARK.sub("", value))
+        paragraph.add_run(without_marks(value))
         return
-    position = 0
-    for mark in MARK.finditer(value):
-        paragraph.add_run(value[position : mark.start()].rstrip(" "))
-        paragraph.add_run(mark[1]).font.superscript = True
-        position = mark.end()
-    paragraph.add_run(value[position:])
+    for piece, number in citation_runs(value):
+        paragraph.add_run(piece)
+        if number is not None:
+            paragraph.add_run(str(number)).font.superscript = True
 
 
 def render_docx(report: Report, *, with_citations: bool) -> bytes:
@@ -73,24 +70,17 @@ def render_docx(report: Report, *, with_citations: bool) -> bytes:
     _east_asian_font(document)
     _page_number_footer(document)
 
-    def plain(value: str) -> str:
-        return CITATION_MARK.sub("", value)
+    plain = without_marks
 
     document.add_heading(plain(report.title), level=0)
     if report.notice:
         document.add_paragraph().add_run(report.notice).bold = True
     if report.cover is not None:
-        cover = report.cover
-        for label, value in (
-            (labels["question"], cover.question),
-            (labels["data"], ", ".join(cover.data_files) or "-"),
-            (labels["date"], cover.date),
-            (labels["session"], cover.session_id),
-        ):
+        for label, value in report.cover.fields(labels):
             document.add_paragraph(f"{label}: {value}")
     document.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
 
-    figures = [(section.heading, figure) for section in report.sections for figure in section.key_figures]
+    figures = summary(report.sections)
     if figures:
         document.add_heading(labels["summary"], level=1)
         for heading, figure in figures:

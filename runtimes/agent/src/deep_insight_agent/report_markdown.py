@@ -7,16 +7,12 @@ columns are right-aligned, and table cells escape ``|``.
 
 from __future__ import annotations
 
-import re
-
-from deep_insight_agent.report import LABELS, Report, cell_text
-from deep_insight_agent.report_content import ReportContent
-
-MARK = re.compile(r"\s?\[(\d+)\]")
+from deep_insight_agent.report import LABELS, Report, cell_text, summary
+from deep_insight_agent.report_content import SPACED_MARK, ReportContent
 
 
 def _cited(value: str) -> str:
-    return MARK.sub(lambda m: f'<sup><a href="#ref-{m[1]}">{m[1]}</a></sup>', value)
+    return SPACED_MARK.sub(lambda m: f'<sup><a href="#ref-{m[1]}">{m[1]}</a></sup>', value)
 
 
 def _cell(value: str) -> str:
@@ -38,7 +34,7 @@ def render_markdown(report: Report, content: ReportContent) -> str:
             f"- {labels['session']}: `{cover.session_id}`",
             "",
         ]
-    figures = [(section.heading, figure) for section in content.sections for figure in section.key_figures]
+    figures = summary(content.sections)
     if figures:
         out += [f"## {labels['summary']}", ""]
         out += [f"- **{_cited(figure.label)}**: {_cited(figure.value)} ({heading})" for heading, figure in figures]
@@ -50,7 +46,7 @@ def render_markdown(report: Report, content: ReportContent) -> str:
         if section.bullets:
             out += [f"- {_cited(bullet)}" for bullet in section.bullets] + [""]
         for table in section.tables:
-            numeric = [all(isinstance(row[i], int | float) for row in table.rows) for i in range(len(table.header))]
+            numeric = table.numeric_columns()
             out.append("| " + " | ".join(_cell(name) for name in table.header) + " |")
             out.append("|" + "|".join("---:" if is_number else "---" for is_number in numeric) + "|")
             out += ["| " + " | ".join(_cell(cell_text(cell)) for cell in row) + " |" for row in table.rows]
