@@ -7,6 +7,7 @@ with the exit codes of README "Operations": 0 fine, 1 a failed check or job, 2 b
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Sequence
 from typing import Annotated, Any
@@ -103,7 +104,12 @@ app.command("reap")(reap.command)
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    finally:
+        # The process ends here. Freezing what it holds spares the interpreter's last full garbage
+        # collection a pass over pulumi_aws's few hundred thousand objects (about 0.5 s of `plan`).
+        gc.freeze()
 
 
 if __name__ == "__main__":
