@@ -90,7 +90,7 @@ def test_no_sections_and_no_title_are_reported_together():
 
 
 def test_the_tool_hands_mistakes_back_to_the_model_and_records_nothing():
-    from deep_insight_agent.workflow import executor_tools  # noqa: PLC0415
+    from deep_insight_agent.tools import executor_tools  # noqa: PLC0415
 
     holder: dict = {}
     (write_report,) = executor_tools(None, holder)["reporter"]  # type: ignore[arg-type]  # needs no executor

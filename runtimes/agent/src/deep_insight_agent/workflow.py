@@ -16,9 +16,7 @@ from typing import Any
 
 from deep_insight_contract.agents import AGENT_NAMES
 from deep_insight_contract.events import EventType
-from deep_insight_contract.executor import ExecuteResult, Language
-from deep_insight_contract.storage import plan_review_key
-from strands import Agent, tool
+from strands import Agent
 from strands.models.model import Model
 
 from deep_insight_agent.artifacts import ARTIFACT_FOLDER, EXPECTED_ARTIFACTS, fetch_inputs, publish_artifacts
@@ -27,12 +25,14 @@ from deep_insight_agent.events import make_event
 from deep_insight_agent.executor_client import ExecutorClient
 from deep_insight_agent.executor_session import ExecutorSession, Notify
 from deep_insight_agent.payload import Invocation
+from deep_insight_agent.plan_review import plan_review
 from deep_insight_agent.presign import ForeignKeyError, SessionPresigner, s3_client
 from deep_insight_agent.report import Citation, Cover, Report, Section, render
-from deep_insight_agent.report_content import ReportContent, parse_report
+from deep_insight_agent.report_content import ReportContent
 from deep_insight_agent.report_docx import render_docx
 from deep_insight_agent.report_markdown import render_markdown
 from deep_insight_agent.resilience import ATTEMPTS, STALL_SECONDS, TOTAL_SECONDS, ResilientModel
+from deep_insight_agent.tools import executor_tools
 
 AGENTS = AGENT_NAMES
 USAGE_FIELDS = ("inputTokens", "outputTokens", "cacheReadInputTokens", "cacheWriteInputTokens")
@@ -42,7 +42,6 @@ REVIEW_ROUNDS = 2
 AUDIT_ATTEMPTS = 2
 """The reporter's first report and one retry with the audit's findings; then it is published as unaudited."""
 LANGUAGE_NAMES = {"ko": "Korean", "en": "English"}
-TOOL_RESULT_LIMIT = 8000  # characters of executor output handed back to the model
 
 
 def system_prompt(agent: str, language: str) -> str:
@@ -75,72 +74,6 @@ class WorkflowDeps:
         return SessionPresigner(self.s3, self.artifact_bucket, session_id)
 
 
-class PlanReviewCancelled(Exception):
-    """Nobody decided on the plan in time and the payload said planReviewOnTimeout: cancel."""
-
-
-async def _plan_review(
-    invocation: Invocation, session_id: str, deps: WorkflowDeps, notes: list[str]
-) -> AsyncGenerator[dict[str, Any]]:
-    """Show the planner's plan and wait, bounded, for a person's decision in S3 (plan_review_key).
-
-    Why S3 and not a second invocation of the AgentCore session: AgentCore sends a session's invocations
-    to the microVM that is busy streaming this job, and the runtime runs one job per session at a time;
-    the session's S3 prefix is already the channel between the caller and the job (inputs, artifacts),
-    the runtime's role may read it, and the caller's credentials may write it.
-    """
-    if deps.s3 is None:
-        deps.s3 = s3_client()
-    bucket, key = deps.artifact_bucket, plan_review_key(session_id)
-    await asyncio.to_thread(deps.s3.delete_object, Bucket=bucket, Key=key)  # no decision from an earlier run
-    plan = notes[-1].split("\n", 1)[-1]
-    yield make_event(
-        EventType.PLAN_REVIEW,
-        session_id,
-        plan=plan,
-        decisionUri=f"s3://{bucket}/{key}",
-        timeoutSeconds=invocation.plan_review_timeout_seconds,
-        onTimeout=invocation.plan_review_on_timeout,
-    )
-
-    def read_decision() -> bytes:
-        return deps.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-
-    deadline = time.monotonic() + invocation.plan_review_timeout_seconds
-    while time.monotonic() < deadline:
-        await asyncio.sleep(min(deps.review_poll_seconds, max(deadline - time.monotonic(), 0)))
-        try:
-            body = await asyncio.to_thread(read_decision)
-        except deps.s3.exceptions.NoSuchKey:
-            continue
-        await asyncio.to_thread(deps.s3.delete_object, Bucket=bucket, Key=key)
-        try:
-            decision = json.loads(body)
-        except ValueError:
-            decision = None
-        action = decision.get("action") if isinstance(decision, dict) else None
-        revised = decision.get("plan") if isinstance(decision, dict) else None
-        if action == "approve":
-            yield make_event(EventType.STATUS, session_id, phase="plan approved")
-            return
-        if action == "revise" and isinstance(revised, str) and revised.strip():
-            notes[-1] = f"planner said (revised by a person; follow this plan):\n{revised.strip()}"
-            yield make_event(EventType.STATUS, session_id, phase="plan revised by a person")
-            return
-        yield make_event(
-            EventType.STATUS,
-            session_id,
-            phase='plan review: the decision is not {"action": "approve"} or {"action": "revise", "plan": "..."}; '
-            "still waiting",
-        )
-    waited = invocation.plan_review_timeout_seconds
-    if invocation.plan_review_on_timeout == "cancel":
-        raise PlanReviewCancelled(f"nobody decided on the plan within {waited} s; the job was cancelled")
-    yield make_event(
-        EventType.STATUS, session_id, phase=f"plan review timed out after {waited} s; proceeding with the plan"
-    )
-
-
 def new_usage() -> dict[str, Any]:
     return {**dict.fromkeys(USAGE_FIELDS, 0), "byAgent": {}}
 
@@ -152,77 +85,6 @@ def add_usage(usage: dict[str, Any], agent: str, accumulated: Mapping[str, Any])
         count = int(accumulated.get(name, 0) or 0)
         usage[name] += count
         mine[name] += count
-
-
-def _summary(result: ExecuteResult) -> str:
-    parts = [f"status: {result.status}"]
-    if result.stdout:
-        parts.append(f"stdout:\n{result.stdout}")
-    if result.stderr:
-        parts.append(f"stderr:\n{result.stderr}")
-    if result.error is not None:
-        error = result.error
-        parts.append(f"error: {error.type}: {error.message}\n{error.traceback or ''}")
-    return "\n".join(parts)[:TOOL_RESULT_LIMIT]
-
-
-def executor_tools(executor: ExecutorClient, report_holder: dict[str, Any]) -> dict[str, list[Any]]:
-    @tool
-    async def python(code: str) -> str:
-        """Run Python in the session's notebook-like worker (variables persist; inputs are in data/).
-
-        Args:
-            code: Python source to run.
-        """
-        return _summary(await executor.execute(code))
-
-    @tool
-    async def bash(command: str) -> str:
-        """Run a shell command in the session's workspace.
-
-        Args:
-            command: the command line.
-        """
-        return _summary(await executor.execute(command, language=Language.BASH))
-
-    @tool
-    def write_report(title: str, sections: list[dict[str, Any]]) -> str:
-        """Write the final report. Any text, table cell or key figure may end a figure with a citation
-        mark [n] from artifacts/citations.json.
-
-        Args:
-            title: the report's title.
-            sections: a list of {"heading": str, "paragraphs": [str], "bullets": [str],
-                "tables": [{"header": [str], "rows": [[str or number]], "caption": str}],
-                "charts": [{"path": "artifacts/<file>.png", "caption": str}],
-                "keyFigures": [{"label": str, "value": str}]}; only "heading" is required.
-        """
-        content, problems = parse_report(title, sections)
-        if content is None:
-            return "The report was not recorded. Fix these and call write_report again:\n" + "\n".join(
-                f"- {problem}" for problem in problems
-            )
-        report_holder["content"] = content
-        return f"report with {len(content.sections)} sections recorded"
-
-    @tool
-    def send_back(discrepancies: list[dict[str, Any]]) -> str:
-        """Send the coder back to fix calculations your recomputation disagrees with; you check again after.
-
-        Args:
-            discrepancies: a list of {"calculationId": str, "recorded": str, "recomputed": str, "note": str}.
-        """
-        problems = [
-            f"discrepancies[{i}] needs a calculationId and what you recomputed"
-            for i, item in enumerate(discrepancies)
-            if not isinstance(item, dict) or not item.get("calculationId") or "recomputed" not in item
-        ]
-        if problems or not discrepancies:
-            return "Nothing was sent back. " + ("; ".join(problems) or "Give at least one discrepancy.")
-        report_holder.setdefault("discrepancies", []).extend(discrepancies)
-        return f"{len(discrepancies)} discrepancy(ies) recorded: the coder fixes them, then you check again"
-
-    return {"planner": [], "coder": [python, bash], "validator": [python, send_back], "reporter": [write_report]}
 
 
 def build_agent(
@@ -453,7 +315,7 @@ async def _on_executor(
                 async for event in step(name, "\n\n".join(notes)):
                     yield event
                 if name == "planner" and invocation.plan_review:
-                    async for event in _plan_review(invocation, session_id, deps, notes):
+                    async for event in plan_review(invocation, session_id, deps, notes):
                         yield event
             for _ in range(REVIEW_ROUNDS):
                 sent = holder.pop("discrepancies", None)
