@@ -6,8 +6,15 @@
 2. Control-plane work per executor session against moto (ECS, ELBv2, EC2 on 127.0.0.1): AWS calls and
    wall time to start a session (task, target group, rule, health) and to clean it up.
 
-3. What the models are sent per job: model turns, and characters of system prompts and tool specs (the
-   part Bedrock's prompt cache holds after an agent's first turn) and of the conversation.
+3. What the models are sent per job, in tokens: model turns, input and output tokens, and the input billed
+   with Bedrock's prompt cache against without it (``prompt_tokens.py`` models the cache). Twice: the
+   reference job, and an exploring one whose coder first inspects the data, guesses a column name wrong
+   and prints the whole table, as models do; that one is also run with the tool results as they were
+   before ``tool_results.py`` (everything, cut at 8,000 characters). Tokens are counted with the Claude
+   tokenizer that anthropic's Python SDK shipped up to 0.34 (its own note: an approximation for newer
+   models); without it installed the figures are characters:
+
+       uv run --with anthropic==0.34.2 --with tokenizers python bench/agent_bench.py
 
 ``--out DIR`` also writes the first job's artifacts (both PDFs, both DOCX, the Markdown report, the
 chart, the JSON) to DIR, for a person to open.
@@ -19,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import os
 import shutil
 import signal
@@ -27,25 +35,37 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import boto3
 import httpx
 import pandas as pd
+from deep_insight_agent import tools
 from deep_insight_agent.config import EcsSettings
 from deep_insight_agent.executor_client import ExecutorClient
 from deep_insight_agent.executor_session import EcsExecutorSession, LocalExecutorSession, Notify
 from deep_insight_agent.payload import Invocation
-from deep_insight_agent.scripted import ScriptedModel
+from deep_insight_agent.scripted import Prompt, ScriptedModel
 from deep_insight_agent.workflow import WorkflowDeps, run_job
+from deep_insight_contract.executor import ExecuteResult
 from deep_insight_contract.target_group import SessionTargetGroupTemplate
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data" / "fresh-food-sales.csv"
 sys.path.insert(0, str(REPO))
+from bench.prompt_tokens import Tally, tally  # noqa: E402
 from tests.moto_server import free_port, hold_ecs_tasks, moto_server  # noqa: E402
 from tests.runtimes.agent.test_workflow import scripts  # noqa: E402  (the reference job's scripted turns)
+
+EXPLORING = [
+    "import pandas as pd\nsales = pd.read_csv('data/fresh-food-sales.csv')\nsales.info()\nprint(sales.head(20))\n"
+    "print(sales.describe())",
+    "print(sales['매출'].sum())",  # a wrong guess at the column's name: a KeyError
+    "print(sales.to_string())",  # the whole table
+]
+"""What the exploring job's coder runs before the reference job's code."""
 
 TOKEN = "bench-token"
 
@@ -70,11 +90,35 @@ def start_executor(workdir: Path) -> tuple[subprocess.Popen, str]:
     sys.exit("agent_bench: the executor did not start")
 
 
+def untrimmed(result: ExecuteResult) -> str:
+    """A tool result as the runtime made it before tool_results.py: everything, cut at 8,000 characters."""
+    parts = [f"status: {result.status}"]
+    if result.stdout:
+        parts.append(f"stdout:\n{result.stdout}")
+    if result.stderr:
+        parts.append(f"stderr:\n{result.stderr}")
+    if result.error is not None:
+        parts.append(f"error: {result.error.type}: {result.error.message}\n{result.error.traceback or ''}")
+    return "\n".join(parts)[:8000]
+
+
+def job_scripts(exploring: bool) -> dict[str, list[dict]]:
+    turns = scripts(list(pd.read_csv(DATA)["카테고리"].unique()))
+    if exploring:
+        turns["coder"] = [{"tools": [{"name": "python", "input": {"code": c}}]} for c in EXPLORING] + turns["coder"]
+    return turns
+
+
 async def one_job(
-    url: str, session_id: str, code_ms: list[float], sent: list[dict[str, int]], out: Path | None = None
+    url: str,
+    session_id: str,
+    code_ms: list[float],
+    sent: list[Prompt],
+    out: Path | None = None,
+    *,
+    exploring: bool = False,
 ) -> float:
-    categories = list(pd.read_csv(DATA)["카테고리"].unique())
-    models = {name: ScriptedModel(turns) for name, turns in scripts(categories).items()}
+    models = {name: ScriptedModel(turns) for name, turns in job_scripts(exploring).items()}
 
     @asynccontextmanager
     async def open_executor(sid: str, report: Notify):
@@ -107,8 +151,42 @@ async def one_job(
         ExecutorClient.execute = original  # type: ignore[method-assign]
     if events[-1]["type"] != "complete":
         sys.exit(f"agent_bench: the job failed: {events[-1]}")
-    sent += [request for model in models.values() for request in model.sent]
+    sent += [prompt for model in models.values() for prompt in model.prompts]
     return elapsed
+
+
+def token_counter() -> tuple[Callable[[str], int], str]:
+    try:  # not a dependency of the project: `uv run --with anthropic==0.34.2 --with tokenizers`
+        tokenizers = importlib.import_module("anthropic._tokenizers")
+    except ImportError:
+        return len, "chars"
+    tokenizer = tokenizers.sync_get_tokenizer()
+    return (lambda text: len(tokenizer.encode(text).ids)), "tokens"
+
+
+def token_rows(label: str, before: Tally, after: Tally, unit: str) -> list[tuple[str, float, str, str]]:
+    return [
+        (f"{label}: model turns", after.turns, "turns", ""),
+        (f"{label}: input sent", after.input_tokens, unit, f"before: {before.input_tokens:,}"),
+        (f"{label}: output", after.output_tokens, unit, ""),
+        (f"{label}: cache read / written", after.cache_read, unit, f"written: {after.cache_write:,}"),
+        (
+            f"{label}: input billed (input-token equivalents)",
+            after.billed_input,
+            unit,
+            f"before: {before.billed_input:,.0f}",
+        ),
+    ]
+
+
+@contextmanager
+def patched_summary(summary: Callable[[ExecuteResult], str]) -> Iterator[None]:
+    original = tools.summarize
+    tools.summarize = summary
+    try:
+        yield
+    finally:
+        tools.summarize = original
 
 
 def control_plane(sessions: int) -> tuple[list[int], list[float], list[float]]:
@@ -175,29 +253,30 @@ def main() -> None:
     rows = []
     try:
         totals, overheads = [], []
-        sent: list[dict[str, int]] = []
+        reference: list[Prompt] = []
         for i in range(args.jobs):
             code_ms: list[float] = []
             out = args.out if i == 0 else None
+            sent: list[Prompt] = []
             total = asyncio.run(one_job(url, f"bench-job-{i:03d}-0123456789abcdef0123456", code_ms, sent, out))
+            reference = sent
             totals.append(total)
             overheads.append(total - sum(code_ms) / 1000)
             time.sleep(3)  # the next job's spare kernel
         rows.append(("job wall time (reference job, scripted models)", statistics.median(totals), "s", ""))
         rows.append(("runtime overhead per job (wall − code in executor)", statistics.median(overheads), "s", "<= 1"))
-        jobs = args.jobs
-        cacheable = sum(r["system"] + r["tools"] for r in sent) / jobs
-        conversation = sum(r["messages"] for r in sent) / jobs
-        rows.append(("model turns per job", len(sent) / jobs, "turns", ""))
-        rows.append(("characters sent per job: system prompts + tool specs", cacheable, "chars", "cacheable"))
-        rows.append(("characters sent per job: conversation", conversation, "chars", ""))
-        rows.append(
-            (
-                "share of what is sent that the prompt cache can hold",
-                100 * cacheable / (cacheable + conversation),
-                "%",
-                "",
-            )
+        trimmed: list[Prompt] = []
+        asyncio.run(one_job(url, "bench-explore-0123456789abcdef0123456789", [], trimmed, exploring=True))
+        time.sleep(3)
+        as_before: list[Prompt] = []
+        with patched_summary(untrimmed):
+            asyncio.run(one_job(url, "bench-explore-before-0123456789abcdef012", [], as_before, exploring=True))
+        count, unit = token_counter()
+        rows += token_rows(
+            "reference job", tally(reference, count, cached=False), tally(reference, count, cached=True), unit
+        )
+        rows += token_rows(
+            "exploring job", tally(as_before, count, cached=False), tally(trimmed, count, cached=True), unit
         )
     finally:
         executor.send_signal(signal.SIGTERM)
@@ -210,9 +289,10 @@ def main() -> None:
     print(f"agent benchmark, {os.cpu_count()} cores, {args.jobs} jobs, {args.sessions} sessions")
     if args.out is not None:
         print(f"artifacts of the first job: {args.out} ({', '.join(sorted(p.name for p in args.out.iterdir()))})")
-    print(f"{'measure':<54} {'value':>9}  {'unit':<6} target")
+    print(f"{'measure':<58} {'value':>11}  {'unit':<6} target / before")
     for name, value, unit, target in rows:
-        print(f"{name:<54} {value:>9.2f}  {unit:<6} {target}")
+        shown = f"{value:>11,.0f}" if value >= 100 else f"{value:>11.2f}"
+        print(f"{name:<58} {shown}  {unit:<6} {target}")
 
 
 if __name__ == "__main__":

@@ -6,10 +6,23 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from strands.models.model import Model
 from strands.types.exceptions import ModelThrottledException
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """What one request would send a real model, as text: the system prompt, the tool specs (JSON) and each
+    message of the conversation (JSON), in order. ``reply`` is what the script answered (its text and
+    tool calls), the model's output."""
+
+    system: str
+    tools: str
+    messages: tuple[str, ...]
+    reply: str
 
 
 class ScriptedModel(Model):
@@ -20,9 +33,9 @@ class ScriptedModel(Model):
         self.turns = list(turns)
         self.config: dict[str, Any] = {}
         self.requests: list[list[dict[str, Any]]] = []
-        self.sent: list[dict[str, int]] = []
-        """Per request, the characters of what a real model would be sent: the system prompt and the tool
-        specs (the part a prompt cache can hold) and the conversation (bench/agent_bench.py sums them)."""
+        self.prompts: list[Prompt] = []
+        """Per request, what a real model would be sent and what it answered (bench/agent_bench.py counts
+        the tokens)."""
 
     def update_config(self, **model_config: Any) -> None:
         self.config.update(model_config)
@@ -36,16 +49,17 @@ class ScriptedModel(Model):
 
     async def stream(self, messages, tool_specs=None, system_prompt=None, **kwargs) -> AsyncIterator[dict]:  # type: ignore[override]
         self.requests.append(messages)
-        self.sent.append(
-            {
-                "system": len(system_prompt or ""),
-                "tools": len(json.dumps(tool_specs or [], ensure_ascii=False)),
-                "messages": len(json.dumps(messages, ensure_ascii=False, default=str)),
-            }
-        )
         if not self.turns:
             raise AssertionError("the script has no turn left")
         turn = self.turns.pop(0)
+        self.prompts.append(
+            Prompt(
+                system=system_prompt or "",
+                tools=json.dumps(tool_specs or [], ensure_ascii=False),
+                messages=tuple(json.dumps(m, ensure_ascii=False, default=str) for m in messages),
+                reply=json.dumps({k: turn[k] for k in ("text", "tools") if k in turn}, ensure_ascii=False),
+            )
+        )
         yield {"messageStart": {"role": "assistant"}}
         if turn.get("text"):
             yield {"contentBlockStart": {"start": {}}}
