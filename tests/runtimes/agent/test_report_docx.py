@@ -74,3 +74,12 @@ def test_korean_has_a_hangul_font_and_pages_are_numbered(report):
     assert section.different_first_page_header_footer  # no number on the cover
     fields = section.footer._element.findall(".//" + qn("w:fldSimple"))
     assert [field.get(qn("w:instr")) for field in fields] == ["PAGE"]
+
+
+def test_every_page_after_the_cover_is_numbered_references_included(report):
+    # Found by opening the DOCX in LibreOffice: a second Word section copies the first one's "different
+    # first page" setting (w:titlePg), so the references' page took the cover's empty footer.
+    document = read(render_docx(report, with_citations=True))
+    for section in document.sections[1:]:
+        assert not section.different_first_page_header_footer
+        assert section.footer.is_linked_to_previous

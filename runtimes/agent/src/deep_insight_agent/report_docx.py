@@ -13,7 +13,6 @@ import io
 from typing import Any
 
 from docx import Document
-from docx.enum.section import WD_SECTION_START
 from docx.enum.style import WD_STYLE_TYPE
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
@@ -115,7 +114,7 @@ def render_docx(report: Report, *, with_citations: bool) -> bytes:
             document.add_picture(io.BytesIO(chart), width=Inches(6))
             document.add_paragraph(plain(caption), style="Caption")
     if with_citations and report.citations:
-        document.add_section(WD_SECTION_START.NEW_PAGE)
+        document.add_page_break()  # not a new section: it would copy the cover's numberless first page
         document.add_heading(labels["references"], level=1)
         for citation in report.citations:
             paragraph = document.add_paragraph(
