@@ -4,6 +4,9 @@ superscripts only in the cited variant, a PAGE field in the footer. Read back wi
 from __future__ import annotations
 
 import io
+import re
+import subprocess
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -83,3 +86,38 @@ def test_every_page_after_the_cover_is_numbered_references_included(report):
     for section in document.sections[1:]:
         assert not section.different_first_page_header_footer
         assert section.footer.is_linked_to_previous
+
+
+@pytest.mark.parametrize("with_citations", [True, False], ids=["with-citations", "plain"])
+def test_libreoffice_opens_it_with_korean_text_and_numbered_pages(report, tmp_path, with_citations):
+    """A word processor's reading, not python-docx's: LibreOffice Writer (Debian's, installed by .ci/run)
+    converts the DOCX to PDF, and poppler reads each page back."""
+    source = tmp_path / "report.docx"
+    source.write_bytes(render_docx(report, with_citations=with_citations))
+    profile = tmp_path / "profile"  # its own LibreOffice profile: parallel runs do not share a lock
+    subprocess.run(
+        ["soffice", f"-env:UserInstallation=file://{profile}", "--headless", "--convert-to", "pdf",
+         "--outdir", str(tmp_path), str(source)],
+        check=True, capture_output=True, timeout=180,
+    )  # fmt: skip
+    converted = tmp_path / "report.pdf"
+    pages = int(re.search(r"Pages:\s+(\d+)", pdf_info(converted))[1])  # type: ignore[index]
+    texts = [page_text(converted, number) for number in range(1, pages + 1)]
+    assert "신선식품 매출 분석" in texts[0]
+    assert "157,685,452" in "".join(texts)
+    assert all(category in "".join(texts) for category in ("과일", "수산물", "유제품", "육류", "채소"))
+    last_lines = [text.strip().splitlines()[-1].strip() for text in texts]
+    assert last_lines[0] != "1"  # the cover has no number
+    assert last_lines[1:] == [str(number) for number in range(2, pages + 1)]
+    assert ("참고 문헌" in texts[-1]) is with_citations
+
+
+def pdf_info(path: Path) -> str:
+    return subprocess.run(["pdfinfo", str(path)], check=True, capture_output=True, text=True).stdout
+
+
+def page_text(path: Path, number: int) -> str:
+    return subprocess.run(
+        ["pdftotext", "-layout", "-f", str(number), "-l", str(number), str(path), "-"],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
