@@ -45,7 +45,8 @@ import pandas as pd
 from deep_insight_agent import tools
 from deep_insight_agent.config import EcsSettings
 from deep_insight_agent.executor_client import ExecutorClient
-from deep_insight_agent.executor_session import EcsExecutorSession, LocalExecutorSession, Notify
+from deep_insight_agent.executor_local import LocalExecutorSession
+from deep_insight_agent.executor_session import EcsExecutorSession, Notify
 from deep_insight_agent.payload import Invocation
 from deep_insight_agent.scripted import Prompt, ScriptedModel
 from deep_insight_agent.workflow import WorkflowDeps, run_job
@@ -122,9 +123,9 @@ async def one_job(
 
     @asynccontextmanager
     async def open_executor(sid: str, report: Notify):
-        async with LocalExecutorSession(url, sid, TOKEN) as session, ExecutorClient(session) as client:
-            await client.put_file("data/fresh-food-sales.csv", DATA.read_bytes())
         async with LocalExecutorSession(url, sid, TOKEN) as session:
+            async with ExecutorClient(session) as client:
+                await client.put_file("data/fresh-food-sales.csv", DATA.read_bytes())
             yield session
             if out is not None:  # the job is done; the session (and its workspace) not yet
                 async with ExecutorClient(session) as client:

@@ -23,7 +23,8 @@ import pytest
 import urllib3.exceptions
 from deep_insight_agent.app import create_app
 from deep_insight_agent.events import make_event, validate_stream
-from deep_insight_agent.executor_session import LocalExecutorSession, Notify
+from deep_insight_agent.executor_local import LocalExecutorSession
+from deep_insight_agent.executor_session import Notify
 from deep_insight_agent.payload import Invocation
 from deep_insight_agent.presign import s3_client as agent_s3_client
 from deep_insight_agent.scripted import ScriptedModel

@@ -8,7 +8,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 from deep_insight_agent.artifacts import artifacts_uri, fetch_inputs, input_transfers, publish_artifacts
 from deep_insight_agent.executor_client import ExecutorClient, ExecutorError
-from deep_insight_agent.executor_session import LocalExecutorSession
+from deep_insight_agent.executor_local import LocalExecutorSession
 from deep_insight_agent.presign import ForeignKeyError, SessionPresigner
 from deep_insight_agent.presign import s3_client as s3_client_of_agent
 from deep_insight_contract.executor import Language

@@ -107,9 +107,29 @@ def test_plan_review_fields():
         ),
         ({"planReviewTimeoutSeconds": True}, "b", "planReviewTimeoutSeconds must be"),
         ({"planReviewOnTimeout": "wait"}, "b", "planReviewOnTimeout must be proceed or cancel, not 'wait'"),
-        ({"planReview": True}, None, "planReview needs the artifacts bucket"),
     ],
 )
 def test_bad_plan_review_fields_are_one_line_errors(fields, bucket, message):
     with pytest.raises(PayloadError, match=re.escape(message)):
         parse_invocation({"prompt": "매출", **fields}, artifact_bucket=bucket)
+
+
+def test_local_files_are_accepted_only_by_a_runtime_without_a_bucket():
+    local = parse_invocation({"prompt": "매출", "data": ["file:///data/sales.csv"]}, artifact_bucket=None)
+    assert local.data == ("file:///data/sales.csv",)
+    with pytest.raises(
+        PayloadError, match=re.escape("data entry 'file:///data/sales.csv' is not an s3://bucket/key URI")
+    ):
+        parse_invocation({"prompt": "매출", "data": ["file:///data/sales.csv"]}, artifact_bucket="b")
+    with pytest.raises(PayloadError, match="is not a file:///absolute/path URI"):
+        parse_invocation({"prompt": "매출", "data": ["file://host/sales.csv"]}, artifact_bucket=None)
+
+
+def test_two_inputs_of_one_name_are_refused():
+    data = ["file:///a/sales.csv", "file:///b/sales.csv"]
+    with pytest.raises(PayloadError, match="two files of the same name"):
+        parse_invocation({"prompt": "매출", "data": data}, artifact_bucket=None)
+
+
+def test_plan_review_needs_no_bucket():
+    assert parse_invocation({"prompt": "매출", "planReview": True}, artifact_bucket=None).plan_review

@@ -8,7 +8,7 @@ import random
 
 import pytest
 from deep_insight_agent.executor_client import ExecutorClient
-from deep_insight_agent.executor_session import LocalExecutorSession
+from deep_insight_agent.executor_local import LocalExecutorSession
 from deep_insight_agent.tool_results import (
     LINE_CHARS,
     STDOUT_CHARS,

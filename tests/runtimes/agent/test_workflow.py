@@ -13,7 +13,8 @@ from contextlib import asynccontextmanager
 import pandas as pd
 import pytest
 from deep_insight_agent.events import guarded, validate_stream
-from deep_insight_agent.executor_session import LocalExecutorSession, Notify
+from deep_insight_agent.executor_local import LocalExecutorSession
+from deep_insight_agent.executor_session import Notify
 from deep_insight_agent.payload import Invocation
 from deep_insight_agent.presign import s3_client as agent_s3_client
 from deep_insight_agent.scripted import ScriptedModel, SilentOnce, ThrottledOnce

@@ -27,7 +27,8 @@ from strands.models.bedrock import BedrockModel
 from deep_insight_agent.app import create_app
 from deep_insight_agent.bedrock import bedrock_model
 from deep_insight_agent.config import ConfigError, EcsSettings, Env
-from deep_insight_agent.executor_session import EcsExecutorSession, ExecutorSession, LocalExecutorSession, Notify
+from deep_insight_agent.executor_local import LocalExecutorSession
+from deep_insight_agent.executor_session import EcsExecutorSession, ExecutorSession, Notify
 from deep_insight_agent.reaper import orphan_age, reap
 from deep_insight_agent.workflow import WorkflowDeps, run_job
 
@@ -64,7 +65,7 @@ def build_deps(local_executor: str | None, executor_token: str | None) -> Workfl
 
         @contextlib.asynccontextmanager
         async def open_local(session_id: str, report: Notify) -> AsyncIterator[ExecutorSession]:
-            async with LocalExecutorSession(local_executor, session_id, executor_token) as session:
+            async with LocalExecutorSession(local_executor, session_id, executor_token, report) as session:
                 yield session
 
         return WorkflowDeps(model_for, open_local, os.environ.get(Env.ARTIFACT_BUCKET) or None)
@@ -97,7 +98,9 @@ def build_deps(local_executor: str | None, executor_token: str | None) -> Workfl
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="deep-insight-agent", description=__doc__)
-    parser.add_argument("--host", default="0.0.0.0", help="address to listen on (AgentCore needs 0.0.0.0)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (the image passes 0.0.0.0, which AgentCore needs)"
+    )
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--local-executor", metavar="URL", help="use an executor started by hand at URL")
     parser.add_argument("--executor-token", help="bearer token of that executor (default: EXECUTOR_TOKEN)")
@@ -117,6 +120,10 @@ def main(argv: list[str] | None = None) -> None:
             yield event
 
     app = create_app(job, artifact_bucket=deps.artifact_bucket)
+    # The SDK gives its logger a handler of its own, and the root handler above would print each line again.
+    app.logger.handlers.clear()
+    executor = f"the executor at {args.local_executor}" if args.local_executor else "an executor task per session"
+    log.info("deep-insight-agent listening on http://%s:%d (%s)", args.host, args.port, executor)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_keep_alive=75)
 
 

@@ -6,7 +6,8 @@ the ALB finds it healthy, and on the way out (success, error or cancellation) ru
 when one fails: the caller's artifact upload, then the rule, the target group and the task. A failed step
 is logged and reported to the job's stream, never raised: it neither fails a finished job nor hides the
 job's own error (the reaper removes what is left). No fixed sleeps: every wait polls with backoff against
-a deadline. `LocalExecutorSession` talks to an executor started by hand. The reaper is in `reaper`.
+a deadline. An executor on this machine is
+`executor_local.LocalExecutorSession`'s. The reaper is in `reaper`.
 """
 
 from __future__ import annotations
@@ -374,19 +375,3 @@ class EcsExecutorSession:
                     self.ecs, "stop_task", cluster=self.settings.cluster_arn, task=task, reason="session ended"
                 ),
             )
-
-
-@dataclass
-class LocalExecutorSession:
-    """An executor started by hand (development, tests): nothing to start or clean up but the session."""
-
-    url: str
-    session_id: str
-    token: str | None = None
-
-    async def __aenter__(self) -> ExecutorSession:
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        return ExecutorSession(self.session_id, self.url.rstrip("/"), headers)
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None

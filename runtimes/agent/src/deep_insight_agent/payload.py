@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlparse
 
@@ -69,10 +70,18 @@ def parse_invocation(payload: Any, *, artifact_bucket: str | None) -> Invocation
         raise PayloadError(f"data lists {len(data)} files; give at most {MAX_DATA_FILES}")
     for uri in data:
         parsed = urlparse(uri)
+        if parsed.scheme == "file" and artifact_bucket is None:
+            if parsed.netloc not in ("", "localhost") or not parsed.path.startswith("/"):
+                raise PayloadError(f"data entry {uri!r} is not a file:///absolute/path URI")
+            continue
         if parsed.scheme != "s3" or not parsed.netloc or not parsed.path.strip("/"):
-            raise PayloadError(f"data entry {uri!r} is not an s3://bucket/key URI")
+            where = "an s3://bucket/key URI" if artifact_bucket else "an s3://bucket/key or file:///absolute/path URI"
+            raise PayloadError(f"data entry {uri!r} is not {where}")
         if artifact_bucket is not None and parsed.netloc != artifact_bucket:
             raise PayloadError(f"data entry {uri!r} is outside the artifacts bucket {artifact_bucket}; upload it there")
+    names = [PurePosixPath(urlparse(uri).path).name for uri in data]
+    if len(set(names)) < len(names):
+        raise PayloadError("data has two files of the same name; they would land on one path in data/")
     language = payload.get("language")
     if language is None:
         language = "ko" if HANGUL.search(prompt) else "en"
@@ -90,10 +99,6 @@ def parse_invocation(payload: Any, *, artifact_bucket: str | None) -> Invocation
     on_timeout = payload.get("planReviewOnTimeout", "proceed")
     if on_timeout not in ("proceed", "cancel"):
         raise PayloadError(f"planReviewOnTimeout must be proceed or cancel, not {on_timeout!r}")
-    if review and artifact_bucket is None:
-        raise PayloadError(
-            "planReview needs the artifacts bucket (DEEP_INSIGHT_ARTIFACT_BUCKET): the decision goes there"
-        )
     return Invocation(
         prompt=prompt.strip(),
         data=tuple(data),

@@ -6,7 +6,9 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncGenerator
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, Protocol
 
 from deep_insight_contract.events import EventType
 from deep_insight_contract.storage import plan_review_key
@@ -23,41 +25,104 @@ class PlanReviewCancelled(Exception):
     """Nobody decided on the plan in time and the payload said planReviewOnTimeout: cancel."""
 
 
+class DecisionBox(Protocol):
+    """Where a person's decision on the plan arrives (``uri`` is what the plan_review event tells them)."""
+
+    @property
+    def uri(self) -> str: ...
+
+    async def clear(self) -> None: ...
+
+    async def take(self) -> bytes | None:
+        """The decision, removed from the box; None while there is none."""
+        ...
+
+
+@dataclass
+class S3DecisionBox:
+    """``plan_review_key`` in the artifacts bucket (in AWS). Why S3 and not a second invocation of the
+    AgentCore session: AgentCore sends a session's invocations to the microVM that is busy streaming this
+    job, and the runtime runs one job per session at a time; the session's S3 prefix is already the channel
+    between the caller and the job (inputs, artifacts), the runtime's role may read it, and the caller's
+    credentials may write it."""
+
+    s3: Any
+    bucket: str
+    key: str
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    async def clear(self) -> None:
+        await asyncio.to_thread(self.s3.delete_object, Bucket=self.bucket, Key=self.key)
+
+    async def take(self) -> bytes | None:
+        def read() -> bytes | None:
+            try:
+                return self.s3.get_object(Bucket=self.bucket, Key=self.key)["Body"].read()
+            except self.s3.exceptions.NoSuchKey:
+                return None
+
+        body = await asyncio.to_thread(read)
+        if body is not None:
+            await self.clear()
+        return body
+
+
+@dataclass
+class FileDecisionBox:
+    """A file on this machine (local runs: no bucket). Whoever decides writes it whole at once (a temporary
+    file renamed into place), so a half-written decision is never read."""
+
+    path: Path
+
+    @property
+    def uri(self) -> str:
+        return self.path.resolve().as_uri()
+
+    async def clear(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.unlink(missing_ok=True)
+
+    async def take(self) -> bytes | None:
+        try:
+            body = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        await self.clear()
+        return body
+
+
+def decision_box(deps: WorkflowDeps, session_id: str) -> DecisionBox:
+    if deps.artifact_bucket is None:
+        return FileDecisionBox(deps.review_folder / session_id / PurePosixPath(plan_review_key(session_id)).name)
+    if deps.s3 is None:
+        deps.s3 = s3_client()
+    return S3DecisionBox(deps.s3, deps.artifact_bucket, plan_review_key(session_id))
+
+
 async def plan_review(
     invocation: Invocation, session_id: str, deps: WorkflowDeps, notes: list[str]
 ) -> AsyncGenerator[dict[str, Any]]:
-    """Show the planner's plan and wait, bounded, for a person's decision in S3 (plan_review_key).
-
-    Why S3 and not a second invocation of the AgentCore session: AgentCore sends a session's invocations
-    to the microVM that is busy streaming this job, and the runtime runs one job per session at a time;
-    the session's S3 prefix is already the channel between the caller and the job (inputs, artifacts),
-    the runtime's role may read it, and the caller's credentials may write it.
-    """
-    if deps.s3 is None:
-        deps.s3 = s3_client()
-    bucket, key = deps.artifact_bucket, plan_review_key(session_id)
-    await asyncio.to_thread(deps.s3.delete_object, Bucket=bucket, Key=key)  # no decision from an earlier run
+    """Show the planner's plan and wait, bounded, for a person's decision (``decision_box``)."""
+    box = decision_box(deps, session_id)
+    await box.clear()  # no decision from an earlier run
     plan = notes[-1].split("\n", 1)[-1]
     yield make_event(
         EventType.PLAN_REVIEW,
         session_id,
         plan=plan,
-        decisionUri=f"s3://{bucket}/{key}",
+        decisionUri=box.uri,
         timeoutSeconds=invocation.plan_review_timeout_seconds,
         onTimeout=invocation.plan_review_on_timeout,
     )
-
-    def read_decision() -> bytes:
-        return deps.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-
     deadline = time.monotonic() + invocation.plan_review_timeout_seconds
     while time.monotonic() < deadline:
         await asyncio.sleep(min(deps.review_poll_seconds, max(deadline - time.monotonic(), 0)))
-        try:
-            body = await asyncio.to_thread(read_decision)
-        except deps.s3.exceptions.NoSuchKey:
+        body = await box.take()
+        if body is None:
             continue
-        await asyncio.to_thread(deps.s3.delete_object, Bucket=bucket, Key=key)
         try:
             decision = json.loads(body)
         except ValueError:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import tempfile
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from deep_insight_contract.agents import AGENT_NAMES
@@ -26,7 +28,7 @@ from deep_insight_agent.executor_client import ExecutorClient
 from deep_insight_agent.executor_session import ExecutorSession, Notify
 from deep_insight_agent.payload import Invocation
 from deep_insight_agent.plan_review import plan_review
-from deep_insight_agent.presign import ForeignKeyError, SessionPresigner, s3_client
+from deep_insight_agent.presign import SessionPresigner, s3_client
 from deep_insight_agent.report import Citation, Cover, Report, Section, render
 from deep_insight_agent.report_content import ReportContent
 from deep_insight_agent.report_docx import render_docx
@@ -64,6 +66,8 @@ class WorkflowDeps:
     made when a job first needs it."""
     review_poll_seconds: float = 2.0
     """How often a plan review looks for the person's decision."""
+    review_folder: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "deep-insight-reviews")
+    """Without a bucket (local runs), plan decisions are files here: ``<session id>/decision.json``."""
 
     def presigner(self, session_id: str) -> SessionPresigner | None:
         """URLs for this session's keys only; None without a bucket (local runs: files stay in the workspace)."""
@@ -281,8 +285,6 @@ async def _on_executor(
         yield make_event(EventType.STATUS, session_id, phase="executor ready")
         presigner = deps.presigner(session_id)
         if invocation.data:
-            if presigner is None:
-                raise ForeignKeyError("input data needs the artifacts bucket (DEEP_INSIGHT_ARTIFACT_BUCKET)")
             files = await fetch_inputs(executor, invocation.data, presigner)
             yield make_event(EventType.STATUS, session_id, phase=f"{files} input file(s) in data/")
         await executor.execute(f"import os\nos.makedirs({ARTIFACT_FOLDER!r}, exist_ok=True)")
