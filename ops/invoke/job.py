@@ -66,20 +66,28 @@ class Progress:
     downloaded: list[Path] = field(default_factory=list)
 
 
-def review_plan(s3: Any, event: dict[str, Any]) -> str:
-    """Ask the person at the terminal about the plan of a plan_review event and put the decision where the
-    runtime waits for it; returns what was decided."""
+def ask_about_plan(event: dict[str, Any]) -> dict[str, str]:
+    """Ask the person at the terminal about the plan of a plan_review event; the decision the runtime waits for."""
     say(f"The plan ({event['timeoutSeconds']} s to decide, then {event['onTimeout']}):\n{event['plan']}")
     answer = typer.prompt("Approve it, or edit it? [a/e]", default="a").strip().lower()
-    decision: dict[str, str] = {"action": "approve"}
-    if answer.startswith("e"):
-        edited = click.edit(event["plan"])  # $EDITOR with the plan; None when it was closed without saving
-        if edited is None or not edited.strip():
-            edited = typer.prompt("The plan to follow")
-        decision = {"action": "revise", "plan": edited.strip()}
+    if not answer.startswith("e"):
+        return {"action": "approve"}
+    edited = click.edit(event["plan"])  # $EDITOR with the plan; None when it was closed without saving
+    if edited is None or not edited.strip():
+        edited = typer.prompt("The plan to follow")
+    return {"action": "revise", "plan": edited.strip()}
+
+
+def decided(decision: dict[str, str]) -> str:
+    return "approved" if decision["action"] == "approve" else "revised"
+
+
+def review_plan(s3: Any, event: dict[str, Any]) -> str:
+    """``ask_about_plan``, with the decision put where the runtime waits for it (its S3 decisionUri)."""
+    decision = ask_about_plan(event)
     bucket, key = str(event["decisionUri"]).removeprefix("s3://").split("/", 1)
     s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(decision, ensure_ascii=False).encode("utf-8"))
-    return "approved" if decision["action"] == "approve" else "revised"
+    return decided(decision)
 
 
 def invoke_and_watch(

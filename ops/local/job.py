@@ -1,0 +1,134 @@
+"""One job on this machine: a local executor, the agent workflow in-process, the artifacts in a folder.
+
+The workflow is the runtime's own (``deep_insight_agent.workflow.run_job``), fed by a local executor session;
+its events drive the same view as ``invoke``. Whatever way the job ends (done, failed, Ctrl-C), the
+session's artifacts so far are copied into the folder, the executor session is ended and the executor
+stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from deep_insight_agent.artifacts import ARTIFACT_FOLDER
+from deep_insight_agent.events import guarded
+from deep_insight_agent.executor_client import ExecutorClient
+from deep_insight_agent.executor_local import LocalExecutorSession
+from deep_insight_agent.executor_session import ExecutorSession, Notify
+from deep_insight_agent.payload import PayloadError, parse_invocation
+from deep_insight_agent.workflow import WorkflowDeps, run_job
+from deep_insight_contract.events import TERMINAL, EventType
+
+from ops.console import OpsError
+from ops.local.executor_process import RunningExecutor, local_executor
+from ops.local.models import ModelFor
+
+REVIEW_FOLDER = ".review"
+"""Inside the run's folder: where a plan decision is written (``<session id>/decision.json``)."""
+
+
+@dataclass
+class LocalJob:
+    """What a local job needs and what it has done so far (``copied`` grows as artifacts land)."""
+
+    question: str
+    data: list[Path]
+    target: Path
+    session_id: str
+    model_for: ModelFor
+    language: str | None = None
+    review: bool = False
+    copied: list[Path] = field(default_factory=list)
+
+    def payload(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {"prompt": self.question, "data": [path.resolve().as_uri() for path in self.data]}
+        if self.language is not None:
+            payload["language"] = self.language
+        if self.review:
+            payload["planReview"] = True
+        return payload
+
+
+async def copy_artifacts(session: ExecutorSession, target: Path, copied: list[Path]) -> None:
+    """The session's ``artifacts/`` into ``target``, each file written beside its name and renamed when whole."""
+    async with ExecutorClient(session) as client:
+        for entry in await client.list_files():
+            if not entry.path.startswith(f"{ARTIFACT_FOLDER}/"):
+                continue
+            destination = target / entry.path.removeprefix(f"{ARTIFACT_FOLDER}/")
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            partial = destination.with_name(destination.name + ".part")
+            partial.write_bytes(await client.get_file(entry.path))
+            partial.replace(destination)
+            copied.append(destination)
+
+
+def write_decision(event: dict[str, Any], decision: dict[str, str]) -> None:
+    """Put a plan decision where a local job waits for it (the plan_review event's file:// decisionUri)."""
+    path = Path(str(event["decisionUri"]).removeprefix("file://"))
+    partial = path.with_name(path.name + ".part")
+    partial.write_text(json.dumps(decision, ensure_ascii=False), encoding="utf-8")
+    os.replace(partial, path)  # the job never reads half a decision
+
+
+async def events_of(job: LocalJob, executor: RunningExecutor) -> AsyncIterator[dict[str, Any]]:
+    """The job's SPEC §7 events, ending in exactly one complete or error event."""
+    try:
+        invocation = parse_invocation(job.payload(), artifact_bucket=None)
+    except PayloadError as error:
+        raise OpsError(str(error)) from None
+
+    @contextlib.asynccontextmanager
+    async def open_executor(session_id: str, report: Notify) -> AsyncIterator[ExecutorSession]:
+        async with LocalExecutorSession(executor.url, session_id, executor.token, report) as session:
+            try:
+                yield session
+            finally:
+                try:
+                    await copy_artifacts(session, job.target, job.copied)
+                except Exception as error:  # the job's own outcome is the news; say what was not copied
+                    report(f"artifacts not copied to {job.target}: {error}")
+
+    deps = WorkflowDeps(
+        model_for=job.model_for,
+        open_executor=open_executor,
+        artifact_bucket=None,
+        review_folder=job.target / REVIEW_FOLDER,
+    )
+    async for event in guarded(run_job(invocation, job.session_id, deps), job.session_id):
+        yield event
+        if event["type"] in TERMINAL:
+            return
+
+
+async def watch(
+    job: LocalJob, executor: RunningExecutor, show: Callable[[dict[str, Any]], None], review: Callable | None
+) -> dict[str, Any]:
+    """Run the job, handing each event to ``show``; ``review`` answers a plan_review event (in a thread, so
+    the job's loop keeps running while a person thinks). Returns the terminal event."""
+    last: dict[str, Any] = {}
+    async for event in events_of(job, executor):
+        show(event)
+        last = event
+        if event["type"] == EventType.PLAN_REVIEW and review is not None:
+            await asyncio.to_thread(review, event)
+    return last
+
+
+def run_local(
+    job: LocalJob, show: Callable[[dict[str, Any]], None], review: Callable[[dict[str, Any]], None] | None = None
+) -> dict[str, Any]:
+    """The job from start to end on this machine; returns its terminal event."""
+    job.target.mkdir(parents=True, exist_ok=True)
+    with (
+        tempfile.TemporaryDirectory(prefix="deep-insight-run-") as workdir,
+        local_executor(Path(workdir), job.session_id) as executor,
+    ):
+        return asyncio.run(watch(job, executor, show, review))
