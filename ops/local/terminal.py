@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from deep_insight_agent.report import ReportFontError, find_font
 
 from ops.console import FAILED, INTERRUPTED, OpsError, console
 from ops.invoke.job import ask_about_plan, decided, new_session_id, say
@@ -50,6 +51,10 @@ def run(
     files = check_data_files(data)
     if out is not None and out.exists() and not out.is_dir():
         raise OpsError(f"--out {out}: exists and is not a folder")
+    try:
+        find_font()  # before the job, not after it: the reports are rendered last
+    except ReportFontError as error:
+        raise OpsError(f"{error} (the PDF reports embed it)") from None
     model_for, described = models.choose(model, model_url, region, scripted)
     session_id = new_session_id()
     target = out if out is not None else RUNS_FOLDER / session_id

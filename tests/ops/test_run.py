@@ -15,9 +15,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from deep_insight_agent import report
 from deep_insight_agent.artifacts import EXPECTED_ARTIFACTS
 from pypdf import PdfReader
+from typer.testing import CliRunner
 
+from ops.cli import app
 from tests.runtimes.agent.test_workflow import scripts  # the reference job's scripted turns
 from tests.runtimes.conftest import DATA
 
@@ -174,3 +177,17 @@ def test_ctrl_c_stops_the_job_keeps_what_it_made_and_stops_the_executor(tmp_path
     assert "Interrupted · session deep-insight-" in stderr
     assert (out / "early.txt").read_text() == "1"
     assert executors_of_runs() == []
+
+
+def test_without_a_korean_font_it_says_so_before_the_job(tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "FONT_CANDIDATES", ())
+    monkeypatch.delenv("DEEP_INSIGHT_REPORT_FONT", raising=False)
+    out = tmp_path / "out"
+    args = ["run", QUESTION, "--data", str(DATA), "--out", str(out), "--scripted", str(scripted(tmp_path))]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "error: no TrueType font with Korean glyphs: install Debian's fonts-nanum or set DEEP_INSIGHT_REPORT_FONT "
+        "(the PDF reports embed it)"
+    )
+    assert not out.exists()
