@@ -19,7 +19,7 @@ import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from typer.core import TyperGroup
 
-from ops import invoke, plan, reap, run, verify, zones
+from ops import invoke, plan, reap, run, verify, webconsole, zones
 from ops.console import BAD_INPUT, INTERRUPTED, print_error
 
 DISTRIBUTION = "deep-insight"  # the [project] name in pyproject.toml
@@ -101,6 +101,7 @@ app.command("zones")(zones.command)
 app.command("verify")(verify.command)
 app.command("invoke")(invoke.command)
 app.command("run")(run.command)
+app.command("console")(webconsole.command)
 app.command("reap")(reap.command)
 
 

@@ -56,16 +56,26 @@ class LocalJob:
         return payload
 
 
-async def copy_artifacts(session: ExecutorSession, target: Path, copied: list[Path]) -> None:
-    """The session's ``artifacts/`` into ``target``, each file written beside its name and renamed when whole."""
+async def copy_artifacts(session: ExecutorSession, target: Path, copied: list[Path], only: str | None = None) -> None:
+    """The session's ``artifacts/`` (or the one named ``only``) into ``target``: each file written beside its
+    name and renamed when whole; one already copied is not copied again."""
     async with ExecutorClient(session) as client:
-        for entry in await client.list_files():
-            if not entry.path.startswith(f"{ARTIFACT_FOLDER}/"):
+        names = (
+            [only]
+            if only is not None
+            else [
+                entry.path.removeprefix(f"{ARTIFACT_FOLDER}/")
+                for entry in await client.list_files()
+                if entry.path.startswith(f"{ARTIFACT_FOLDER}/")
+            ]
+        )
+        for name in names:
+            destination = target / name
+            if destination in copied:
                 continue
-            destination = target / entry.path.removeprefix(f"{ARTIFACT_FOLDER}/")
             destination.parent.mkdir(parents=True, exist_ok=True)
             partial = destination.with_name(destination.name + ".part")
-            partial.write_bytes(await client.get_file(entry.path))
+            partial.write_bytes(await client.get_file(f"{ARTIFACT_FOLDER}/{name}"))
             partial.replace(destination)
             copied.append(destination)
 
@@ -85,12 +95,16 @@ async def events_of(job: LocalJob, executor: RunningExecutor) -> AsyncIterator[d
     except PayloadError as error:
         raise OpsError(str(error)) from None
 
+    live: list[ExecutorSession] = []
+
     @contextlib.asynccontextmanager
     async def open_executor(session_id: str, report: Notify) -> AsyncIterator[ExecutorSession]:
         async with LocalExecutorSession(executor.url, session_id, executor.token, report) as session:
+            live.append(session)
             try:
                 yield session
             finally:
+                live.clear()
                 try:
                     await copy_artifacts(session, job.target, job.copied)
                 except Exception as error:  # the job's own outcome is the news; say what was not copied
@@ -103,32 +117,59 @@ async def events_of(job: LocalJob, executor: RunningExecutor) -> AsyncIterator[d
         review_folder=job.target / REVIEW_FOLDER,
     )
     async for event in guarded(run_job(invocation, job.session_id, deps), job.session_id):
+        if event["type"] == EventType.ARTIFACT and live:
+            # Copied as it is announced, so whoever hears of it finds it in the folder.
+            with contextlib.suppress(Exception):  # the copy at the session's end tries again
+                await copy_artifacts(live[0], job.target, job.copied, only=event["name"])
         yield event
         if event["type"] in TERMINAL:
             return
 
 
+EVENTS_FILE = "events.jsonl"
+JOB_FILE = "job.json"
+"""Beside the artifacts: the job's events, one JSON object a line, and what was asked (history reads them)."""
+
+
 async def watch(
     job: LocalJob, executor: RunningExecutor, show: Callable[[dict[str, Any]], None], review: Callable | None
 ) -> dict[str, Any]:
-    """Run the job, handing each event to ``show``; ``review`` answers a plan_review event (in a thread, so
-    the job's loop keeps running while a person thinks). Returns the terminal event."""
+    """Run the job, handing each event to ``show`` and appending it to ``events.jsonl``; ``review`` answers a
+    plan_review event (in a thread, so the job's loop keeps running while a person thinks). Returns the
+    terminal event."""
     last: dict[str, Any] = {}
-    async for event in events_of(job, executor):
-        show(event)
-        last = event
-        if event["type"] == EventType.PLAN_REVIEW and review is not None:
-            await asyncio.to_thread(review, event)
+    with (job.target / EVENTS_FILE).open("a", encoding="utf-8") as log:
+        async for event in events_of(job, executor):
+            log.write(json.dumps(event, ensure_ascii=False) + "\n")
+            log.flush()
+            show(event)
+            last = event
+            if event["type"] == EventType.PLAN_REVIEW and review is not None:
+                await asyncio.to_thread(review, event)
     return last
+
+
+def _record(job: LocalJob) -> None:
+    job.target.mkdir(parents=True, exist_ok=True)
+    record = {"sessionId": job.session_id, "question": job.question, "data": [p.name for p in job.data],
+              "language": job.language, "planReview": job.review}  # fmt: skip
+    (job.target / JOB_FILE).write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+async def run_local_async(
+    job: LocalJob, show: Callable[[dict[str, Any]], None], review: Callable[[dict[str, Any]], None] | None = None
+) -> dict[str, Any]:
+    """The job from start to end on this machine, on the caller's event loop; returns its terminal event.
+    Cancelling it cancels the job: its artifacts so far are copied and the executor is stopped."""
+    _record(job)
+    with contextlib.ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="deep-insight-run-")))
+        executor = await asyncio.to_thread(stack.enter_context, local_executor(workdir, job.session_id))
+        return await watch(job, executor, show, review)
 
 
 def run_local(
     job: LocalJob, show: Callable[[dict[str, Any]], None], review: Callable[[dict[str, Any]], None] | None = None
 ) -> dict[str, Any]:
-    """The job from start to end on this machine; returns its terminal event."""
-    job.target.mkdir(parents=True, exist_ok=True)
-    with (
-        tempfile.TemporaryDirectory(prefix="deep-insight-run-") as workdir,
-        local_executor(Path(workdir), job.session_id) as executor,
-    ):
-        return asyncio.run(watch(job, executor, show, review))
+    """``run_local_async`` on an event loop of its own (the terminal's ``run``)."""
+    return asyncio.run(run_local_async(job, show, review))

@@ -1,0 +1,158 @@
+"""The console's HTTP side (Starlette): the page, and a small JSON API over ``jobs.Jobs``.
+
+Every request carries the console's token (``?token=`` once, then a SameSite=Strict cookie), like a
+Jupyter server's: on a shared machine, other users' processes can reach 127.0.0.1 too."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from markdown_it import MarkdownIt
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ops.web.jobs import JobError, Jobs
+
+COOKIE = "deep_insight_console"
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+STATIC = resources.files("ops.web") / "static"
+REPORT = "final_report.md"
+RENDERED = "final_report.html"
+"""Asked of a job's files, the Markdown report rendered (not a file on disk)."""
+
+
+PAGE_POLICY = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+"""The page loads only its own script, styles, images and report."""
+REPORT_POLICY = "default-src 'none'; img-src 'self'; style-src 'self'; frame-ancestors 'self'"
+"""The rendered report runs no script at all, whatever its text holds."""
+CITATION = re.compile(r'<sup><a href="#ref-(\d+)">\1</a></sup>')
+ANCHOR = re.compile(r'<a id="ref-(\d+)"></a>')
+
+
+def safe_report_html(markdown: str) -> str:
+    """The report's Markdown as HTML in which only the citation links the runtime writes are HTML.
+
+    The text is the model's, and a data file can steer a model: any other HTML in it is shown as text
+    (markdown-it with html off). The runtime's own two citation forms are set aside first, kept out of
+    the escaping by private-use characters, and put back."""
+    marked = CITATION.sub(lambda m: f"\ue000{m[1]}\ue001", markdown)
+    marked = ANCHOR.sub(lambda m: f"\ue002{m[1]}\ue003", marked)
+    html = MarkdownIt("commonmark", {"html": False}).enable("table").render(marked)
+    html = re.sub("\ue000(\\d+)\ue001", r'<sup><a href="#ref-\1">\1</a></sup>', html)
+    return re.sub("\ue002(\\d+)\ue003", r'<a id="ref-\1"></a>', html)
+
+
+def create_app(jobs: Jobs, token: str) -> Starlette:
+    def authorized(request: Request) -> bool:
+        offered = request.query_params.get("token") or request.cookies.get(COOKIE) or ""
+        return hmac.compare_digest(offered.encode(), token.encode())
+
+    async def index(request: Request) -> Response:
+        if not authorized(request):
+            return HTMLResponse("Open the address the console printed (it carries the token).", status_code=403)
+        response = HTMLResponse(
+            (STATIC / "index.html").read_text(encoding="utf-8"), headers={"Content-Security-Policy": PAGE_POLICY}
+        )
+        response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+        return response
+
+    def api(handler):  # type: ignore[no-untyped-def]
+        async def guarded(request: Request) -> Response:
+            if not authorized(request):
+                return JSONResponse({"error": "no or wrong console token"}, status_code=403)
+            try:
+                return await handler(request)
+            except JobError as error:
+                return JSONResponse({"error": str(error)}, status_code=400)
+
+        return guarded
+
+    @api
+    async def upload(request: Request) -> Response:
+        length = int(request.headers.get("content-length") or 0)
+        if length > MAX_UPLOAD_BYTES:
+            raise JobError(f"the file has {length:,} bytes; the console takes up to {MAX_UPLOAD_BYTES:,}")
+        return JSONResponse(jobs.upload(request.path_params["name"], await request.body()))
+
+    @api
+    async def start(request: Request) -> Response:
+        body: dict[str, Any] = await request.json()
+        language = body.get("language") if body.get("language") in ("ko", "en") else None
+        session_id = await jobs.start(
+            str(body.get("question") or ""), list(body.get("uploads") or []), language, bool(body.get("review"))
+        )
+        return JSONResponse({"sessionId": session_id})
+
+    @api
+    async def events(request: Request) -> Response:
+        session_id = request.path_params["sid"]
+        jobs.folder(session_id)
+
+        async def stream():  # type: ignore[no-untyped-def]
+            async for event in jobs.events(session_id):
+                yield f"data: {json.dumps(event, ensure_ascii=False)}\n\n"
+
+        return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
+    @api
+    async def cancel(request: Request) -> Response:
+        await jobs.cancel(request.path_params["sid"])
+        return JSONResponse({"cancelled": True})
+
+    @api
+    async def review(request: Request) -> Response:
+        jobs.decide(request.path_params["sid"], await request.json())
+        return JSONResponse({"decided": True})
+
+    @api
+    async def history(request: Request) -> Response:
+        return JSONResponse({"jobs": jobs.history()})
+
+    @api
+    async def job(request: Request) -> Response:
+        folder = jobs.folder(request.path_params["sid"])
+        record = json.loads((folder / "job.json").read_text(encoding="utf-8"))
+        files = sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.endswith(".part"))
+        return JSONResponse({**record, "files": files})
+
+    @api
+    async def file(request: Request) -> Response:
+        folder = jobs.folder(request.path_params["sid"])
+        name = request.path_params["name"]
+        path = (folder / name).resolve()
+        if name == RENDERED:
+            return render_report(folder)
+        if path.parent != folder.resolve() or not path.is_file():
+            raise JobError(f"no file {name} in job {folder.name}")
+        return FileResponse(path)
+
+    def render_report(folder: Path) -> Response:
+        """final_report.md as HTML, beside the charts it links to by relative name."""
+        source = folder / REPORT
+        if not source.is_file():
+            raise JobError(f"job {folder.name} has no {REPORT} (yet)")
+        body = safe_report_html(source.read_text(encoding="utf-8"))
+        page = f'<!doctype html><meta charset="utf-8"><link rel="stylesheet" href="/static/report.css">{body}'
+        return HTMLResponse(page, headers={"Content-Security-Policy": REPORT_POLICY})
+
+    routes = [
+        Route("/", index),
+        Route("/api/uploads/{name}", upload, methods=["PUT"]),
+        Route("/api/jobs", start, methods=["POST"]),
+        Route("/api/jobs", history, methods=["GET"]),
+        Route("/api/jobs/{sid}", job, methods=["GET"]),
+        Route("/api/jobs/{sid}/events", events, methods=["GET"]),
+        Route("/api/jobs/{sid}/cancel", cancel, methods=["POST"]),
+        Route("/api/jobs/{sid}/review", review, methods=["POST"]),
+        Route("/api/jobs/{sid}/files/{name}", file, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
+    ]
+    return Starlette(routes=routes)

@@ -1,0 +1,179 @@
+"""The console's jobs on this machine: each is a ``deep-insight run`` job (``ops.local.job``) in a folder of
+the runs folder, started on the server's event loop, watched by any number of pages, cancellable, and
+listed again from its folder after a restart (``job.json`` and ``events.jsonl``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import secrets
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from deep_insight_agent.events import make_event
+from deep_insight_contract.events import TERMINAL, EventType
+
+from ops.invoke.job import new_session_id
+from ops.local.job import EVENTS_FILE, JOB_FILE, LocalJob, run_local_async, write_decision
+from ops.local.models import ModelFor
+from ops.web.previews import DATA_SUFFIXES, PreviewError, preview
+
+UPLOADS = ".uploads"
+SAFE_NAME = re.compile(r"^[^/\\\x00]{1,200}$")
+
+
+class JobError(ValueError):
+    """A request the console refuses; the message says what to change."""
+
+
+@dataclass
+class Watched:
+    """A job this server started: its events so far, and a condition pages wait on for the next."""
+
+    job: LocalJob
+    events: list[dict[str, Any]] = field(default_factory=list)
+    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+    task: asyncio.Task | None = None
+
+    @property
+    def finished(self) -> bool:
+        return bool(self.events) and self.events[-1].get("type") in TERMINAL
+
+
+@dataclass
+class Jobs:
+    root: Path
+    """The runs folder: one folder per session, as ``deep-insight run`` makes them."""
+    model_for: Callable[[], ModelFor]
+    """Fresh models for each job (a scripted model's turns are used up by one job)."""
+    running: dict[str, Watched] = field(default_factory=dict)
+
+    def upload(self, name: str, content: bytes) -> dict[str, Any]:
+        """Stage a file for the next job; its preview, with the id to start the job with."""
+        if not SAFE_NAME.match(name) or name in (".", ".."):
+            raise JobError(f"{name!r} is not a plain file name")
+        if not name.lower().endswith(DATA_SUFFIXES):
+            raise JobError(f"{name}: give a CSV or Excel (.xlsx) file")
+        token = secrets.token_hex(8)
+        folder = self.root / UPLOADS / token
+        folder.mkdir(parents=True)
+        path = folder / name
+        path.write_bytes(content)
+        try:
+            shown = preview(path)
+        except PreviewError as error:
+            path.unlink()
+            folder.rmdir()
+            raise JobError(str(error)) from None
+        return {"id": f"{token}/{name}", **shown}
+
+    def _staged(self, upload_id: str) -> Path:
+        token, _, name = upload_id.partition("/")
+        path = self.root / UPLOADS / token / name
+        if not re.fullmatch(r"[0-9a-f]{16}", token) or not SAFE_NAME.match(name) or not path.is_file():
+            raise JobError(f"no uploaded file {upload_id!r}; drop the file again")
+        return path
+
+    async def start(self, question: str, uploads: list[str], language: str | None, review: bool) -> str:
+        if not question.strip():
+            raise JobError("write a question first")
+        if not uploads:
+            raise JobError("drop at least one CSV or Excel file")
+        files = [self._staged(upload) for upload in uploads]
+        names = [path.name for path in files]
+        if len(set(names)) < len(names):
+            raise JobError("two files share a name; rename one (the job's inputs share a folder)")
+        session_id = new_session_id()
+        job = LocalJob(question.strip(), files, self.root / session_id, session_id, self.model_for(), language, review)
+        watched = Watched(job)
+        self.running[session_id] = watched
+
+        def show(event: dict[str, Any]) -> None:
+            watched.events.append(event)
+            asyncio.get_running_loop().create_task(self._notify(watched))
+
+        async def run() -> None:
+            try:
+                await run_local_async(job, show)
+            except asyncio.CancelledError:
+                show(make_event(EventType.ERROR, session_id, message="cancelled in the console", retryable=False))
+                self._append(job, watched.events[-1])
+            except Exception as error:  # the executor did not start, say; the page must hear of it
+                show(make_event(EventType.ERROR, session_id, message=str(error), retryable=False))
+                self._append(job, watched.events[-1])
+
+        watched.task = asyncio.get_running_loop().create_task(run())
+        return session_id
+
+    @staticmethod
+    def _append(job: LocalJob, event: dict[str, Any]) -> None:
+        with (job.target / EVENTS_FILE).open("a", encoding="utf-8") as log:
+            log.write(json.dumps(event, ensure_ascii=False) + "\n")
+
+    @staticmethod
+    async def _notify(watched: Watched) -> None:
+        async with watched.changed:
+            watched.changed.notify_all()
+
+    async def cancel(self, session_id: str) -> None:
+        watched = self.running.get(session_id)
+        if watched is None or watched.task is None or watched.task.done():
+            raise JobError(f"no running job {session_id}")
+        watched.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watched.task
+
+    def decide(self, session_id: str, decision: dict[str, str]) -> None:
+        watched = self.running.get(session_id)
+        asked = [e for e in (watched.events if watched else []) if e.get("type") == EventType.PLAN_REVIEW]
+        if not asked:
+            raise JobError(f"job {session_id} is not waiting for a plan decision")
+        if decision.get("action") not in ("approve", "revise"):
+            raise JobError('the decision is {"action": "approve"} or {"action": "revise", "plan": "..."}')
+        write_decision(asked[-1], decision)
+
+    async def events(self, session_id: str) -> AsyncIterator[dict[str, Any]]:
+        """Every event of the job so far, then each new one until its terminal event."""
+        watched = self.running.get(session_id)
+        if watched is None:
+            for event in self._stored_events(session_id):
+                yield event
+            return
+        sent = 0
+        while True:
+            async with watched.changed:
+                await watched.changed.wait_for(lambda sent=sent: len(watched.events) > sent)
+            for event in watched.events[sent:]:
+                yield event
+            sent = len(watched.events)
+            if watched.finished:
+                return
+
+    def folder(self, session_id: str) -> Path:
+        folder = self.root / session_id
+        if session_id.startswith(".") or "/" in session_id or not (folder / JOB_FILE).is_file():
+            raise JobError(f"no job {session_id} in {self.root}")
+        return folder
+
+    def _stored_events(self, session_id: str) -> list[dict[str, Any]]:
+        path = self.folder(session_id) / EVENTS_FILE
+        if not path.is_file():
+            return []
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    def history(self) -> list[dict[str, Any]]:
+        """Every job in the runs folder, newest first (session ids sort by start time)."""
+        listed = []
+        for folder in sorted(self.root.glob("*/" + JOB_FILE), reverse=True):
+            session_id = folder.parent.name
+            record = json.loads(folder.read_text(encoding="utf-8"))
+            watched = self.running.get(session_id)
+            events = watched.events if watched else self._stored_events(session_id)
+            last = events[-1]["type"] if events else None
+            state = last if last in ("complete", "error") else ("running" if watched else "stopped")
+            listed.append({**record, "state": state})
+        return listed
