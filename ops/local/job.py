@@ -56,19 +56,21 @@ class LocalJob:
         return payload
 
 
-async def copy_artifacts(session: ExecutorSession, target: Path, copied: list[Path], only: str | None = None) -> None:
-    """The session's ``artifacts/`` (or the one named ``only``) into ``target``: each file written beside its
-    name and renamed when whole; one already copied is not copied again."""
+async def copy_artifacts(
+    session: ExecutorSession, target: Path, copied: list[Path], *, only: str | None = None, suffix: str = ""
+) -> None:
+    """The session's ``artifacts/`` (the one named ``only``, or those ending in ``suffix``) into ``target``:
+    each file written beside its name and renamed when whole; one already copied is not copied again."""
     async with ExecutorClient(session) as client:
-        names = (
-            [only]
-            if only is not None
-            else [
-                entry.path.removeprefix(f"{ARTIFACT_FOLDER}/")
-                for entry in await client.list_files()
-                if entry.path.startswith(f"{ARTIFACT_FOLDER}/")
+        if only is not None:
+            names = [only]
+        else:
+            listed = [entry.path for entry in await client.list_files()]
+            names = [
+                path.removeprefix(f"{ARTIFACT_FOLDER}/")
+                for path in listed
+                if path.startswith(f"{ARTIFACT_FOLDER}/") and path.endswith(suffix)
             ]
-        )
         for name in names:
             destination = target / name
             if destination in copied:
@@ -121,6 +123,10 @@ async def events_of(job: LocalJob, executor: RunningExecutor) -> AsyncIterator[d
             # Copied as it is announced, so whoever hears of it finds it in the folder.
             with contextlib.suppress(Exception):  # the copy at the session's end tries again
                 await copy_artifacts(live[0], job.target, job.copied, only=event["name"])
+        if event["type"] == EventType.TOOL_RESULT and live:
+            # Charts are published at the end; a copy after each call lets a page show them as they come.
+            with contextlib.suppress(Exception):
+                await copy_artifacts(live[0], job.target, job.copied, suffix=".png")
         yield event
         if event["type"] in TERMINAL:
             return

@@ -36,6 +36,7 @@ CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 TOKEN = "console-test-token"
 QUESTION = "카테고리별 매출을 분석해줘"
 SCREENS = Path(tempfile.gettempdir()) / "deep-insight-console-screens"
+CHART = "import matplotlib.pyplot as plt\nplt.bar(['a', 'b'], [1, 2])\nplt.savefig('artifacts/early_chart.png')"
 SLOW = [
     {"tools": [{"name": "python", "input": {"code": "open('artifacts/early.txt', 'w').write('1')"}}]},
     {"tools": [{"name": "python", "input": {"code": "import time\ntime.sleep(120)"}}]},
@@ -217,3 +218,21 @@ def _bytes(content: bytes) -> io.BytesIO:
 
 if not (os.path.exists(CHROMIUM) and os.path.exists(DRIVER)):  # pragma: no cover
     pytest.fail(f"{CHROMIUM} and {DRIVER} are needed (.ci/run installs Debian's chromium and chromium-driver)")
+
+
+def test_a_chart_shows_while_the_job_still_runs(browser, tmp_path):
+    runs = tmp_path / "runs"
+    chart_then_wait = [
+        {"tools": [{"name": "python", "input": {"code": CHART}}]},
+        {"tools": [{"name": "python", "input": {"code": "import time\ntime.sleep(120)"}}]},
+    ]
+    slow = Console(runs, turns_file(tmp_path, coder=chart_then_wait))
+    try:
+        start_job(browser, slow)
+        chart = wait(browser, lambda: browser.find_elements(By.CSS_SELECTOR, "[data-testid=chart]"))[0]
+        wait(browser, lambda: browser.execute_script("return arguments[0].naturalWidth", chart) > 0)
+        assert state(browser) == "running"
+        find(browser, "cancel").click()
+        wait(browser, lambda: state(browser) == "cancelled")
+    finally:
+        slow.stop()

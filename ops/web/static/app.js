@@ -136,7 +136,10 @@ function openJob(sid) {
         item.append(el("details", {}, el("summary", {}, "code"), el("pre", {}, body)));
         return;
       }
-      case "tool_result": if (e.status !== "success") line(`${e.tool}: ${e.status}`, "error"); return;
+      case "tool_result":
+        if (e.status !== "success") line(`${e.tool}: ${e.status}`, "error");
+        showNewCharts(sid);
+        return;
       case "status": line(`· ${e.phase}`, "status"); return;
       case "audit": line(e.passed ? `✓ audit (${e.attempt})` : `✗ audit (${e.attempt}): ${e.defects.join("; ")}`, "status"); return;
       case "artifact": artifact(sid, e.name); return;
@@ -173,9 +176,21 @@ function line(text, kind) {
   return item;
 }
 
+function chart(sid, name) {
+  if ([...$("charts").children].some((img) => img.alt === name)) return;
+  const url = `/api/jobs/${sid}/files/${encodeURIComponent(name)}`;
+  $("charts").append(el("img", { src: url, alt: name, "data-testid": "chart" }));
+}
+
+async function showNewCharts(sid) {
+  // Charts are published when the job ends; the console copies them after each call, so show them now.
+  const { files } = await api("GET", `/api/jobs/${sid}`);
+  for (const name of files) if (name.endsWith(".png")) chart(sid, name);
+}
+
 function artifact(sid, name) {
   const url = `/api/jobs/${sid}/files/${encodeURIComponent(name)}`;
-  if (name.endsWith(".png")) $("charts").append(el("img", { src: url, alt: name, "data-testid": "chart" }));
+  if (name.endsWith(".png")) chart(sid, name);
   $("downloads").append(el("li", {}, el("a", { href: url, download: name, "data-testid": "download" }, name)));
 }
 
