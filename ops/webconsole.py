@@ -19,6 +19,13 @@ def command(
     local: Annotated[
         bool, typer.Option("--local", help="Run jobs on this machine (as `deep-insight run` does).")
     ] = False,
+    stack: Annotated[
+        str | None, typer.Option("--stack", "-s", help="Run jobs in this deployed stack (as `invoke` does).")
+    ] = None,
+    outputs_file: Annotated[
+        Path | None,
+        typer.Option("--outputs", metavar="FILE", help="Stack outputs JSON (default: pulumi stack output --json)."),
+    ] = None,
     port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="Port (0: any free one).")] = 8765,
     host: Annotated[
         str, typer.Option("--host", help="Address to listen on; anything but loopback needs --token.")
@@ -42,12 +49,15 @@ def command(
 ) -> None:
     """Serve the web console: drop data files, ask, watch the agents, review the plan, read the report.
 
-    Jobs run on this machine (--local), each in a folder of --runs, as `deep-insight run` runs them; the
-    page lists them again after a restart.
+    Jobs run on this machine (--local), as `deep-insight run` runs them, or in a deployed stack (--stack,
+    with your AWS credentials), as `deep-insight invoke` does; each keeps a folder in --runs, and the page
+    lists them again after a restart (a stack's also from its artifacts bucket).
 
-    Example: deep-insight console --local
+    Example: deep-insight console --local (or --stack dev)
     """
     from ops.web.serve import serve  # noqa: PLC0415 - Starlette and the workflow load when it runs
 
-    serve(local=local, port=port, host=host, token=token, browser=browser, runs=runs, model=model,
-          model_url=model_url, region=region, scripted=scripted)  # fmt: skip
+    serve(
+        local=local, stack=stack, outputs_file=outputs_file, port=port, host=host, token=token, browser=browser,
+        runs=runs, model=model, model_url=model_url, region=region, scripted=scripted,
+    )  # fmt: skip

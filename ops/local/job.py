@@ -155,7 +155,8 @@ async def watch(
     return last
 
 
-def _record(job: LocalJob) -> None:
+def record_job(job: LocalJob) -> None:
+    """``job.json`` in the job's folder: what was asked."""
     job.target.mkdir(parents=True, exist_ok=True)
     record = {"sessionId": job.session_id, "question": job.question, "data": [p.name for p in job.data],
               "language": job.language, "planReview": job.review}  # fmt: skip
@@ -167,7 +168,7 @@ async def run_local_async(
 ) -> dict[str, Any]:
     """The job from start to end on this machine, on the caller's event loop; returns its terminal event.
     Cancelling it cancels the job: its artifacts so far are copied and the executor is stopped."""
-    _record(job)
+    record_job(job)
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="deep-insight-run-")))
         executor = await asyncio.to_thread(stack.enter_context, local_executor(workdir, job.session_id))

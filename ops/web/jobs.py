@@ -16,11 +16,13 @@ from typing import Any
 
 from deep_insight_agent.events import make_event
 from deep_insight_contract.events import TERMINAL, EventType
+from deep_insight_contract.session import is_session_id
 
 from ops.invoke.job import new_session_id
-from ops.local.job import EVENTS_FILE, JOB_FILE, LocalJob, run_local_async, write_decision
+from ops.local.job import EVENTS_FILE, JOB_FILE, LocalJob
 from ops.local.models import ModelFor
 from ops.web.previews import DATA_SUFFIXES, PreviewError, preview
+from ops.web.runners import LocalRunner, Runner
 
 UPLOADS = ".uploads"
 SAFE_NAME = re.compile(r"^[^/\\\x00]{1,200}$")
@@ -49,7 +51,8 @@ class Jobs:
     root: Path
     """The runs folder: one folder per session, as ``deep-insight run`` makes them."""
     model_for: Callable[[], ModelFor]
-    """Fresh models for each job (a scripted model's turns are used up by one job)."""
+    """Fresh models for each job (a scripted model's turns are used up by one job); unused in a stack."""
+    runner: Runner = field(default_factory=LocalRunner)
     running: dict[str, Watched] = field(default_factory=dict)
 
     def upload(self, name: str, content: bytes) -> dict[str, Any]:
@@ -98,7 +101,7 @@ class Jobs:
 
         async def run() -> None:
             try:
-                await run_local_async(job, show)
+                await self.runner.run(job, show)
             except asyncio.CancelledError:
                 show(make_event(EventType.ERROR, session_id, message="cancelled in the console", retryable=False))
                 self._append(job, watched.events[-1])
@@ -134,7 +137,7 @@ class Jobs:
             raise JobError(f"job {session_id} is not waiting for a plan decision")
         if decision.get("action") not in ("approve", "revise"):
             raise JobError('the decision is {"action": "approve"} or {"action": "revise", "plan": "..."}')
-        write_decision(asked[-1], decision)
+        self.runner.decide(asked[-1], decision)
 
     async def events(self, session_id: str) -> AsyncIterator[dict[str, Any]]:
         """Every event of the job so far, then each new one until its terminal event."""
@@ -155,8 +158,13 @@ class Jobs:
 
     def folder(self, session_id: str) -> Path:
         folder = self.root / session_id
-        if session_id.startswith(".") or "/" in session_id or not (folder / JOB_FILE).is_file():
-            raise JobError(f"no job {session_id} in {self.root}")
+        if not is_session_id(session_id):
+            raise JobError(f"{session_id!r} is not a session id")
+        if not (folder / JOB_FILE).is_file():
+            try:  # a job of the stack that this console has not seen: its artifacts come down once
+                self.runner.fetch(session_id, folder)
+            except Exception:
+                raise JobError(f"no job {session_id} in {self.root} or {self.runner.where}") from None
         return folder
 
     def _stored_events(self, session_id: str) -> list[dict[str, Any]]:
@@ -176,4 +184,6 @@ class Jobs:
             last = events[-1]["type"] if events else None
             state = last if last in ("complete", "error") else ("running" if watched else "stopped")
             listed.append({**record, "state": state})
-        return listed
+        here = {job["sessionId"] for job in listed}
+        listed += [job for job in self.runner.remote() if job["sessionId"] not in here]
+        return sorted(listed, key=lambda job: job["sessionId"], reverse=True)

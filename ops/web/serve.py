@@ -7,6 +7,7 @@ import secrets
 import socket
 import webbrowser
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -15,6 +16,7 @@ from ops.invoke.job import say
 from ops.local import models
 from ops.web.app import create_app
 from ops.web.jobs import Jobs
+from ops.web.runners import StackRunner
 
 
 def is_loopback(host: str) -> bool:
@@ -26,9 +28,29 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _no_local_models() -> models.ModelFor:
+    def model_for(agent: str) -> Any:
+        raise AssertionError("a stack's jobs use the runtime's models")
+
+    return model_for
+
+
+def stack_runner(stack: str, outputs_file: Path | None) -> StackRunner:
+    """The deployed stack's runtime and bucket, with the caller's AWS credentials."""
+    from ops.invoke.job import INVOKE_CONFIG  # noqa: PLC0415
+    from ops.stack import aws_client, read_outputs  # noqa: PLC0415
+
+    outputs = read_outputs(stack, outputs_file)
+    region = outputs["region"]
+    agentcore = aws_client("bedrock-agentcore", region, config=INVOKE_CONFIG)
+    return StackRunner(stack, outputs, aws_client("s3", region), agentcore)
+
+
 def serve(
     *,
     local: bool,
+    stack: str | None,
+    outputs_file: Path | None,
     port: int,
     host: str,
     token: str | None,
@@ -39,12 +61,15 @@ def serve(
     region: str | None,
     scripted: Path | None,
 ) -> None:
-    if not local:
-        raise OpsError("the console runs jobs on this machine for now: start it with --local")
+    if local == (stack is not None):
+        raise OpsError("say where jobs run: --local (this machine) or --stack NAME (a deployed stack), not both")
     if not is_loopback(host) and not token:
         raise OpsError(f"--host {host} lets other machines in: give a --token they must present")
-    models.choose(model, model_url, region, scripted)  # a missing credential or endpoint: one line, now
-    jobs = Jobs(runs.resolve(), lambda: models.choose(model, model_url, region, scripted)[0])
+    if stack is not None:
+        jobs = Jobs((runs / stack).resolve(), _no_local_models, stack_runner(stack, outputs_file))
+    else:
+        models.choose(model, model_url, region, scripted)  # a missing credential or endpoint: one line, now
+        jobs = Jobs(runs.resolve(), lambda: models.choose(model, model_url, region, scripted)[0])
     token = token or secrets.token_urlsafe(24)
     with socket.socket() as probe:  # a busy port is one line, not uvicorn's traceback
         try:
@@ -54,7 +79,7 @@ def serve(
         port = probe.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host
     address = f"http://{shown_host}:{port}/?token={token}"
-    say(f"Deep Insight console on {address} (jobs in {runs}); Ctrl-C stops it")
+    say(f"Deep Insight console on {address} (jobs on {jobs.runner.where}, kept in {jobs.root}); Ctrl-C stops it")
     if browser:
         webbrowser.open(address)
     uvicorn.run(create_app(jobs, token), host=host, port=port, log_level="warning")

@@ -44,17 +44,19 @@ SLOW = [
 
 
 class Console:
-    def __init__(self, runs: Path, turns: Path) -> None:
+    def __init__(self, runs: Path, turns: Path | None, *, stack: Path | None = None, env: dict | None = None) -> None:
+        """``stack``: the outputs file of a deployed stack to run jobs in (else --local with ``turns``)."""
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = runs.parent / f"console-{self.port}.log"
         with self.log.open("wb") as output:
+            where = ["--stack", "dev", "--outputs", str(stack)] if stack else ["--local", "--scripted", str(turns)]
             self.process = subprocess.Popen(
-                [COMMAND, "console", "--local", "--no-browser", "--port", str(self.port), "--token", TOKEN,
-                 "--runs", str(runs), "--scripted", str(turns)],
-                env=environment(), stdout=output, stderr=subprocess.STDOUT,
+                [COMMAND, "console", *where, "--no-browser", "--port", str(self.port), "--token", TOKEN,
+                 "--runs", str(runs)],
+                env=environment(**(env or {})), stdout=output, stderr=subprocess.STDOUT,
             )  # fmt: skip
         deadline = time.monotonic() + 60
         while True:

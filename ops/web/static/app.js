@@ -161,7 +161,19 @@ function openJob(sid) {
       default: line(`${e.type}`, "status");
     }
   };
-  source.onerror = () => { if (source) source.close(); };
+  source.onerror = () => {
+    if (source) source.close();
+    // The stream ended without a result: a job known only from its files (one of the stack's, fetched
+    // from the bucket), or one whose console stopped while it ran.
+    if ($("job-state").dataset.state === "running") showStored(sid);
+  };
+}
+
+async function showStored(sid) {
+  const { files } = await api("GET", `/api/jobs/${sid}`);
+  const made = files.filter((name) => !["job.json", "events.jsonl", "deep-insight-run.log"].includes(name));
+  for (const name of made) artifact(sid, name);
+  finish(sid, made.includes("final_report.md") ? "complete" : "stopped");
 }
 
 function minutes(seconds) {
