@@ -21,6 +21,7 @@ from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from ops.cli import app
+from tests.ops.openai_server import serve as serve_openai
 from tests.runtimes.agent.test_workflow import scripts  # the reference job's scripted turns
 from tests.runtimes.conftest import DATA
 
@@ -191,3 +192,20 @@ def test_without_a_korean_font_it_says_so_before_the_job(tmp_path, monkeypatch):
         "(the PDF reports embed it)"
     )
     assert not out.exists()
+
+
+def test_a_model_server_of_your_own_runs_the_job(tmp_path):
+    """No AWS at all: strands' OpenAIModel against an OpenAI-compatible server (tests/ops/openai_server.py)."""
+    out = tmp_path / "out"
+    with serve_openai(scripts(list(pd.read_csv(DATA)["카테고리"].unique()))) as (server, url):
+        result = subprocess.run(
+            [COMMAND, "run", QUESTION, "--data", str(DATA), "--out", str(out), "--model", "openai:qwen2.5-coder",
+             "--model-url", url],
+            env=environment(OPENAI_API_KEY="my-key"), capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "model qwen2.5-coder at http://127.0.0.1:" in result.stdout.splitlines()[0]
+    assert {request["model"] for request in server.requests} == {"qwen2.5-coder"}
+    assert set(server.keys) == {"Bearer my-key"}
+    text = "".join(page.extract_text() for page in PdfReader(out / "final_report.pdf").pages)
+    assert "157,685,452" in text
