@@ -11,6 +11,7 @@ import yaml
 
 from components.settings import KNOWN_KEYS, parse_settings
 from ops.evaluate import PROJECT_DIR, load_stack_config
+from tests.browser import BROWSER_VARIABLES
 
 WORKFLOW = PROJECT_DIR / ".github" / "workflows" / "preview.yml"
 STACKS = sorted(p.name.split(".")[1] for p in PROJECT_DIR.glob("Pulumi.*.yaml"))
@@ -138,3 +139,16 @@ def test_test_job_runs_what_ci_runs(workflow):
         workflow["jobs"]["preview"], "astral-sh/setup-uv"
     ):
         assert setup["with"]["version"] == pinned.group(1)
+
+
+def test_test_job_installs_what_the_tests_need(workflow):
+    """The Debian packages .ci/run installs, on the runner too; the browser is the runner's own Chrome."""
+    ci = (PROJECT_DIR / ".ci" / "run").read_text(encoding="utf-8")
+    installed = re.search(r"--no-install-recommends \\\n\s+(.+?) >/dev/null", ci)
+    assert installed is not None
+    packages = set(installed.group(1).split()) - {"chromium", "chromium-driver"}
+    script = commands(workflow["jobs"]["test"])
+    (apt,) = [line for line in script.splitlines() if "apt-get install" in line]
+    assert packages <= set(apt.split())
+    for variable in BROWSER_VARIABLES:
+        assert f"{variable}=" in script

@@ -27,12 +27,12 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.browser import CHROMIUM, DRIVER
 from tests.ops.test_run import environment, executors_of_runs
 from tests.runtimes.agent.test_workflow import scripts
 from tests.runtimes.conftest import DATA
 
 COMMAND = str(Path(sys.executable).with_name("deep-insight"))
-CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 TOKEN = "console-test-token"
 QUESTION = "카테고리별 매출을 분석해줘"
 SCREENS = Path(tempfile.gettempdir()) / "deep-insight-console-screens"
