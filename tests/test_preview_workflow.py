@@ -152,3 +152,30 @@ def test_test_job_installs_what_the_tests_need(workflow):
     assert packages <= set(apt.split())
     for variable in BROWSER_VARIABLES:
         assert f"{variable}=" in script
+
+
+def test_every_action_is_pinned_to_a_commit_with_its_version_beside_it():
+    text = WORKFLOW.read_text(encoding="utf-8")
+    uses = re.findall(r"uses: (\S+)(.*)", text)
+    assert uses
+    for action, comment in uses:
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", action), action
+        assert re.fullmatch(r" # v\d+\.\d+\.\d+", comment), f"{action}: say which release the SHA is"
+
+
+def test_checkouts_leave_no_credentials_behind(workflow):
+    checkouts = [s for job in workflow["jobs"].values() for s in steps_using(job, "actions/checkout")]
+    assert len(checkouts) == 3
+    for step in checkouts:
+        assert step["with"]["persist-credentials"] is False
+
+
+def test_dependabot_configuration_matches_its_schema_and_covers_the_pins():
+    path = PROJECT_DIR / ".github" / "dependabot.yml"
+    done = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.dependabot", str(path)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    ecosystems = {u["package-ecosystem"] for u in yaml.safe_load(path.read_text(encoding="utf-8"))["updates"]}
+    assert ecosystems == {"github-actions", "uv", "docker"}
