@@ -113,15 +113,21 @@ def _workdir_and_copies(stage: list[Instruction]) -> tuple[list[str], list[tuple
     return runs, copies
 
 
-def _pip_installs(run: str) -> list[str]:
-    """The local paths a RUN's ``pip install`` commands install, in order, resolved against its WORKDIR."""
-    cwd, installed = "/", []
+def _pip_installs(run: str) -> tuple[list[str], list[str]]:
+    """The local paths a RUN's ``pip install`` commands install, in order, and the requirement files they
+    read (``-r``), each resolved against its WORKDIR."""
+    cwd, installed, requirements = "/", [], []
     for command in (c.split() for c in run.split("&&")):
         if command[:1] == ["cd"]:
             cwd = command[1]
         elif len(command) > 2 and command[0].endswith("pip") and command[1] == "install":
-            installed += [posixpath.normpath(posixpath.join(cwd, a)) for a in command[2:] if not a.startswith("-")]
-    return installed
+            arguments = iter(command[2:])
+            for argument in arguments:
+                if argument == "-r":
+                    requirements.append(posixpath.normpath(posixpath.join(cwd, next(arguments))))
+                elif not argument.startswith("-"):
+                    installed.append(posixpath.normpath(posixpath.join(cwd, argument)))
+    return installed, requirements
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
@@ -131,8 +137,12 @@ def test_the_build_installs_the_contract_package_before_the_runtime(runtime):
     assert contract in runtime_project["dependencies"]  # not on any index: the image must bring it
     build = stages(dockerfile_of(runtime).read_text(encoding="utf-8"))[0]
     runs, copies = _workdir_and_copies(build)
-    installs = [path for run in runs for path in _pip_installs(run)]
+    installs = [path for run in runs for path in _pip_installs(run)[0]]
+    requirements = [path for run in runs for path in _pip_installs(run)[1]]
     landed = dict(copies)
+    # The locked, hashed dependency set first (installed with --require-hashes), from the runtime's folder.
+    assert requirements == [landed[f"runtimes/{runtime}/requirements.lock"]]
+    assert "--require-hashes" in " ".join(runs)
     # Each installed folder holds the pyproject.toml and src of the matching project folder.
     sources = {"contract": installs[0], f"runtimes/{runtime}": installs[1]}
     assert len(installs) == 2, installs

@@ -34,13 +34,17 @@ def _base_python() -> str:
 
 
 def fresh_venv(folder: Path, project: Path, python: str | None = None) -> Path:
-    """A new virtual environment holding only ``project`` and its own dependency list."""
+    """A new virtual environment holding what the runtime's image installs: its ``requirements.lock``
+    (hash-checked, exactly those versions), then the contract and the runtime without dependencies."""
     uv = shutil.which("uv")
     if uv is None:
         pytest.fail("uv is not on PATH; install it with `pip install uv` (the README's prerequisites)")
     subprocess.run([uv, "venv", "--quiet", *(["--python", python] if python else []), str(folder)], check=True)
+    target = ["--python", str(folder / "bin" / "python")]
+    locked = ["--require-hashes", "--no-deps", "-r", str(project / "requirements.lock")]
+    subprocess.run([uv, "pip", "install", "--quiet", *target, *locked], check=True)
     subprocess.run(
-        [uv, "pip", "install", "--quiet", "--python", str(folder / "bin" / "python"), str(project)], check=True
+        [uv, "pip", "install", "--quiet", *target, "--no-deps", str(REPO / "contract"), str(project)], check=True
     )
     return folder
 
