@@ -14,6 +14,7 @@ from deep_insight_contract.outputs import in_contract_order
 from deep_insight_contract.storage import SESSIONS_PREFIX
 from deep_insight_contract.target_group import SessionTargetGroupTemplate, target_group_prefix
 
+from components import locked_requirements
 from components.agent_runtime import AgentRuntime, AgentRuntimeArgs
 from components.alb import ACCESS_LOG_PREFIX, AlbArgs, InternalAlb
 from components.bucket import BucketArgs, PrivateBucket
@@ -23,6 +24,7 @@ from components.endpoints import Endpoints, EndpointsArgs
 from components.errors import ConfigError
 from components.iam import ImagePuller, access_log_bucket_policy, model_statements, tls_only_bucket_policy
 from components.image import ContainerImage, ImageArgs
+from components.locked_requirements import RUNTIMES
 from components.network import Network, NetworkArgs
 from components.runtime_contract import agentcore_runtime_name
 from components.runtime_platform import environment_config_problems
@@ -91,6 +93,12 @@ def resolve_configuration() -> tuple[Settings, tuple[str, ...]]:
     except ConfigError as error:
         # RunError: the CLI prints the message alone, one line per bad key, with no traceback.
         raise pulumi.RunError(f"invalid stack configuration:\n{error}") from None
+    if settings.images.build is not ImageBuild.PREBUILT:
+        # An image installs its runtime's requirements.lock: one that uv.lock has moved past would ship
+        # versions no test ran with.
+        stale = [p for runtime in RUNTIMES if (p := locked_requirements.stale(PROJECT_DIR, runtime))]
+        if stale:
+            raise pulumi.RunError("\n".join(stale))
     return settings, zone_ids
 
 

@@ -38,9 +38,9 @@ def key(name: str) -> str:
 
 
 def copy_program(target: Path) -> Path:
-    """What `pulumi up` reads of the project (the program, dev's stack file, the runtimes and the contract),
+    """What `pulumi up` reads of the project (the program, dev's stack file, the runtimes and the contract, and the lock),
     copied to ``target`` so a test may change a file and evaluate the program again."""
-    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "__main__.py"):
+    for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "__main__.py", "pyproject.toml", "uv.lock"):
         shutil.copy(PROJECT_DIR / name, target / name)
     for folder in ("runtimes", "contract"):
         shutil.copytree(PROJECT_DIR / folder, target / folder, ignore=shutil.ignore_patterns("__pycache__"))

@@ -212,3 +212,16 @@ def test_ecr_public_images_need_no_pull_grant(evaluate_stack):
 
 def test_an_ecr_public_uri_has_no_repository_to_grant_on():
     assert repository_arn_from_uri(f"public.ecr.aws/acme/agent@{DIGEST}") is None
+
+
+@pytest.mark.parametrize("build", [LOCAL, {}], ids=["local", "codebuild"])
+def test_a_stale_locked_requirements_file_stops_the_build_with_one_line(tmp_path, build):
+    project = copy_program(tmp_path)
+    lock = project / "runtimes" / "executor" / "requirements.lock"
+    lock.write_text(lock.read_text(encoding="utf-8").replace("pandas==", "pandas===", 1), encoding="utf-8")
+    evaluation = evaluate("dev", build, project_dir=project)
+    assert evaluation.error == (
+        "runtimes/executor/requirements.lock is not uv.lock's export: "
+        "run `uv run python -m components.locked_requirements`"
+    )
+    assert not [r for r in evaluation.resources if r.custom and "image" in r.name]

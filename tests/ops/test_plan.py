@@ -25,8 +25,8 @@ def project_with(tmp_path: Path, stack: str, text: str) -> Path:
     """The real program beside one extra stack file."""
     for name in ("__main__.py", "Pulumi.yaml"):
         shutil.copy(PROJECT_DIR / name, tmp_path / name)
-    for folder in ("runtimes", "contract"):  # the images' build inputs
-        (tmp_path / folder).symlink_to(PROJECT_DIR / folder)
+    for inputs in ("runtimes", "contract", "pyproject.toml", "uv.lock"):  # the images' build inputs
+        (tmp_path / inputs).symlink_to(PROJECT_DIR / inputs)
     (tmp_path / f"Pulumi.{stack}.yaml").write_text(text, encoding="utf-8")
     return tmp_path
 

@@ -1,5 +1,5 @@
 """Each runtime's requirements.lock is uv.lock's export for it: what its image and its fresh-venv tests
-install is what the tests ran with. A stale file fails here (fix: runtimes/export-locks)."""
+install is what the tests ran with. A stale file fails here (fix: uv run python -m components.locked_requirements)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def test_the_image_lock_is_uv_locks_export(runtime):
         cwd=REPO, capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     committed = (REPO / "runtimes" / runtime / "requirements.lock").read_text(encoding="utf-8")
-    assert committed == exported, f"runtimes/{runtime}/requirements.lock is stale: run runtimes/export-locks"
+    assert committed == exported, f"runtimes/{runtime}/requirements.lock is stale"
 
 
 @pytest.mark.parametrize("runtime", ["agent", "executor"])
