@@ -9,6 +9,7 @@ import contextlib
 import json
 import re
 import secrets
+import shutil
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,6 +109,9 @@ class Jobs:
             except Exception as error:  # the executor did not start, say; the page must hear of it
                 show(make_event(EventType.ERROR, session_id, message=str(error), retryable=False))
                 self._append(job, watched.events[-1])
+            finally:
+                for path in files:  # the job has its own copy of its inputs by now (or never will)
+                    shutil.rmtree(path.parent, ignore_errors=True)
 
         watched.task = asyncio.get_running_loop().create_task(run())
         return session_id

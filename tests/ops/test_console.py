@@ -46,6 +46,7 @@ SLOW = [
 class Console:
     def __init__(self, runs: Path, turns: Path | None, *, stack: Path | None = None, env: dict | None = None) -> None:
         """``stack``: the outputs file of a deployed stack to run jobs in (else --local with ``turns``)."""
+        self.runs = runs
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -157,6 +158,7 @@ def test_a_job_from_the_dropped_file_to_the_report_and_its_pdf(browser, console)
     text = "".join(page.extract_text() for page in PdfReader(_bytes(pdf.content)).pages)
     assert "157,685,452" in text
     assert session_id in text  # the cover names the session
+    assert list((console.runs / ".uploads").iterdir()) == []  # the staged upload went with the job
 
 
 def test_the_preview_shows_the_columns_and_first_rows(browser, console):
