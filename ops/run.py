@@ -11,24 +11,14 @@ import typer
 from deep_insight_contract.agents import DEFAULT_MODEL_ID
 
 from ops.console import reports_errors
-from ops.invoke import Language
+from ops.job_options import DataFiles, Model, ModelUrl, Question, Region, ReportLanguage, Review, Scripted
 
 
 @reports_errors
 def command(
     *,
-    question: Annotated[
-        str,
-        typer.Argument(
-            metavar="QUESTION", help="The question about the data, in Korean or English.", show_default=False
-        ),
-    ],
-    data: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--data", "-d", metavar="FILE", help="CSV file to analyse; repeat for more files.", show_default=False
-        ),
-    ] = None,
+    question: Question,
+    data: DataFiles = None,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -38,32 +28,12 @@ def command(
             show_default=False,
         ),
     ] = None,
-    language: Annotated[
-        Language | None,
-        typer.Option("--language", help="Report language (default: Korean for a Korean question, else English)."),
-    ] = None,
-    model: Annotated[
-        str,
-        typer.Option(
-            "--model",
-            "-m",
-            help="Bedrock model or inference-profile id, or openai:<model> for an OpenAI-compatible server.",
-        ),
-    ] = DEFAULT_MODEL_ID,
-    model_url: Annotated[
-        str | None,
-        typer.Option(
-            "--model-url", metavar="URL", help="That server's base URL, e.g. http://127.0.0.1:11434/v1 (Ollama)."
-        ),
-    ] = None,
-    region: Annotated[
-        str | None, typer.Option("--region", help="Bedrock's region (default: your AWS configuration's).")
-    ] = None,
-    review: Annotated[
-        bool,
-        typer.Option("--review", help="Approve or edit the planner's plan before the agents work on it."),
-    ] = False,
-    scripted: Annotated[Path | None, typer.Option("--scripted", hidden=True)] = None,
+    language: ReportLanguage = None,
+    model: Model = DEFAULT_MODEL_ID,
+    model_url: ModelUrl = None,
+    region: Region = None,
+    review: Review = False,
+    scripted: Scripted = None,
 ) -> None:
     """Run a job on this machine, nothing deployed: a local executor, the agents in this process.
 

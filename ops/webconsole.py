@@ -11,6 +11,7 @@ import typer
 from deep_insight_contract.agents import DEFAULT_MODEL_ID
 
 from ops.console import reports_errors
+from ops.job_options import Model, ModelUrl, OutputsFile, Region, Scripted
 
 
 @reports_errors
@@ -22,10 +23,7 @@ def command(
     stack: Annotated[
         str | None, typer.Option("--stack", "-s", help="Run jobs in this deployed stack (as `invoke` does).")
     ] = None,
-    outputs_file: Annotated[
-        Path | None,
-        typer.Option("--outputs", metavar="FILE", help="Stack outputs JSON (default: pulumi stack output --json)."),
-    ] = None,
+    outputs_file: OutputsFile = None,
     port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="Port (0: any free one).")] = 8765,
     host: Annotated[
         str, typer.Option("--host", help="Address to listen on; anything but loopback needs --token.")
@@ -38,14 +36,10 @@ def command(
     runs: Annotated[
         Path, typer.Option("--runs", metavar="DIR", help="Folder of the local jobs (as `run` makes them).")
     ] = Path("deep-insight-runs"),
-    model: Annotated[
-        str, typer.Option("--model", "-m", help="Bedrock model id, or openai:<model> with --model-url.")
-    ] = DEFAULT_MODEL_ID,
-    model_url: Annotated[
-        str | None, typer.Option("--model-url", metavar="URL", help="An OpenAI-compatible server.")
-    ] = None,
-    region: Annotated[str | None, typer.Option("--region", help="Bedrock's region.")] = None,
-    scripted: Annotated[Path | None, typer.Option("--scripted", hidden=True)] = None,
+    model: Model = DEFAULT_MODEL_ID,
+    model_url: ModelUrl = None,
+    region: Region = None,
+    scripted: Scripted = None,
 ) -> None:
     """Serve the web console: drop data files, ask, watch the agents, review the plan, read the report.
 

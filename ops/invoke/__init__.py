@@ -12,36 +12,21 @@ and the components load when it runs, not for ``--help``.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ops.console import reports_errors
-
-
-class Language(StrEnum):
-    ko = "ko"
-    en = "en"
+from ops.job_options import DataFiles, OutputsFile, Question, ReportLanguage, Review
 
 
 @reports_errors
 def command(
     *,
-    question: Annotated[
-        str,
-        typer.Argument(
-            metavar="QUESTION", help="The question about the data, in Korean or English.", show_default=False
-        ),
-    ],
+    question: Question,
     stack: Annotated[str, typer.Option("--stack", "-s", help="Stack name (its outputs locate the runtime).")],
-    data: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--data", "-d", metavar="FILE", help="CSV file to analyse; repeat for more files.", show_default=False
-        ),
-    ] = None,
+    data: DataFiles = None,
     download: Annotated[
         Path | None,
         typer.Option(
@@ -51,18 +36,9 @@ def command(
             show_default=False,
         ),
     ] = None,
-    language: Annotated[
-        Language | None,
-        typer.Option("--language", help="Report language (default: Korean for a Korean question, else English)."),
-    ] = None,
-    outputs_file: Annotated[
-        Path | None,
-        typer.Option("--outputs", metavar="FILE", help="Stack outputs JSON (default: pulumi stack output --json)."),
-    ] = None,
-    review: Annotated[
-        bool,
-        typer.Option("--review", help="Approve or edit the planner's plan before the agents work on it."),
-    ] = False,
+    language: ReportLanguage = None,
+    outputs_file: OutputsFile = None,
+    review: Review = False,
 ) -> None:
     """Ask a deployed stack a question: upload the data, watch the agents work, download the artifacts.
 

@@ -65,20 +65,26 @@ def download_artifacts(
             if ".." in relative.parts or not destination.is_relative_to(root):
                 warn(f"skipped {item['Key']}: it points outside {target}")
                 continue
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            partial = destination.with_name(destination.name + ".part")
-            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"]
-            try:
-                with partial.open("wb") as handle:
-                    for chunk in body.iter_chunks(1024 * 1024):
-                        handle.write(chunk)
-                partial.replace(destination)
-            except BaseException:  # Ctrl-C included: leave no half file behind
-                partial.unlink(missing_ok=True)
-                raise
-            finally:
-                body.close()
+            download_object(s3, bucket, item["Key"], destination)
             done.append(destination)
+
+
+def download_object(s3: Any, bucket: str, key: str, destination: Path) -> None:
+    """One object to ``destination``, written beside it and renamed when whole: a half-written file never
+    carries the real name."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = destination.with_name(destination.name + ".part")
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    try:
+        with partial.open("wb") as handle:
+            for chunk in body.iter_chunks(1024 * 1024):
+                handle.write(chunk)
+        partial.replace(destination)
+    except BaseException:  # Ctrl-C included: leave no half file behind
+        partial.unlink(missing_ok=True)
+        raise
+    finally:
+        body.close()
 
 
 def download_summary(files: list[Path], target: Path, bucket: str, session_id: str) -> list[str]:

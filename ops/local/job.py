@@ -144,15 +144,19 @@ async def watch(
     plan_review event (in a thread, so the job's loop keeps running while a person thinks). Returns the
     terminal event."""
     last: dict[str, Any] = {}
-    with (job.target / EVENTS_FILE).open("a", encoding="utf-8") as log:
-        async for event in events_of(job, executor):
-            log.write(json.dumps(event, ensure_ascii=False) + "\n")
-            log.flush()
-            show(event)
-            last = event
-            if event["type"] == EventType.PLAN_REVIEW and review is not None:
-                await asyncio.to_thread(review, event)
+    async for event in events_of(job, executor):
+        append_event(job, event)
+        show(event)
+        last = event
+        if event["type"] == EventType.PLAN_REVIEW and review is not None:
+            await asyncio.to_thread(review, event)
     return last
+
+
+def append_event(job: LocalJob, event: dict[str, Any]) -> None:
+    """One line of ``events.jsonl``, written whole as it happens (a history read mid-job sees every event so far)."""
+    with (job.target / EVENTS_FILE).open("a", encoding="utf-8") as log:
+        log.write(json.dumps(event, ensure_ascii=False) + "\n")
 
 
 def record_job(job: LocalJob) -> None:

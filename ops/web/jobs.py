@@ -20,7 +20,7 @@ from deep_insight_contract.events import TERMINAL, EventType
 from deep_insight_contract.session import is_session_id
 
 from ops.invoke.job import new_session_id
-from ops.local.job import EVENTS_FILE, JOB_FILE, LocalJob
+from ops.local.job import EVENTS_FILE, JOB_FILE, LocalJob, append_event
 from ops.local.models import ModelFor
 from ops.web.previews import DATA_SUFFIXES, PreviewError, preview
 from ops.web.runners import LocalRunner, Runner
@@ -105,21 +105,16 @@ class Jobs:
                 await self.runner.run(job, show)
             except asyncio.CancelledError:
                 show(make_event(EventType.ERROR, session_id, message="cancelled in the console", retryable=False))
-                self._append(job, watched.events[-1])
+                append_event(job, watched.events[-1])
             except Exception as error:  # the executor did not start, say; the page must hear of it
                 show(make_event(EventType.ERROR, session_id, message=str(error), retryable=False))
-                self._append(job, watched.events[-1])
+                append_event(job, watched.events[-1])
             finally:
                 for path in files:  # the job has its own copy of its inputs by now (or never will)
                     shutil.rmtree(path.parent, ignore_errors=True)
 
         watched.task = asyncio.get_running_loop().create_task(run())
         return session_id
-
-    @staticmethod
-    def _append(job: LocalJob, event: dict[str, Any]) -> None:
-        with (job.target / EVENTS_FILE).open("a", encoding="utf-8") as log:
-            log.write(json.dumps(event, ensure_ascii=False) + "\n")
 
     @staticmethod
     async def _notify(watched: Watched) -> None:

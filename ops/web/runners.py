@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from deep_insight_agent.events import make_event
 from deep_insight_contract.events import TERMINAL, EventType
 
-from ops.local.job import EVENTS_FILE, JOB_FILE, LocalJob, record_job, run_local_async, write_decision
+from ops.local.job import JOB_FILE, LocalJob, append_event, record_job, run_local_async, write_decision
 
 Show = Callable[[dict[str, Any]], None]
 SESSIONS = "sessions/"
@@ -80,11 +80,9 @@ class StackRunner:
     async def run(self, job: LocalJob, show: Show) -> None:
         loop = asyncio.get_running_loop()
         record_job(job)
-        log = job.target / EVENTS_FILE
 
         def relay(event: dict[str, Any]) -> None:
-            with log.open("a", encoding="utf-8") as lines:
-                lines.write(json.dumps(event, ensure_ascii=False) + "\n")
+            append_event(job, event)
             loop.call_soon_threadsafe(show, event)
 
         worker = loop.run_in_executor(None, self._run, job, relay)
@@ -136,11 +134,10 @@ class StackRunner:
                 body.close()
 
     def _download(self, uri: str, destination: Path) -> None:
+        from ops.invoke.transfers import download_object  # noqa: PLC0415
+
         bucket, key = uri.removeprefix("s3://").split("/", 1)
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        partial = destination.with_name(destination.name + ".part")
-        self.s3.download_file(bucket, key, str(partial))
-        partial.replace(destination)
+        download_object(self.s3, bucket, key, destination)
 
     def decide(self, event: dict[str, Any], decision: dict[str, str]) -> None:
         bucket, key = str(event["decisionUri"]).removeprefix("s3://").split("/", 1)

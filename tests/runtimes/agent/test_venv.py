@@ -18,25 +18,28 @@ def agent_venv(shared_tmp: Path) -> Path:
     return fresh_venv(shared_tmp / "agent-venv", REPO / "runtimes" / "agent")
 
 
-def test_the_app_starts_from_its_own_dependencies(agent_venv):
+def start_agent(agent_venv: Path, *host: str) -> tuple[subprocess.Popen, int, httpx.Response]:
+    """The installed agent against an executor URL nothing listens on; returns once it answers /ping."""
     port = _free_port()
     process = subprocess.Popen(
-        [str(agent_venv / "bin" / "deep-insight-agent"), "--host", "127.0.0.1", "--port", str(port),
-         "--local-executor", "http://127.0.0.1:9"],
+        [str(agent_venv / "bin" / "deep-insight-agent"), *host, "--port", str(port), "--local-executor", "http://127.0.0.1:9"],
         env={"PATH": "/usr/bin:/bin", "AWS_REGION": "us-east-1", "DEEP_INSIGHT_MODEL_ID": "us.anthropic.claude-sonnet-4-5-20250929-v1:0"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while True:
+        assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+        try:
+            return process, port, httpx.get(f"http://127.0.0.1:{port}/ping", timeout=1)
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, "the agent did not answer /ping within 60 s"
+            time.sleep(0.2)
+
+
+def test_the_app_starts_from_its_own_dependencies(agent_venv):
+    process, _, ping = start_agent(agent_venv, "--host", "127.0.0.1")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
-            try:
-                ping = httpx.get(f"http://127.0.0.1:{port}/ping", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the agent did not answer /ping within 60 s"
-                time.sleep(0.2)
         assert ping.status_code == 200
         assert ping.json()["status"] == "Healthy"
     finally:
@@ -79,23 +82,8 @@ def listening_address(port: int) -> str:
 
 
 def test_outside_the_container_it_listens_on_loopback_logs_once_and_names_an_unreachable_executor(agent_venv):
-    port = _free_port()
-    process = subprocess.Popen(
-        [str(agent_venv / "bin" / "deep-insight-agent"), "--port", str(port), "--local-executor", "http://127.0.0.1:9"],
-        env={"PATH": "/usr/bin:/bin", "AWS_REGION": "us-east-1", "DEEP_INSIGHT_MODEL_ID": "us.anthropic.claude-sonnet-4-5-20250929-v1:0"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    process, port, _ = start_agent(agent_venv)  # no --host: the default
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/ping", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the agent did not answer /ping within 60 s"
-                time.sleep(0.2)
         assert listening_address(port) == "127.0.0.1"
         answer = httpx.post(
             f"http://127.0.0.1:{port}/invocations",
