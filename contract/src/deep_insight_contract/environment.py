@@ -35,6 +35,16 @@ class ExecutorEnv(StrEnum):
     AWS_REGION = "AWS_REGION"
     SESSION_ID = "SESSION_ID"
     TOKEN = "EXECUTOR_TOKEN"
+    """The bearer token itself. A process of the same uid that holds it in its environment (a parent, the
+    container's init) lets user code read it from /proc: prefer TOKEN_FILE or TOKEN_SHA256."""
+    TOKEN_FILE = "EXECUTOR_TOKEN_FILE"
+    """A file holding the token: read and removed at start-up (local runs)."""
+    TOKEN_SHA256 = "EXECUTOR_TOKEN_SHA256"
+    """The token's SHA-256 in hex: what RunTask can pass (its overrides carry environment variables only),
+    useless to whoever reads it from the environment of the task's init process."""
+    SANDBOX = "EXECUTOR_SANDBOX"
+    """``bwrap``: each worker runs inside bubblewrap (no network, no home, only its session's folders
+    writable); ``none`` (the default, and the image's: Fargate allows no namespaces)."""
     HOST = "EXECUTOR_HOST"
     PORT = "EXECUTOR_PORT"
     WORKDIR = "EXECUTOR_WORKDIR"
