@@ -47,6 +47,11 @@ class LocalJob:
     review: bool = False
     copied: list[Path] = field(default_factory=list)
 
+    def data_dirs(self) -> tuple[Path, ...]:
+        """The folders of the files this job was given: the only ones its ``file://`` inputs may come from.
+        The workflow reads no other local file (a payload is not trusted to name one)."""
+        return tuple(sorted({path.resolve().parent for path in self.data}))
+
     def payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = {"prompt": self.question, "data": [path.resolve().as_uri() for path in self.data]}
         if self.language is not None:
@@ -93,7 +98,7 @@ def write_decision(event: dict[str, Any], decision: dict[str, str]) -> None:
 async def events_of(job: LocalJob, executor: RunningExecutor) -> AsyncIterator[dict[str, Any]]:
     """The job's SPEC §7 events, ending in exactly one complete or error event."""
     try:
-        invocation = parse_invocation(job.payload(), artifact_bucket=None)
+        invocation = parse_invocation(job.payload(), artifact_bucket=None, data_dirs=job.data_dirs())
     except PayloadError as error:
         raise OpsError(str(error)) from None
 
@@ -117,6 +122,7 @@ async def events_of(job: LocalJob, executor: RunningExecutor) -> AsyncIterator[d
         open_executor=open_executor,
         artifact_bucket=None,
         review_folder=job.target / REVIEW_FOLDER,
+        data_dirs=job.data_dirs(),
     )
     async for event in guarded(run_job(invocation, job.session_id, deps), job.session_id):
         if event["type"] == EventType.ARTIFACT and live:

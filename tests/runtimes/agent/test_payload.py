@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from pathlib import Path
 
 import boto3
 import pytest
@@ -114,21 +115,38 @@ def test_bad_plan_review_fields_are_one_line_errors(fields, bucket, message):
         parse_invocation({"prompt": "매출", **fields}, artifact_bucket=bucket)
 
 
-def test_local_files_are_accepted_only_by_a_runtime_without_a_bucket():
-    local = parse_invocation({"prompt": "매출", "data": ["file:///data/sales.csv"]}, artifact_bucket=None)
+def test_local_files_are_accepted_only_by_a_runtime_without_a_bucket_and_only_under_its_data_folders():
+    folders = (Path("/data"),)
+    local = parse_invocation(
+        {"prompt": "매출", "data": ["file:///data/sales.csv"]}, artifact_bucket=None, data_dirs=folders
+    )
     assert local.data == ("file:///data/sales.csv",)
     with pytest.raises(
         PayloadError, match=re.escape("data entry 'file:///data/sales.csv' is not an s3://bucket/key URI")
     ):
-        parse_invocation({"prompt": "매출", "data": ["file:///data/sales.csv"]}, artifact_bucket="b")
+        parse_invocation({"prompt": "매출", "data": ["file:///data/sales.csv"]}, artifact_bucket="b", data_dirs=folders)
     with pytest.raises(PayloadError, match="is not a file:///absolute/path URI"):
-        parse_invocation({"prompt": "매출", "data": ["file://host/sales.csv"]}, artifact_bucket=None)
+        parse_invocation({"prompt": "매출", "data": ["file://host/sales.csv"]}, artifact_bucket=None, data_dirs=folders)
+    with pytest.raises(
+        PayloadError,
+        match=re.escape(
+            "data entry 'file:///data/sales.csv' is a local file, and this agent takes none;"
+            " start it with --data-dir DIR to take files under DIR"
+        ),
+    ):
+        parse_invocation({"prompt": "매출", "data": ["file:///data/sales.csv"]}, artifact_bucket=None)
+    for outside in ("file:///etc/shadow", "file:///data", "file:///database/x.csv", "file:////data/x.csv"):
+        with pytest.raises(PayloadError, match=re.escape(f"data entry {outside!r} is outside the data folder /data;")):
+            parse_invocation({"prompt": "매출", "data": [outside]}, artifact_bucket=None, data_dirs=folders)
+    for climbing in ("file:///data/../etc/shadow", "file:///data/%2E%2E/etc/shadow"):
+        with pytest.raises(PayloadError, match=re.escape("names its file through '..'")):
+            parse_invocation({"prompt": "매출", "data": [climbing]}, artifact_bucket=None, data_dirs=folders)
 
 
 def test_two_inputs_of_one_name_are_refused():
     data = ["file:///a/sales.csv", "file:///b/sales.csv"]
     with pytest.raises(PayloadError, match="two files of the same name"):
-        parse_invocation({"prompt": "매출", "data": data}, artifact_bucket=None)
+        parse_invocation({"prompt": "매출", "data": data}, artifact_bucket=None, data_dirs=(Path("/a"), Path("/b")))
 
 
 def test_plan_review_needs_no_bucket():

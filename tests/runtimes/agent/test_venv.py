@@ -22,7 +22,8 @@ def start_agent(agent_venv: Path, *host: str) -> tuple[subprocess.Popen, int, ht
     """The installed agent against an executor URL nothing listens on; returns once it answers /ping."""
     port = _free_port()
     process = subprocess.Popen(
-        [str(agent_venv / "bin" / "deep-insight-agent"), *host, "--port", str(port), "--local-executor", "http://127.0.0.1:9"],
+        [str(agent_venv / "bin" / "deep-insight-agent"), *host, "--port", str(port), "--local-executor", "http://127.0.0.1:9",
+         "--insecure-no-token"],
         env={"PATH": "/usr/bin:/bin", "AWS_REGION": "us-east-1", "DEEP_INSIGHT_MODEL_ID": "us.anthropic.claude-sonnet-4-5-20250929-v1:0"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

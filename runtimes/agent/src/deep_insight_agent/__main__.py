@@ -3,7 +3,9 @@
 In AWS every setting comes from the environment the Pulumi program sets (SPEC §7). For development,
 ``--local-executor URL`` uses an executor started by hand; then only AWS_REGION and
 DEEP_INSIGHT_MODEL_ID are required, and without DEEP_INSIGHT_ARTIFACT_BUCKET the artifacts stay in the
-executor's workspace.
+executor's workspace. Started so, every web page in the browser and every user of the machine can reach
+it: it needs a token (--token-file, or --insecure-no-token on loopback only), answers only its own Host
+names, takes only JSON bodies, and reads file:// inputs only under --data-dir.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import logging
 import os
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import boto3
 import uvicorn
@@ -26,7 +29,18 @@ from strands.models.bedrock import BedrockModel
 
 from deep_insight_agent.app import create_app
 from deep_insight_agent.bedrock import bedrock_model
-from deep_insight_agent.config import ConfigError, EcsSettings, Env
+from deep_insight_agent.config import (
+    ALLOW_HOST_FLAG,
+    DATA_DIR_FLAG,
+    DEV_FLAGS,
+    NO_TOKEN_FLAG,
+    TOKEN_FLAG,
+    ConfigError,
+    DevServer,
+    EcsSettings,
+    Env,
+)
+from deep_insight_agent.dev_guard import DevGuard
 from deep_insight_agent.executor_local import LocalExecutorSession
 from deep_insight_agent.executor_session import EcsExecutorSession, ExecutorSession, Notify
 from deep_insight_agent.reaper import orphan_age, reap
@@ -51,7 +65,9 @@ def agent_models(raw: str) -> dict[str, str]:
     return chosen
 
 
-def build_deps(local_executor: str | None, executor_token: str | None) -> WorkflowDeps:
+def build_deps(
+    local_executor: str | None, executor_token: str | None, data_dirs: tuple[Path, ...] = ()
+) -> WorkflowDeps:
     missing = [name for name in (Env.AWS_REGION, Env.MODEL_ID) if not os.environ.get(name)]
     if missing:
         raise ConfigError(f"missing environment: {', '.join(missing)}")
@@ -68,7 +84,7 @@ def build_deps(local_executor: str | None, executor_token: str | None) -> Workfl
             async with LocalExecutorSession(local_executor, session_id, executor_token, report) as session:
                 yield session
 
-        return WorkflowDeps(model_for, open_local, os.environ.get(Env.ARTIFACT_BUCKET) or None)
+        return WorkflowDeps(model_for, open_local, os.environ.get(Env.ARTIFACT_BUCKET) or None, data_dirs=data_dirs)
 
     settings = EcsSettings.from_env()
     ecs, elbv2 = boto3.client("ecs", region_name=region), boto3.client("elbv2", region_name=region)
@@ -104,13 +120,35 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--local-executor", metavar="URL", help="use an executor started by hand at URL")
     parser.add_argument("--executor-token", help="bearer token of that executor (default: EXECUTOR_TOKEN)")
+    local = parser.add_argument_group("with --local-executor (in AWS, AgentCore authenticates every request)")
+    local.add_argument(
+        TOKEN_FLAG,
+        type=Path,
+        metavar="FILE",
+        help="every request but GET /ping must send 'Authorization: Bearer <the token in FILE>';"
+        " a missing FILE is created holding a new random token (mode 0600)",
+    )
+    local.add_argument(NO_TOKEN_FLAG, action="store_true", help="take requests without a token (loopback only)")
+    local.add_argument(
+        ALLOW_HOST_FLAG,
+        action="append",
+        default=[],
+        metavar="NAME[:PORT]",
+        help="a Host header to answer besides 127.0.0.1, localhost and [::1] with the port (repeatable)",
+    )
+    local.add_argument(DATA_DIR_FLAG, type=Path, metavar="DIR", help="take file:// inputs from under DIR only")
     args = parser.parse_args(argv)
     # JSON lines carrying the AgentCore session id of the request (the SDK's own formatter).
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(RequestContextFormatter())
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
     try:
-        deps = build_deps(args.local_executor, args.executor_token or os.environ.get(ExecutorEnv.TOKEN))
+        dev = dev_server(args)
+        deps = build_deps(
+            args.local_executor,
+            args.executor_token or os.environ.get(ExecutorEnv.TOKEN),
+            (dev.data_dir,) if dev is not None and dev.data_dir is not None else (),
+        )
     except ConfigError as error:
         print(f"deep-insight-agent: {error}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -119,12 +157,45 @@ def main(argv: list[str] | None = None) -> None:
         async for event in run_job(invocation, session_id, deps):
             yield event
 
-    app = create_app(job, artifact_bucket=deps.artifact_bucket)
+    app = create_app(job, artifact_bucket=deps.artifact_bucket, data_dirs=deps.data_dirs)
     # The SDK gives its logger a handler of its own, and the root handler above would print each line again.
     app.logger.handlers.clear()
     executor = f"the executor at {args.local_executor}" if args.local_executor else "an executor task per session"
     log.info("deep-insight-agent listening on http://%s:%d (%s)", args.host, args.port, executor)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_keep_alive=75)
+    if dev is None:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_keep_alive=75)
+        return
+    log.info(dev_summary(dev))
+    uvicorn.run(DevGuard(app, dev), host=args.host, port=args.port, log_level="warning", timeout_keep_alive=75)
+
+
+def dev_server(args: argparse.Namespace) -> DevServer | None:
+    """What the locally started app enforces; None in AWS (no --local-executor), where AgentCore's data plane
+    authenticates each request and is the only way in, and sets Host, Content-Type and Authorization itself."""
+    if not args.local_executor:
+        given = [flag for flag in DEV_FLAGS if getattr(args, flag.removeprefix("--").replace("-", "_"))]
+        if given:
+            raise ConfigError(f"{', '.join(given)} apply only with --local-executor URL (a server for development)")
+        return None
+    return DevServer.from_flags(
+        host=args.host,
+        port=args.port,
+        token_file=args.token_file,
+        insecure_no_token=args.insecure_no_token,
+        allow_hosts=args.allow_host,
+        data_dir=args.data_dir,
+    )
+
+
+def dev_summary(dev: DevServer) -> str:
+    """One line for the developer: who may call, and which files it reads (never the token itself)."""
+    who = (
+        f"requests need 'Authorization: Bearer <the token in {dev.token_file}>'"
+        if dev.token is not None
+        else f"WITHOUT a token ({NO_TOKEN_FLAG}): any process on this machine can start jobs"
+    )
+    files = f"file:// inputs from under {dev.data_dir}" if dev.data_dir else f"no file:// inputs (see {DATA_DIR_FLAG})"
+    return f"{who}; Host one of {', '.join(sorted(dev.hosts))}; {files}"
 
 
 if __name__ == "__main__":

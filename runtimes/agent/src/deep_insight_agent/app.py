@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 from bedrock_agentcore.runtime import BedrockAgentCoreApp
@@ -21,7 +22,11 @@ Job = Callable[[Invocation, str], AsyncIterator[dict[str, Any]]]
 
 
 def create_app(
-    job: Job, *, artifact_bucket: str | None, keepalive_after: float = KEEPALIVE_AFTER_SECONDS
+    job: Job,
+    *,
+    artifact_bucket: str | None,
+    data_dirs: tuple[Path, ...] = (),
+    keepalive_after: float = KEEPALIVE_AFTER_SECONDS,
 ) -> BedrockAgentCoreApp:
     app = BedrockAgentCoreApp()
     # AgentCore sends every invocation of a session to the same microVM, so this set sees them all: one job
@@ -37,7 +42,7 @@ def create_app(
         session_id = str(raw_session).encode("unicode_escape").decode("ascii") if raw_session else "unknown-session"
         try:
             session_id = parse_session_id(raw_session)
-            invocation = parse_invocation(payload, artifact_bucket=artifact_bucket)
+            invocation = parse_invocation(payload, artifact_bucket=artifact_bucket, data_dirs=data_dirs)
         except PayloadError as error:
             yield make_event(EventType.ERROR, session_id, message=str(error), retryable=False)
             return

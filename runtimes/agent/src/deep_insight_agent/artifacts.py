@@ -8,18 +8,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import urlparse
 
 from deep_insight_contract.executor import SyncDirection, Transfer
 from deep_insight_contract.storage import artifacts_prefix, input_prefix
 
 from deep_insight_agent.executor_client import ExecutorClient
+from deep_insight_agent.local_inputs import read_local_input
 from deep_insight_agent.presign import ForeignKeyError, SessionPresigner
-
-
-class InputFileError(ValueError):
-    """A local input file (``file://``) that cannot be read."""
-
 
 ARTIFACT_FOLDER = "artifacts"
 INPUT_FOLDER = "data"
@@ -57,20 +53,23 @@ def input_transfers(presigner: SessionPresigner, data: tuple[str, ...]) -> tuple
     return tuple(transfers)
 
 
-async def fetch_inputs(executor: ExecutorClient, data: tuple[str, ...], presigner: SessionPresigner | None) -> int:
+async def fetch_inputs(
+    executor: ExecutorClient,
+    data: tuple[str, ...],
+    presigner: SessionPresigner | None,
+    data_dirs: tuple[Path, ...] = (),
+) -> int:
     """Copy the payload's files into ``data/`` of the workspace; returns how many arrived. S3 objects move
-    through presigned URLs; ``file://`` paths (a runtime without a bucket: local runs) are read here."""
+    through presigned URLs; ``file://`` paths (a runtime without a bucket: local runs) are read here, only
+    under ``data_dirs`` (``local_inputs``)."""
     if not data:
         return 0
     local = [uri for uri in data if urlparse(uri).scheme == "file"]
     if local:
-        for uri in local:
-            path = Path(unquote(urlparse(uri).path))
-            try:
-                content = await asyncio.to_thread(path.read_bytes)
-            except OSError as error:
-                raise InputFileError(f"data entry {uri}: cannot read {path}: {error.strerror or error}") from None
-            await executor.put_file(f"{INPUT_FOLDER}/{path.name}", content)
+        # Every file is read before any is sent: one refused input leaves nothing of the others behind.
+        files = [await asyncio.to_thread(read_local_input, uri, data_dirs) for uri in local]
+        for name, content in files:
+            await executor.put_file(f"{INPUT_FOLDER}/{name}", content)
         return len(local)
     if presigner is None:
         raise ForeignKeyError("input data in S3 needs the artifacts bucket (DEEP_INSIGHT_ARTIFACT_BUCKET)")

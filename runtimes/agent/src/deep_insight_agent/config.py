@@ -1,10 +1,15 @@
-"""The agent's configuration: only the environment the Pulumi program sets (SPEC §7)."""
+"""The agent's configuration: in AWS only the environment the Pulumi program sets (SPEC §7); started for local
+development, also what its flags say about who may call it and which local files it may read."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
-from collections.abc import Mapping
+import secrets
+import stat
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from deep_insight_contract.environment import AgentEnv
 from deep_insight_contract.target_group import SessionTargetGroupTemplate
@@ -70,3 +75,125 @@ class EcsSettings:
             executor_session_timeout_seconds=timeout,
             artifact_bucket=env[Env.ARTIFACT_BUCKET],
         )
+
+
+# --- the app started for local development (``--local-executor``): who may send it what ---
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+"""The names of this machine a request's ``Host`` may carry by default (each with the listening port)."""
+JSON_MEDIA_TYPE = "application/json"
+"""The one request body type taken: a browser sends a cross-origin POST without asking first (no CORS
+preflight) only as text/plain, form data or urlencoded."""
+PING_PATH = "/ping"
+"""Needs no token (a health check carries none); the Host check still applies."""
+MIN_TOKEN_CHARACTERS = 16
+TOKEN_FLAG = "--token-file"
+NO_TOKEN_FLAG = "--insecure-no-token"
+ALLOW_HOST_FLAG = "--allow-host"
+DATA_DIR_FLAG = "--data-dir"
+DEV_FLAGS = (TOKEN_FLAG, NO_TOKEN_FLAG, ALLOW_HOST_FLAG, DATA_DIR_FLAG)
+"""What only the locally started app takes; in AWS, AgentCore authenticates every request itself."""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def host_key(host: str, default_port: int) -> str | None:
+    """``name:port`` in lower case (IPv6 in brackets) for a Host header or an --allow-host value; None if it
+    is not one (a scheme, a path, a bad port)."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        name, _, rest = host[1:].partition("]")
+        name = f"[{name}]"
+        if rest and not rest.startswith(":"):
+            return None
+        port = rest[1:]
+    elif host.count(":") > 1:  # a bare IPv6 address, as --allow-host may give it
+        name, port = f"[{host}]", ""
+    else:
+        name, _, port = host.partition(":")
+    if not name or name == "[]" or any(c in name for c in "/@?#\\ ") or (port and not port.isdigit()):
+        return None
+    return f"{name}:{int(port) if port else default_port}"
+
+
+def read_token(path: Path) -> str:
+    """The token in ``path`` (surrounding whitespace left out). A missing file is created with a new random
+    token (mode 0600), so that the developer reads it from there; it is never printed."""
+    try:
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(32) + "\n")
+        mode = path.stat().st_mode
+        if stat.S_ISREG(mode) and mode & 0o077:
+            raise ConfigError(
+                f"{TOKEN_FLAG} {path} can be read by other users (mode {stat.S_IMODE(mode):04o}); chmod 600 {path}"
+            )
+        token = path.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise ConfigError(f"{TOKEN_FLAG} {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{TOKEN_FLAG} {path} is not text; put the token on its first line") from None
+    if len(token) < MIN_TOKEN_CHARACTERS or not token.isascii() or not token.isprintable() or " " in token:
+        raise ConfigError(
+            f"{TOKEN_FLAG} {path} must hold one token of at least {MIN_TOKEN_CHARACTERS} printable ASCII characters"
+            " without spaces; remove the file and the agent writes a new one"
+        )
+    return token
+
+
+@dataclass(frozen=True)
+class DevServer:
+    """What the locally started app enforces: the token (None: --insecure-no-token), the Host values it
+    answers (``name:port``), and the one folder file:// inputs may come from (None: none may)."""
+
+    token: str | None
+    token_file: Path | None
+    hosts: frozenset[str]
+    data_dir: Path | None
+
+    @classmethod
+    def from_flags(
+        cls,
+        *,
+        host: str,
+        port: int,
+        token_file: Path | None,
+        insecure_no_token: bool,
+        allow_hosts: Sequence[str],
+        data_dir: Path | None,
+    ) -> DevServer:
+        if token_file is not None and insecure_no_token:
+            raise ConfigError(f"give {TOKEN_FLAG} FILE or {NO_TOKEN_FLAG}, not both")
+        if token_file is None and not insecure_no_token:
+            raise ConfigError(
+                "--local-executor needs a token that callers send as 'Authorization: Bearer <token>':"
+                f" give {TOKEN_FLAG} FILE (a file holding it), or {NO_TOKEN_FLAG} to serve without one on loopback"
+            )
+        if insecure_no_token and not is_loopback(host):
+            raise ConfigError(
+                f"{NO_TOKEN_FLAG} serves anyone who can reach the port, so only on a loopback address"
+                f" (127.0.0.1, ::1, localhost), not {host}; give {TOKEN_FLAG} FILE to listen there"
+            )
+        hosts = {key for name in LOOPBACK_NAMES if (key := host_key(name, port))}
+        if host not in ("0.0.0.0", "::") and (key := host_key(host, port)):
+            hosts.add(key)  # the address it was told to listen on, as a browser names it
+        for value in allow_hosts:
+            key = host_key(value, port)
+            if key is None:
+                raise ConfigError(f"{ALLOW_HOST_FLAG} {value!r} is not a host name or address with an optional :port")
+            hosts.add(key)
+        folder = None
+        if data_dir is not None:
+            folder = data_dir.expanduser().resolve()
+            if not folder.is_dir():
+                raise ConfigError(f"{DATA_DIR_FLAG} {data_dir} is not a folder; give the folder of your input files")
+        token = read_token(token_file.expanduser()) if token_file is not None else None
+        return cls(token, token_file, frozenset(hosts), folder)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlparse
 
 from deep_insight_contract.session import AGENTCORE_SESSION_ID_MIN, SESSION_ID_RULE, is_session_id
+
+from deep_insight_agent.local_inputs import InputFileError, local_input
 
 MAX_PROMPT_CHARACTERS = 20_000
 MAX_DATA_FILES = 20
@@ -52,7 +54,8 @@ def parse_session_id(session_id: object) -> str:
     )
 
 
-def parse_invocation(payload: Any, *, artifact_bucket: str | None) -> Invocation:
+def parse_invocation(payload: Any, *, artifact_bucket: str | None, data_dirs: tuple[Path, ...] = ()) -> Invocation:
+    """The payload if it is one; ``file://`` inputs (only without a bucket) must lie under ``data_dirs``."""
     if not isinstance(payload, dict):
         raise PayloadError('the payload must be a JSON object such as {"prompt": "..."}')
     unknown = sorted(set(payload) - set(FIELDS))
@@ -71,8 +74,10 @@ def parse_invocation(payload: Any, *, artifact_bucket: str | None) -> Invocation
     for uri in data:
         parsed = urlparse(uri)
         if parsed.scheme == "file" and artifact_bucket is None:
-            if parsed.netloc not in ("", "localhost") or not parsed.path.startswith("/"):
-                raise PayloadError(f"data entry {uri!r} is not a file:///absolute/path URI")
+            try:
+                local_input(uri, data_dirs)
+            except InputFileError as error:
+                raise PayloadError(str(error)) from None
             continue
         if parsed.scheme != "s3" or not parsed.netloc or not parsed.path.strip("/"):
             where = "an s3://bucket/key URI" if artifact_bucket else "an s3://bucket/key or file:///absolute/path URI"

@@ -68,6 +68,8 @@ class WorkflowDeps:
     """How often a plan review looks for the person's decision."""
     review_folder: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "deep-insight-reviews")
     """Without a bucket (local runs), plan decisions are files here: ``<session id>/decision.json``."""
+    data_dirs: tuple[Path, ...] = ()
+    """Without a bucket, the folders ``file://`` inputs may come from (none: no local file is read)."""
 
     def presigner(self, session_id: str) -> SessionPresigner | None:
         """URLs for this session's keys only; None without a bucket (local runs: files stay in the workspace)."""
@@ -285,7 +287,7 @@ async def _on_executor(
         yield make_event(EventType.STATUS, session_id, phase="executor ready")
         presigner = deps.presigner(session_id)
         if invocation.data:
-            files = await fetch_inputs(executor, invocation.data, presigner)
+            files = await fetch_inputs(executor, invocation.data, presigner, deps.data_dirs)
             yield make_event(EventType.STATUS, session_id, phase=f"{files} input file(s) in data/")
         await executor.execute(f"import os\nos.makedirs({ARTIFACT_FOLDER!r}, exist_ok=True)")
         holder: dict[str, Any] = {}
