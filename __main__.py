@@ -1,7 +1,7 @@
 """Deep Insight on AWS: one stack per environment (Pulumi.<stack>.yaml).
 
-settings -> network -> security -> endpoints -> bucket/images -> cluster/ALB -> session sweeper -> agent runtime
--> exports
+settings -> network -> security -> bucket/images -> cluster/ALB -> session sweeper -> agent runtime -> endpoints
+(their policies follow the roles of the parts inside the VPC) -> exports
 """
 
 import json
@@ -126,21 +126,6 @@ security = SecurityGroups(
         s3_prefix_list_id=s3_prefix_list.id,
         nat=settings.network.nat_gateways is not NatStrategy.NONE,
         executor_internet_access=settings.executor.internet_access,
-        tags=tags,
-    ),
-)
-
-# --- endpoints ---
-endpoints = Endpoints(
-    "endpoints",
-    EndpointsArgs(
-        region=settings.region,
-        vpc_id=network.vpc_id,
-        subnet_ids=network.private_subnet_ids,
-        zones=settings.network.endpoint_zones,
-        route_table_ids=network.private_route_table_ids,
-        security_group_id=security.group_ids[Group.ENDPOINTS],
-        interface_services=settings.interface_endpoints,
         tags=tags,
     ),
 )
@@ -305,6 +290,26 @@ agent = AgentRuntime(
         aws_profile=aws_profile,
         # Created after the sweeper, so deleted before it: no new session starts once the sweep begins.
         depends_on=[sessions.sweeper],
+    ),
+)
+
+# --- endpoints: they let through what the roles acting from inside the VPC may do, for this account only ---
+endpoints = Endpoints(
+    "endpoints",
+    EndpointsArgs(
+        region=settings.region,
+        vpc_id=network.vpc_id,
+        subnet_ids=network.private_subnet_ids,
+        zones=settings.network.endpoint_zones,
+        route_table_ids=network.private_route_table_ids,
+        security_group_id=security.group_ids[Group.ENDPOINTS],
+        interface_services=settings.interface_endpoints,
+        # The agent runtime's ENIs and the executor's tasks. The task has no role; what it fetches with the
+        # agent's presigned URLs is authorized as the agent's role.
+        grants=[agent.role_statements(), cluster.execution_role_statements()],
+        partition=partition,
+        account_id=account_id,
+        tags=tags,
     ),
 )
 

@@ -78,6 +78,10 @@ class AgentRuntime(pulumi.ComponentResource):
     role_arn: pulumi.Output[str]
     log_group_name: pulumi.Output[str]
 
+    def role_statements(self) -> pulumi.Output[list[Statement]]:
+        """Every statement of the execution role: what the runtime may do, from its ENIs in the VPC too."""
+        return self._policy.apply(lambda policy: list(policy["Statement"]))
+
     def __init__(self, name: str, args: AgentRuntimeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("deep-insight:agent:AgentRuntime", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -85,17 +89,18 @@ class AgentRuntime(pulumi.ComponentResource):
         baseline = agentcore_baseline_statements(
             partition=args.partition, region=args.region, account_id=args.account_id, runtime_name=args.runtime_name
         )
+        self._policy = pulumi.Output.all(args.image.pull_statements(ImagePuller.AGENTCORE), *args.statements).apply(
+            lambda lists: agent_runtime_policy(
+                image_pull=lists[0],
+                baseline=baseline,
+                grants=[statement for granted in lists[1:] for statement in granted],
+            )
+        )
         role, policy = role_with_policy(
             name,
             description="Deep Insight AgentCore runtime execution role",
             trust=agentcore_trust(partition=args.partition, region=args.region, account_id=args.account_id),
-            policy=pulumi.Output.all(args.image.pull_statements(ImagePuller.AGENTCORE), *args.statements).apply(
-                lambda lists: agent_runtime_policy(
-                    image_pull=lists[0],
-                    baseline=baseline,
-                    grants=[statement for granted in lists[1:] for statement in granted],
-                )
-            ),
+            policy=self._policy,
             tags=tags,
             tag_name="agent-role",
             parent=self,

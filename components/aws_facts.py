@@ -73,6 +73,11 @@ ECR_PRIVATE_REGISTRY_PATTERN = re.compile(r"^[0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.am
 # don't support Amazon ECR Public repositories", ECR User Guide): a Fargate task in private subnets
 # reaches it only through NAT. AgentCore pulls the image itself, not through the runtime's VPC ENIs.
 ECR_PUBLIC_REGISTRY = "public.ecr.aws"
+# The S3 bucket ECR keeps private images' layers in, per region: a pull fetches each layer from it through the
+# S3 gateway endpoint, so that endpoint's policy must let GETs on it through (ECR user guide, "Minimum Amazon S3
+# bucket permissions for Amazon ECR": arn:aws:s3:::prod-region-starport-layer-bucket/*,
+# docs.aws.amazon.com/AmazonECR/latest/userguide/vpc-endpoints.html#ecr-minimum-s3-perms).
+ECR_LAYER_BUCKET = "prod-{region}-starport-layer-bucket"
 
 
 def is_ecr_public(uri: str) -> bool:

@@ -142,6 +142,10 @@ class ExecutorCluster(pulumi.ComponentResource):
             )
         )
 
+    def execution_role_statements(self) -> pulumi.Output[list[Statement]]:
+        """Every statement of the task execution role: what Fargate does for the task (image pull, log writes)."""
+        return self._execution_policy.apply(lambda policy: list(policy["Statement"]))
+
     def __init__(self, name: str, args: ExecutorClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("deep-insight:cluster:ExecutorCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -172,14 +176,15 @@ class ExecutorCluster(pulumi.ComponentResource):
             opts=child,
         )
 
+        self._execution_policy = pulumi.Output.all(args.image_pull, log_group.arn).apply(
+            lambda v: executor_execution_policy(image_pull=v[0], log_group_arn=v[1])
+        )
         trust = ecs_tasks_trust(partition=args.partition, region=args.region, account_id=args.account_id)
         execution_role, _ = role_with_policy(
             f"{name}-execution",
             description="ECS starts the Deep Insight executor: pull its image, write its logs",
             trust=trust,
-            policy=pulumi.Output.all(args.image_pull, log_group.arn).apply(
-                lambda v: executor_execution_policy(image_pull=v[0], log_group_arn=v[1])
-            ),
+            policy=self._execution_policy,
             tags=tags,
             tag_name="executor-execution-role",
             parent=self,

@@ -1,9 +1,11 @@
 """Network rules: no path in from the internet, internal load balancers, AgentCore in VPC mode, subnets
-placed by AZ ID, interface endpoints with private DNS, and log groups that do not keep events forever."""
+placed by AZ ID, interface endpoints with private DNS, endpoint policies on every VPC endpoint, and log groups
+that do not keep events forever."""
 
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -108,6 +110,52 @@ def interface_endpoint_private_dns(args: ResourceValidationArgs) -> Iterator[str
     if args.props.get("vpcEndpointType") == "Interface" and args.props.get("privateDnsEnabled") is not True:
         service = args.props.get("serviceName")
         yield f"interface endpoint for {service} has privateDnsEnabled {args.props.get('privateDnsEnabled')!r}"
+
+
+def _any(value: Any, anything: tuple[Any, ...]) -> bool:
+    return any(item in anything or (isinstance(item, str) and item.endswith(":*")) for item in rule_kit.as_list(value))
+
+
+def open_statements(document: Any) -> list[str]:
+    """Allow statements that let every principal do every action on every resource, unconditionally: what AWS's
+    default endpoint policy is (``service:*`` counts as every action, since an endpoint reaches one service)."""
+    found = []
+    statements = rule_kit.as_map(document).get("Statement")
+    for index, statement in enumerate(map(rule_kit.as_map, rule_kit.as_list(statements))):
+        principal = statement.get("Principal")
+        if (
+            statement.get("Effect") == "Allow"
+            and not statement.get("Condition")
+            and (principal == "*" or _any(rule_kit.as_map(principal).get("AWS"), ("*",)))
+            and _any(statement.get("Action"), ("*",))
+            and _any(statement.get("Resource"), ("*",))
+        ):
+            found.append(str(statement.get("Sid") or f"Statement[{index}]"))
+    return found
+
+
+@rule_kit.resource_rule(
+    "vpc-endpoint-policy",
+    "VPC endpoints carry an endpoint policy (without one AWS attaches full access: any credentials, any "
+    "resource), and it has no Allow statement that admits every principal to everything without a condition.",
+    (rule_kit.VPC_ENDPOINT,),
+)
+def vpc_endpoint_policy(args: ResourceValidationArgs) -> Iterator[str]:
+    text = args.props.get("policy")
+    service = args.props.get("serviceName")
+    if not text:
+        yield (
+            f"endpoint for {service} has no policy, so AWS attaches full access for any principal; set one "
+            "(components.endpoint_policies)"
+        )
+        return
+    try:
+        document = json.loads(text) if isinstance(text, str) else text
+    except ValueError:
+        yield f"endpoint for {service}: policy is not valid JSON"
+        return
+    for label in open_statements(document):
+        yield f"endpoint for {service}: {label} allows every principal everything, as AWS's default policy does"
 
 
 @rule_kit.resource_rule(

@@ -106,6 +106,7 @@ POLICIES: tuple[ResourceValidationPolicy | StackValidationPolicy, ...] = (
     network_rules.agentcore_runtime_vpc_mode,
     network_rules.subnet_placed_by_az_id,
     network_rules.interface_endpoint_private_dns,
+    network_rules.vpc_endpoint_policy,
     network_rules.log_group_retention,
     image_rules.ecr_scan_on_push,
     image_rules.ecr_rebuildable_tags,

@@ -265,3 +265,26 @@ def reference_findings(documents: Iterable[tuple[str, Mapping[str, Any]]]) -> li
                     f"{where}: {key} is not a condition key of {a}" for a in actions if not key_is_listed(key, a)
                 ]
     return findings
+
+
+# --- VPC endpoint policies ---
+
+# What AWS attaches to an endpoint created without a policy ("Default endpoint policy", AWS PrivateLink guide:
+# docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-access.html): full access, to anyone.
+AWS_DEFAULT_ENDPOINT_POLICY: Mapping[str, Any] = {
+    "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]
+}
+_ANY_PRINCIPAL = ("*", {"AWS": "*"})
+
+
+def endpoint_allows(document: Mapping[str, Any], action: str, resource: str, context: Context) -> bool:
+    """Whether a request passes a VPC endpoint policy: an endpoint policy never grants, so this is only its half of
+    the decision (the caller's own policies decide the rest). The request's principal reaches the policy through
+    its condition keys (aws:PrincipalAccount, aws:PrincipalArn; none for an anonymous request), which is how AWS
+    has gateway endpoints name principals ("Principals for gateway endpoints", same guide); a statement naming a
+    principal any other way is refused here rather than evaluated wrongly."""
+    statements = _listed(document["Statement"])
+    named = [s.get("Sid", "?") for s in statements if s.get("Principal") not in _ANY_PRINCIPAL]
+    if named:
+        raise ValueError(f"statements {named} name principals in Principal; this evaluator reads them from conditions")
+    return allows({**document, "Statement": statements}, action, resource, context)

@@ -145,11 +145,18 @@ def _tags(params: Mapping[str, Any]) -> dict[str, str]:
     return {t.get("Key", t.get("key")): t.get("Value", t.get("value")) for t in listed}
 
 
+# Placeholders of the reference's ARN formats that a request gives by name instead of by ARN: S3 names buckets and
+# keys, ECR a repository and the registry (its account), CloudWatch Logs a group and a stream.
+NAMED_BY: Mapping[str, tuple[tuple[str, str], ...]] = {
+    "s3": (("BucketName", "Bucket"), ("ObjectName", "Key")),
+    "ecr": (("RepositoryName", "repositoryName"), ("Account", "registryId")),
+    "logs": (("LogGroupName", "logGroupName"), ("LogStreamName", "logStreamName")),
+}
+
+
 def _identifiers(request: Request) -> dict[str, str]:
-    """Placeholder values a request gives by name instead of by ARN (S3 names buckets and keys)."""
-    if request.service != "s3":
-        return {}
-    return {k: request.params[p] for k, p in (("BucketName", "Bucket"), ("ObjectName", "Key")) if p in request.params}
+    """Placeholder values the request names (`NAMED_BY`)."""
+    return {k: request.params[p] for k, p in NAMED_BY.get(request.service, ()) if p in request.params}
 
 
 def _filled(arn_format: str, request: Request, world: World) -> str | None:

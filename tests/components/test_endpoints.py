@@ -80,3 +80,17 @@ def test_endpoint_ids_output(dev):
 def test_dev_has_no_way_out_but_endpoints(dev):
     assert dev.of_type("aws:ec2/natGateway:NatGateway") == []
     assert dev.of_type("aws:ec2/internetGateway:InternetGateway") == []
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_endpoint_admits_this_account_alone_but_to_ecr_layers(request, stack):
+    """The shape of each policy; what they let through is evaluated in test_endpoint_policies.py."""
+    evaluation = request.getfixturevalue(stack)
+    for service, inputs in endpoints_by_service(evaluation).items():
+        statements = json.loads(inputs["policy"])["Statement"]
+        open_to_all = [s["Sid"] for s in statements if "aws:PrincipalAccount" not in json.dumps(s.get("Condition"))]
+        assert open_to_all == (["EcrImageLayers"] if service == "s3" else []), service
+        for statement in statements:
+            assert statement["Principal"] == "*"
+            if statement["Sid"] != "EcrImageLayers":
+                assert statement["Condition"]["StringEquals"]["aws:PrincipalAccount"] == "123456789012"

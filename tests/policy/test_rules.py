@@ -28,6 +28,7 @@ from ops.evaluate import Declared, Evaluation, is_taggable
 from policy import iam_rules, image_rules, rules
 from policy.offline import resource_args, run_policies
 from policy.rules import POLICIES
+from tests.aws_reference import AWS_DEFAULT_ENDPOINT_POLICY
 
 # The rule list as policy/README.md documents it: name -> (kind of policy).
 DOCUMENTED = {
@@ -36,6 +37,7 @@ DOCUMENTED = {
     "agentcore-runtime-vpc-mode": ResourceValidationPolicy,
     "subnet-placed-by-az-id": ResourceValidationPolicy,
     "interface-endpoint-private-dns": ResourceValidationPolicy,
+    "vpc-endpoint-policy": ResourceValidationPolicy,
     "log-group-retention": ResourceValidationPolicy,
     "ecr-scan-on-push": ResourceValidationPolicy,
     "ecr-rebuildable-tags": ResourceValidationPolicy,
@@ -175,6 +177,15 @@ CASES = [
          "endpoints-ecr-api", lambda p: p.update(privateDnsEnabled=False)),
     Case("endpoint-private-dns-unset", "interface-endpoint-private-dns", "privateDnsEnabled None", "prod", ENDPOINT,
          "endpoints-logs", lambda p: p.pop("privateDnsEnabled")),
+    Case("endpoint-without-policy", "vpc-endpoint-policy",
+         "endpoint for com.amazonaws.us-east-1.s3 has no policy, so AWS attaches full access", "dev", ENDPOINT,
+         "endpoints-s3", lambda p: p.pop("policy")),
+    Case("endpoint-default-policy", "vpc-endpoint-policy",
+         "Statement[0] allows every principal everything, as AWS's default policy does", "prod", ENDPOINT,
+         "endpoints-logs", lambda p: p.update(policy=json.dumps(AWS_DEFAULT_ENDPOINT_POLICY))),
+    Case("endpoint-service-star-to-anyone", "vpc-endpoint-policy", "Open allows every principal everything", "dev",
+         ENDPOINT, "endpoints-ecr-dkr", _add_statement({"Sid": "Open", "Effect": "Allow", "Principal": {"AWS": "*"},
+                                                         "Action": ["ecr:*"], "Resource": "*"})),
     Case("log-group-forever", "log-group-retention", "retentionInDays is None, so events are kept forever", "dev",
          LOG_GROUP, "executor-logs", lambda p: p.pop("retentionInDays")),
     Case("log-group-zero", "log-group-retention", "retentionInDays is 0", "prod", LOG_GROUP, "executor-logs",
