@@ -26,7 +26,7 @@ from components.settings_schema import KNOWN_INTERFACE_ENDPOINTS
 from ops.evaluate import Evaluation
 from policy.offline import run_policies
 from policy.rules import POLICIES
-from tests.aws_reference import _service, endpoint_allows
+from tests.aws_reference import _service, endpoint_allows, reference_findings
 from tests.conftest import EvaluateStack, key
 
 ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
@@ -113,6 +113,8 @@ def test_every_endpoint_policy_follows_aws_rules(evaluate_stack: EvaluateStack, 
     assert policies
     breaks = {endpoint: aws_rule_breaks(kind, text) for endpoint, (kind, text) in policies.items()}
     assert {endpoint: found for endpoint, found in breaks.items() if found} == {}
+    # Every action and condition key exists in AWS's Service Authorization Reference, for the action it is on.
+    assert reference_findings([(endpoint, json.loads(text)) for endpoint, (_, text) in policies.items()]) == []
     # The policy pack's own rule agrees (an endpoint no role uses is admitted to this account only: not open).
     (rule,) = [p for p in POLICIES if p.name == "vpc-endpoint-policy"]
     assert run_policies(evaluation.of_type(ENDPOINT), [rule]) == []
