@@ -48,5 +48,13 @@ OutputsFile = Annotated[
     Path | None,
     typer.Option("--outputs", metavar="FILE", help="Stack outputs JSON (default: pulumi stack output --json)."),
 ]
+NoSandbox = Annotated[
+    bool,
+    typer.Option(
+        "--no-sandbox",
+        help="Run the model's code without the sandbox (Linux: bubblewrap), as you, with your files, keys and "
+        "network. Needed where no sandbox can be made (macOS, no bubblewrap, no user namespaces).",
+    ),
+]
 Scripted = Annotated[Path | None, typer.Option("--scripted", hidden=True)]
 """Replay scripted model turns from a JSON file: the tests' stand-in for the LLM, not for people."""

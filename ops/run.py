@@ -11,7 +11,7 @@ import typer
 from deep_insight_contract.agents import DEFAULT_MODEL_ID
 
 from ops.console import reports_errors
-from ops.job_options import DataFiles, Model, ModelUrl, Question, Region, ReportLanguage, Review, Scripted
+from ops.job_options import DataFiles, Model, ModelUrl, NoSandbox, Question, Region, ReportLanguage, Review, Scripted
 
 
 @reports_errors
@@ -33,6 +33,7 @@ def command(
     model_url: ModelUrl = None,
     region: Region = None,
     review: Review = False,
+    no_sandbox: NoSandbox = False,
     scripted: Scripted = None,
 ) -> None:
     """Run a job on this machine, nothing deployed: a local executor, the agents in this process.
@@ -40,12 +41,15 @@ def command(
     The model is Bedrock with your AWS credentials, or any server that speaks OpenAI's chat API
     (--model openai:<model> --model-url URL; its key, if it wants one, in OPENAI_API_KEY).
     The reports, charts and calculation records land in the --out folder, also when the job fails or you
-    press Ctrl-C (exit 130).
+    press Ctrl-C (exit 130). The model's code runs in a sandbox (Linux: bubblewrap) without network, home
+    or keys; where none can be made the command says why and --no-sandbox goes on without.
 
     Example: deep-insight run "카테고리별 매출을 분석해줘" --data sales.csv
     """
+    from ops.local.sandbox_choice import decide  # noqa: PLC0415
     from ops.local.terminal import run  # noqa: PLC0415 - the workflow and the models load when it runs
 
+    decide(no_sandbox)  # before any model is asked: no sandbox here is one line
     run(
         question=question,
         data=data or [],

@@ -11,7 +11,7 @@ import typer
 from deep_insight_contract.agents import DEFAULT_MODEL_ID
 
 from ops.console import reports_errors
-from ops.job_options import Model, ModelUrl, OutputsFile, Region, Scripted
+from ops.job_options import Model, ModelUrl, NoSandbox, OutputsFile, Region, Scripted
 
 
 @reports_errors
@@ -39,6 +39,7 @@ def command(
     model: Model = DEFAULT_MODEL_ID,
     model_url: ModelUrl = None,
     region: Region = None,
+    no_sandbox: NoSandbox = False,
     scripted: Scripted = None,
 ) -> None:
     """Serve the web console: drop data files, ask, watch the agents, review the plan, read the report.
@@ -51,6 +52,10 @@ def command(
     """
     from ops.web.serve import serve  # noqa: PLC0415 - Starlette and the workflow load when it runs
 
+    if local:  # the local jobs' executors; a stack's run in AWS
+        from ops.local.sandbox_choice import decide  # noqa: PLC0415
+
+        decide(no_sandbox)
     serve(
         local=local, stack=stack, outputs_file=outputs_file, port=port, host=host, token=token, browser=browser,
         runs=runs, model=model, model_url=model_url, region=region, scripted=scripted,
