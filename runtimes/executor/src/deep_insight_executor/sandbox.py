@@ -42,6 +42,7 @@ from pathlib import Path
 
 PROBE_SECONDS = 20.0
 SETSID = "/usr/bin/setsid"
+APPARMOR_USERNS = "/proc/sys/kernel/apparmor_restrict_unprivileged_userns"
 ETC = (
     "passwd", "group", "nsswitch.conf", "host.conf", "hosts", "localtime", "timezone", "ld.so.cache",
     "ld.so.conf", "ld.so.conf.d", "alternatives", "fonts", "mime.types", "magic", "magic.mime", "locale.alias",
@@ -202,8 +203,18 @@ def problem(bwrap: Bwrap | None = None, *, timeout: float = PROBE_SECONDS) -> st
             return f"{bwrap.path} could not be run: {error.strerror}"
     if ran.returncode != 0:
         said = (ran.stderr.strip().splitlines() or [f"exit status {ran.returncode}"])[-1]
-        return f"{bwrap.path} could not make a sandbox here ({said})"
+        return f"{bwrap.path} could not make a sandbox here ({said}){_apparmor_hint()}"
     return None
+
+
+def _apparmor_hint() -> str:
+    with contextlib.suppress(OSError):
+        if Path(APPARMOR_USERNS).read_text().strip() == "1":
+            return (
+                "; AppArmor restricts user namespaces here (Ubuntu 24.04 and later): give bwrap a profile that "
+                "allows them, or sysctl kernel.apparmor_restrict_unprivileged_userns=0"
+            )
+    return ""
 
 
 def _no_new_privileges() -> None:
