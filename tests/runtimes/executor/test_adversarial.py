@@ -252,7 +252,9 @@ def test_oversized_upload_is_refused(start_executor, mode):
 )
 def test_malformed_requests_get_json_errors(executor, body, status, field):
     with executor.client() as client:
-        response = client.post("/v1/sessions/malformed/execute", content=body)
+        response = client.post(
+            "/v1/sessions/malformed/execute", content=body, headers={"Content-Type": "application/json"}
+        )
         assert response.status_code == status
         assert response.json()["error"]
         if field:

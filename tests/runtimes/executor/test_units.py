@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import signal
@@ -11,11 +12,11 @@ from pathlib import Path
 
 import pytest
 from deep_insight_executor.config import ConfigError, ExecutorConfig
+from deep_insight_executor.folders import worker_environment
 from deep_insight_executor.memory import MemoryWatchdog, cpu_limit, terminate, thread_caps, tree_memory_bytes
 from deep_insight_executor.output import CappedText
-from deep_insight_executor.paths import PathError, resolve_inside
+from deep_insight_executor.paths import PathError, open_file, parts, replacing
 from deep_insight_executor.procfs import has_children, resident_bytes, tree
-from deep_insight_executor.worker import worker_environment
 
 
 def test_settings_from_the_environment():
@@ -29,7 +30,11 @@ def test_settings_from_the_environment():
             "EXECUTOR_SESSION_TIMEOUT_SECONDS": "300",
         }
     )
-    assert (config.token, config.session_id, config.workdir) == ("t", "s-1", Path("/w"))
+    assert (config.token_sha256, config.session_id, config.workdir) == (
+        hashlib.sha256(b"t").digest(),
+        "s-1",
+        Path("/w"),
+    )
     assert (config.max_output_bytes, config.memory_limit_mb, config.session_timeout_seconds) == (2048, 1000, 300.0)
     assert ExecutorConfig.from_env({}).memory_limit_mb > 0
 
@@ -84,20 +89,34 @@ def test_capped_text_never_splits_into_invalid_text():
 
 
 @pytest.mark.parametrize("bad", ["", ".", "/etc/passwd", "../x", "a/../../x", "a/./../../x", "nul\x00byte"])
-def test_paths_outside_or_empty_are_refused(tmp_path, bad):
+def test_paths_outside_or_empty_are_refused(bad):
     with pytest.raises(PathError):
-        resolve_inside(tmp_path, bad)
+        parts(bad)
 
 
-def test_symlinks_are_followed_only_inside(tmp_path):
+def test_no_symlink_is_followed_on_the_way_to_a_file(tmp_path):
     (tmp_path / "real").mkdir()
     (tmp_path / "real" / "f").write_text("x")
     os.symlink(tmp_path / "real", tmp_path / "inside")
     os.symlink("/etc", tmp_path / "outside")
-    assert resolve_inside(tmp_path, "inside/f") == (tmp_path / "real" / "f").resolve()
-    with pytest.raises(PathError, match="leads outside"):
-        resolve_inside(tmp_path, "outside/passwd")
-    assert resolve_inside(tmp_path, "new/file.txt") == (tmp_path / "new" / "file.txt").resolve()
+    os.symlink(tmp_path / "real" / "f", tmp_path / "link")
+    os.close(open_file(tmp_path, "real/f"))
+    for through_a_link in ("inside/f", "outside/passwd", "link"):
+        with pytest.raises(PathError, match="leads outside"):
+            open_file(tmp_path, through_a_link)
+    for through_a_link in ("inside/f", "outside/passwd"):
+        with pytest.raises(PathError, match="leads outside"), replacing(tmp_path, through_a_link) as sink:
+            sink.write(b"never")
+    with replacing(tmp_path, "link") as sink:  # the link itself is replaced; what it pointed to is not written
+        sink.write(b"new")
+    assert (tmp_path / "real" / "f").read_text() == "x"
+    assert not (tmp_path / "link").is_symlink()
+    with replacing(tmp_path, "new/file.txt") as sink:
+        sink.write(b"written")
+    assert (tmp_path / "new" / "file.txt").read_bytes() == b"written"
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == ["file.txt"]  # no temporary file left
+    with pytest.raises(FileNotFoundError):
+        open_file(tmp_path, "real")  # a folder is not a file
 
 
 def test_the_worker_environment_holds_no_secret_and_no_way_to_credentials(monkeypatch, tmp_path):

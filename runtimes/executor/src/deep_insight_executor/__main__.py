@@ -17,8 +17,9 @@ from deep_insight_contract.environment import ExecutorEnv
 
 from deep_insight_executor import logs
 from deep_insight_executor.app import create_app
-from deep_insight_executor.config import ConfigError, ExecutorConfig
+from deep_insight_executor.config import ConfigError, ExecutorConfig, is_loopback
 from deep_insight_executor.hardening import forbid_inspection
+from deep_insight_executor.processes import KEEPER
 from deep_insight_executor.sandbox_filter import protect_server
 from deep_insight_executor.writable import EXIT_UNWRITABLE, developer_workdir
 
@@ -54,15 +55,27 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, help="port (EXECUTOR_PORT, default 8080)")
     parser.add_argument("--workdir", help="where session workspaces live (EXECUTOR_WORKDIR)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument(
+        "--insecure-no-token",
+        action="store_true",
+        help="serve without a token (127.0.0.1 only): any local process, and any web page through it, may run code",
+    )
     args = parser.parse_args(argv)
     try:
         config = ExecutorConfig.from_env().with_overrides(
             host=args.host, port=args.port, workdir=Path(args.workdir) if args.workdir else None
         )
+        _check_token(config, insecure_no_token=args.insecure_no_token)
     except ConfigError as error:
         print(f"deep-insight-executor: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     logs.configure(args.log_level, config.session_id)
+    # Orphans of workers (a daemon that forked away from its worker's tree) come back to the server, which
+    # kills them, instead of living on under PID 1 (processes.py).
+    if not KEEPER.enable() and sys.platform.startswith("linux"):
+        logging.getLogger("deep_insight_executor").warning(
+            "prctl(PR_SET_CHILD_SUBREAPER) did not take effect: a process user code detaches may outlive its call"
+        )
     # Before any request: code of the server's uid must not read its environment (the token) from /proc.
     if not forbid_inspection() and sys.platform.startswith("linux"):
         logging.getLogger("deep_insight_executor").warning("prctl(PR_SET_DUMPABLE, 0) did not take effect")
@@ -129,6 +142,24 @@ def main(argv: list[str] | None = None) -> None:
         )
     )
     server.run()  # SIGTERM/SIGINT: stop accepting, finish or cancel calls, stop workers, exit 0
+
+
+def _check_token(config: ExecutorConfig, *, insecure_no_token: bool) -> None:
+    """A token, or a deliberate --insecure-no-token on loopback: without one, anything that can reach the
+    port runs code (another user's process, or a web page through DNS rebinding or a form POST)."""
+    if insecure_no_token and config.token_sha256 is not None:
+        raise ConfigError("--insecure-no-token was given, and a token too; drop one")
+    if insecure_no_token and not is_loopback(config.host):
+        raise ConfigError(
+            f"--insecure-no-token serves on 127.0.0.1 only, not on {config.host}; give a token "
+            f"({ExecutorEnv.TOKEN_FILE}, {ExecutorEnv.TOKEN_SHA256} or {ExecutorEnv.TOKEN}) to listen there"
+        )
+    if config.token_sha256 is None and not insecure_no_token:
+        raise ConfigError(
+            f"no token: set {ExecutorEnv.TOKEN_FILE} (a file holding it, removed at start), "
+            f"{ExecutorEnv.TOKEN_SHA256} (its SHA-256 in hex) or {ExecutorEnv.TOKEN}; or, on 127.0.0.1 only, "
+            "pass --insecure-no-token"
+        )
 
 
 if __name__ == "__main__":

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -15,6 +18,55 @@ from deep_insight_contract.session import SESSION_ID_RULE, is_session_id
 
 class ConfigError(ValueError):
     """A bad setting; the message is one line naming the variable, the value and the fix."""
+
+
+SANDBOXES = ("none", "bwrap")
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def token_digest(token: str) -> bytes:
+    """What the server keeps of a token: its SHA-256, compared with that of the token a call offers."""
+    return hashlib.sha256(token.encode()).digest()
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _token(env: Mapping[str, str]) -> bytes | None:
+    """The token's digest from whichever one of its three variables is set (ConfigError for two, or a bad one).
+
+    A file is read and removed at once: a process of the server's uid (user code, in the image) could read
+    the environment of a parent that holds the token, never a file that is gone."""
+    given = [name for name in (E.TOKEN, E.TOKEN_FILE, E.TOKEN_SHA256) if env.get(name)]
+    if len(given) > 1:
+        raise ConfigError(f"{' and '.join(given)} are both set; give the token one way only")
+    if env.get(E.TOKEN):
+        return token_digest(env[E.TOKEN])
+    if env.get(E.TOKEN_SHA256):
+        raw = env[E.TOKEN_SHA256].strip().lower()
+        if not SHA256_HEX.fullmatch(raw):
+            raise ConfigError(f"{E.TOKEN_SHA256} is not a SHA-256 in hex; give the 64 hex digits of the token's digest")
+        return bytes.fromhex(raw)
+    if env.get(E.TOKEN_FILE):
+        path = Path(env[E.TOKEN_FILE])
+        try:
+            token = path.read_text().strip()
+            path.unlink()
+        except OSError as error:
+            raise ConfigError(
+                f"{E.TOKEN_FILE}={path} cannot be read and removed ({error.strerror or error}); "
+                "give a file this user owns, in a folder it may write"
+            ) from None
+        if not token:
+            raise ConfigError(f"{E.TOKEN_FILE}={path} is empty; write the token into it")
+        return token_digest(token)
+    return None
 
 
 def default_memory_limit_mb() -> int:
@@ -34,7 +86,8 @@ def default_memory_limit_mb() -> int:
 class ExecutorConfig:
     host: str = "127.0.0.1"
     port: int = 8080
-    token: str | None = None
+    token_sha256: bytes | None = None
+    """The SHA-256 of the bearer token every /v1/* call must carry; None: no token (--insecure-no-token)."""
     session_id: str | None = None
     workdir: Path = Path("/workspace")
     max_output_bytes: int = 65536
@@ -47,6 +100,8 @@ class ExecutorConfig:
     max_sessions: int = 16
     max_workspace_mb: int | None = None
     """Each session's disk quota; None: shared out of the workdir's free space at start (quota.default_quota_mb)."""
+    sandbox: str = "none"
+    """How workers are confined beyond their uid and limits: ``bwrap`` (bubblewrap) or ``none``."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ExecutorConfig:
@@ -64,13 +119,16 @@ class ExecutorConfig:
                 raise ConfigError(f"{name}={raw!r} is out of range; use {low}..{high}")
             return value
 
+        sandbox = env.get(E.SANDBOX) or cls.sandbox
+        if sandbox not in SANDBOXES:
+            raise ConfigError(f"{E.SANDBOX}={sandbox!r} is not one of {', '.join(SANDBOXES)}")
         session_id = env.get(E.SESSION_ID) or None
         if session_id is not None and not is_session_id(session_id):
             raise ConfigError(f"SESSION_ID={session_id!r} is not a session id; use {SESSION_ID_RULE}")
         return cls(
             host=env.get(E.HOST, cls.host),
             port=int(number(E.PORT, cls.port, 1, 65535)),
-            token=env.get(E.TOKEN) or None,
+            token_sha256=_token(env),
             session_id=session_id,
             workdir=Path(env.get(E.WORKDIR) or cls.workdir),
             max_output_bytes=int(number(E.MAX_OUTPUT_BYTES, cls.max_output_bytes, 1024, 64 * 1024 * 1024)),
@@ -84,6 +142,7 @@ class ExecutorConfig:
             max_processes=int(number(E.MAX_PROCESSES, cls.max_processes, 8, 100000)),
             max_sessions=int(number(E.MAX_SESSIONS, cls.max_sessions, 1, 1000)),
             max_workspace_mb=int(number(E.MAX_WORKSPACE_MB, 0, 8, 10 * 1024**2)) or None,  # 0: unset, from the disk
+            sandbox=sandbox,
         )
 
     def with_overrides(self, **changes: object) -> ExecutorConfig:

@@ -30,6 +30,9 @@ class FileInfo:
     """Bytes the file takes on disk (``st_blocks * 512``): a sparse file counts what it really uses."""
     mtime: float
     links: int
+    size: int = 0
+    """The file's length in bytes (``st_size``)."""
+    uid: int = -1
 
 
 def _entries(folder: int, prefix: str, depth: int) -> Iterator[FileInfo]:
@@ -44,7 +47,13 @@ def _entries(folder: int, prefix: str, depth: int) -> Iterator[FileInfo]:
             continue
         if stat.S_ISREG(info.st_mode):
             yield FileInfo(
-                prefix + entry.name, (info.st_dev, info.st_ino), info.st_blocks * 512, info.st_mtime, info.st_nlink
+                prefix + entry.name,
+                (info.st_dev, info.st_ino),
+                info.st_blocks * 512,
+                info.st_mtime,
+                info.st_nlink,
+                info.st_size,
+                info.st_uid,
             )
         elif stat.S_ISDIR(info.st_mode) and depth < MAX_DEPTH:
             try:

@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from deep_insight_executor.paths import PathError
+from deep_insight_executor.paths import PathChanged, PathError
 from deep_insight_executor.sessions import SessionLimitError, SessionStartError
 from deep_insight_executor.transfers import SyncError
 
@@ -45,7 +45,7 @@ async def _invalid_body(request: Request, exc: Exception) -> Response:
 
 
 async def _path_error(request: Request, exc: Exception) -> Response:
-    return error_response(400, ErrorBody(str(exc)))
+    return error_response(409 if isinstance(exc, PathChanged) else 400, ErrorBody(str(exc)))
 
 
 async def _sync_error(request: Request, exc: Exception) -> Response:
@@ -64,7 +64,7 @@ async def _session_start(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS = {
     HTTPException: _http_error,
     InvalidBody: _invalid_body,  # 422
-    PathError: _path_error,  # 400: a path outside the workspace
+    PathError: _path_error,  # 400: a path outside the workspace; 409: its folder changed while written
     SyncError: _sync_error,  # 400 for a bad path, 502 when S3 refused or failed a transfer
     SessionLimitError: _session_limit,  # 429: the executor already serves EXECUTOR_MAX_SESSIONS
     SessionStartError: _session_start,  # 503: a new session's folders could not be made (the disk is full)

@@ -32,6 +32,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from deep_insight_executor.processes import KEEPER
 from deep_insight_executor.procfs import resident_bytes, tree
 
 log = logging.getLogger("deep_insight_executor")
@@ -126,6 +127,9 @@ class MemoryWatchdog:
             watched = list(self._limits)
         for pid in watched:
             self.enforce(pid)
+        # A process that left its worker's tree (a daemon) is counted in no tree: it dies here, before it can
+        # hold memory past a limit (processes.py).
+        KEEPER.kill_orphans()
 
     def enforce(self, pid: int) -> Kill | None:
         """Kill ``pid``'s tree if it is over its limit now; why, if it was killed (by this or an earlier pass).

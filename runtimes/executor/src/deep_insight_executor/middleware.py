@@ -1,8 +1,13 @@
-"""Pure ASGI middleware (no per-request task or body buffering): the bearer check on /v1/*, and one JSON
-log line per request carrying its session id."""
+"""Pure ASGI middleware (no per-request task or body buffering): the Host check of a loopback server, the
+bearer check on /v1/*, and one JSON log line per request carrying its session id.
+
+A server on 127.0.0.1 is reachable by any web page its user opens: a page cannot read the answers of another
+origin, but it can rebind a name of its own to 127.0.0.1 (DNS rebinding), and then its requests carry that
+name as their Host. So a loopback server answers only requests addressed to a loopback name."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import time
@@ -11,10 +16,21 @@ from deep_insight_contract.executor import API_PREFIX, HEALTH_PATH, ErrorBody
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deep_insight_executor import logs
+from deep_insight_executor.config import ExecutorConfig, is_loopback
 from deep_insight_executor.errors import error_response
 
 log = logging.getLogger("deep_insight_executor.http")
-UNAUTHORIZED = ErrorBody("missing or wrong bearer token", hint="send Authorization: Bearer <EXECUTOR_TOKEN>")
+UNAUTHORIZED = ErrorBody("missing or wrong bearer token", hint="send Authorization: Bearer <the executor's token>")
+FOREIGN_HOST = ErrorBody("this server answers requests for a loopback name only: Host 127.0.0.1, localhost or [::1]")
+
+
+def allowed_hosts(config: ExecutorConfig) -> frozenset[bytes] | None:
+    """The Host values a loopback server answers (None: any, for a server that listens beyond loopback, which
+    always has a token; behind the ALB its Host is the ALB's name)."""
+    if not is_loopback(config.host):
+        return None
+    names = ("127.0.0.1", "localhost", "[::1]")
+    return frozenset(value.encode() for name in names for value in (name, f"{name}:{config.port}"))
 
 
 class AuthAndLogging:
@@ -38,7 +54,10 @@ class AuthAndLogging:
             await send(message)
 
         try:
-            if path.startswith(f"{API_PREFIX}/") and not self._authorized(scope):
+            hosts = allowed_hosts(scope["app"].state.executor.config)
+            if hosts is not None and dict(scope["headers"]).get(b"host", b"").lower() not in hosts:
+                await error_response(421, FOREIGN_HOST)(scope, receive, send_and_remember)
+            elif path.startswith(f"{API_PREFIX}/") and not self._authorized(scope):
                 await error_response(401, UNAUTHORIZED)(scope, receive, send_and_remember)
             else:
                 await self.app(scope, receive, send_and_remember)
@@ -57,12 +76,12 @@ class AuthAndLogging:
                 )
 
     def _authorized(self, scope: Scope) -> bool:
-        expected = scope["app"].state.executor.config.token
+        expected = scope["app"].state.executor.config.token_sha256
         if expected is None:
             return True
         header = dict(scope["headers"]).get(b"authorization", b"")
         scheme, _, given = header.partition(b" ")
-        return scheme.lower() == b"bearer" and hmac.compare_digest(given, expected.encode())
+        return scheme.lower() == b"bearer" and hmac.compare_digest(hashlib.sha256(given).digest(), expected)
 
 
 def _session_from_path(path: str) -> str | None:

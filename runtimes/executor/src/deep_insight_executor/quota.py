@@ -25,6 +25,7 @@ from deep_insight_contract.environment import ExecutorEnv
 from deep_insight_contract.executor import CallError, CallStatus, ErrorType, ExecuteResult
 
 from deep_insight_executor.disktree import FileInfo, allocated, remove, scan
+from deep_insight_executor.shm import SharedMemory
 
 log = logging.getLogger("deep_insight_executor.quota")
 
@@ -36,6 +37,9 @@ WATCH_SECONDS = 0.25
 """statvfs costs microseconds; a call writing at 1 GB/s overshoots the reserve by at most this long's worth."""
 WALK_SECONDS = 1.0
 """The least time between two walks of a session's folders during a call (a walk reads every inode)."""
+IDLE_WALK_SECONDS = 5.0
+"""The same between calls, when only threads left in the kernel can write; a fast writer is caught sooner,
+by the disk's free space (statvfs every WATCH_SECONDS)."""
 INLINE_WALK_SECONDS = 0.001
 """The after-call walk runs on the event loop when the session's last walk took less than this (a fresh
 session's folders: ~0.25 ms, less than handing it to a thread costs); longer ones run in a thread, so that a
@@ -183,10 +187,15 @@ def _listing(removed: list[Found]) -> str:
 class SessionDisk:
     """One session's folders measured against the policy; ``guarded`` wraps each of its calls."""
 
-    def __init__(self, policy: DiskPolicy, workspace: Path, private_dir: Path) -> None:
+    def __init__(
+        self, policy: DiskPolicy, workspace: Path, private_dir: Path, shared_memory: SharedMemory | None = None
+    ) -> None:
         self.policy = policy
         self.workspace = workspace
         self.private_dir = private_dir
+        self.shared_memory = shared_memory
+        self.pending: str | None = None
+        """Why the session's worker was stopped between calls (over the quota), for its next call to answer."""
         self._known: dict[str, tuple[int, int]] | None = None
         """Every file the session had after its last call: never removed by a later call's clean-up."""
         self._used = 0
@@ -194,9 +203,11 @@ class SessionDisk:
         self._walk_seconds = 0.0
         """How long the last walk of the session's folders took."""
 
-    def forget_known(self) -> None:
-        """Files arrived between calls (upload, sync): take stock again before the next call."""
-        self._known = None
+    def take_stock(self) -> None:
+        """Files arrived between calls (upload, sync): they are the session's, never removed as a call's."""
+        found = self.files()
+        self._known = {item.shown: item.info.inode for item in found}
+        self._used = allocated([item.info for item in found])
 
     def files(self) -> list[Found]:
         began = time.perf_counter()
@@ -207,6 +218,9 @@ class SessionDisk:
                 found.append(Found(f"$TMPDIR/{info.path.removeprefix(temp)}", self.private_dir, info, True))
             else:  # kernel sockets, matplotlib's and IPython's folders: counted, never removed
                 found.append(Found(f".private/{info.path}", self.private_dir, info, False))
+        if self.shared_memory is not None:
+            shm = self.shared_memory
+            found.extend(Found(f"{shm.root}/{info.path}", shm.root, info, True) for info in shm.files())
         self._walk_seconds = time.perf_counter() - began
         return found
 
@@ -226,9 +240,7 @@ class SessionDisk:
     async def guarded(self, run: Callable[[asyncio.Event], Awaitable[ExecuteResult]]) -> ExecuteResult:
         """``run(stop)`` with the watchdog setting ``stop``, then the clean-up and the answer."""
         if self._known is None:
-            found = await asyncio.to_thread(self.files)
-            self._known = {item.shown: item.info.inode for item in found}
-            self._used = allocated([item.info for item in found])
+            await asyncio.to_thread(self.take_stock)
         started = time.time()
         floors = self.policy.floors()
         stop = asyncio.Event()
@@ -244,7 +256,37 @@ class SessionDisk:
             return self._settle(result, started, floors, tripped)
         return await asyncio.to_thread(self._settle, result, started, floors, tripped)
 
-    async def _watch(self, floors: Floors, stop: asyncio.Event, tripped: list[str]) -> None:
+    async def between_calls(self, stop_worker: Callable[[], Awaitable[None]]) -> None:
+        """Watch the session while no call runs: a thread its code left in the kernel can still write. Over
+        the quota, or with a disk below its reserve, the worker is stopped (``stop_worker``), what was written
+        since the last call ended is removed as after a call, and ``pending`` says so to the next call."""
+        since = time.time()
+        if self._known is None:
+            await asyncio.to_thread(self.take_stock)
+        floors = self.policy.floors()
+        tripped: list[str] = []
+        await self._watch(floors, asyncio.Event(), tripped, walk_seconds=IDLE_WALK_SECONDS)
+        await stop_worker()
+        settled = await asyncio.to_thread(
+            self._settle, ExecuteResult(status=CallStatus.OK), since, floors, tripped, "the code left running"
+        )
+        if settled.error is not None:
+            self.pending = (
+                "between calls, code this session left running (a thread or process of its worker) wrote on: "
+                f"the worker was stopped, so its variables and imports are gone, and this call was not run; "
+                f"{settled.error.message}"
+            )
+
+    def take_pending(self) -> ExecuteResult | None:
+        """The answer for a call that comes after the worker was stopped between calls (once)."""
+        message, self.pending = self.pending, None
+        if message is None:
+            return None
+        return ExecuteResult(status=CallStatus.ERROR, error=CallError(ErrorType.WORKSPACE_QUOTA, message))
+
+    async def _watch(
+        self, floors: Floors, stop: asyncio.Event, tripped: list[str], walk_seconds: float = WALK_SECONDS
+    ) -> None:
         # A walk reads every inode of the session, statvfs one number: walks come at most once a second, or
         # as soon as the workdir's free space has dropped by more than the session had room for (a fast
         # writer), and never take more than a fifth of the time.
@@ -258,7 +300,7 @@ class SessionDisk:
                 break
             since = time.monotonic() - walked_at
             suspicious = start_free - workdir.free() > room
-            if since >= max(WALK_SECONDS, 4 * cost) or (suspicious and since >= 4 * cost):
+            if since >= max(walk_seconds, 4 * cost) or (suspicious and since >= 4 * cost):
                 began = time.monotonic()
                 used = await asyncio.to_thread(self.usage)
                 walked_at = time.monotonic()
@@ -268,7 +310,9 @@ class SessionDisk:
                     break
         stop.set()
 
-    def _settle(self, result: ExecuteResult, started: float, floors: Floors, tripped: list[str]) -> ExecuteResult:
+    def _settle(
+        self, result: ExecuteResult, started: float, floors: Floors, tripped: list[str], writer: str = "this call"
+    ) -> ExecuteResult:
         found = self.files()
         used = allocated([item.info for item in found])
         quota = self.policy.quota_bytes
@@ -314,9 +358,7 @@ class SessionDisk:
             )
         elif "disk" in tripped:
             parts.append("the disk fell below the space the executor keeps free during the call")
-        parts.append(
-            f"removed what this call wrote: {_listing(removed)}" if removed else "nothing of this call removed"
-        )
+        parts.append(f"removed what {writer} wrote: {_listing(removed)}" if removed else f"nothing of {writer} removed")
         if left > quota:
             parts.append(f"the session still holds {megabytes(left)}, over its quota: delete files it no longer needs")
         if still_low is not None:

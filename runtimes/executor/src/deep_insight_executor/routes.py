@@ -4,12 +4,11 @@ with the contract's types; every failure is raised (errors.py turns it into the 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
+import mimetypes
 import os
-import tempfile
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from deep_insight_contract.executor import (
@@ -27,15 +26,18 @@ from deep_insight_contract.executor import (
 )
 from deep_insight_contract.session import SESSION_ID_RULE, is_session_id
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from deep_insight_executor import transfers
+from deep_insight_executor.disktree import scan
 from deep_insight_executor.errors import ApiError
-from deep_insight_executor.paths import resolve_inside
+from deep_insight_executor.paths import existing_bytes, open_file, parts, replacing
 from deep_insight_executor.quota import upload_refusal
 from deep_insight_executor.sessions import DISK_FULL, Session, SessionStartError
 from deep_insight_executor.state import state_of
+
+CHUNK_BYTES = 1024 * 1024
 
 
 def _allowed_session_id(request: Request) -> str:
@@ -66,6 +68,11 @@ async def _open_session(request: Request, sid: str) -> Session:
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
+    # Only JSON: a web page may send another origin a text/plain or form POST without asking first (a CORS
+    # "simple request"), never an application/json one.
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise ApiError(415, "send the body as JSON, with Content-Type: application/json")
     raw = await request.body()
     try:
         body = json.loads(raw or b"null")
@@ -117,24 +124,17 @@ async def put_file(request: Request) -> Response:
     if declared and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     session = await _open_session(request, sid)
-    target = resolve_inside(session.workspace, request.path_params["path"])
-    if target.is_dir():
-        raise ApiError(400, f"{request.path_params['path']!r} is a directory")
+    relative = request.path_params["path"]
     disk = session.disk
     assert disk is not None  # every served session has one
-    room, used = await asyncio.to_thread(disk.room_for, target)
+    used = await asyncio.to_thread(disk.usage)
+    room = disk.policy.quota_bytes - used + existing_bytes(session.workspace, relative)
     quota = disk.policy.quota_bytes
-    relative = request.path_params["path"]
     if declared and declared.isdigit() and int(declared) > room:
         raise ApiError(413, upload_refusal(relative, quota, used))
     written = 0
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-    except OSError as error:
-        raise _disk_error(error) from None
-    try:
-        with os.fdopen(handle, "wb") as sink:
+        with replacing(session.workspace, relative, session.owner) as sink:
             async for chunk in request.stream():
                 written += len(chunk)
                 if written > limit:
@@ -142,20 +142,11 @@ async def put_file(request: Request) -> Response:
                 if written > room:
                     raise ApiError(413, upload_refusal(relative, quota, used))
                 sink.write(chunk)
-        os.replace(temporary, target)
-    except BaseException as error:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        if isinstance(error, OSError):
-            raise _disk_error(error) from None
-        raise
+    except OSError as error:
+        raise _disk_error(error) from None
     finally:
-        disk.forget_known()
-    if session.owner is not None:
-        for folder in [target, *[p for p in target.parents if session.workspace in p.parents]]:
-            with contextlib.suppress(OSError):
-                os.chown(folder, *session.owner)
-    stored = StoredFile(target.relative_to(session.workspace.resolve()).as_posix(), written)
+        await asyncio.to_thread(disk.take_stock)
+    stored = StoredFile("/".join(parts(relative)), written)
     return JSONResponse(stored.to_json(), status_code=201)
 
 
@@ -164,17 +155,11 @@ async def list_files(request: Request) -> Response:
     session = await state_of(request).sessions.get(sid, create=False)
     if session is None:
         return JSONResponse({"files": []})
-    root = session.workspace.resolve()
-    files = []
-    for folder, directories, names in os.walk(root):
-        directories[:] = [d for d in directories if not (Path(folder) / d).is_symlink()]
-        for name in sorted(names):
-            path = Path(folder) / name
-            if path.is_symlink() or not path.is_file():
-                continue
-            info = path.stat()
-            modified = datetime.fromtimestamp(info.st_mtime, UTC).isoformat().replace("+00:00", "Z")
-            files.append(FileEntry(path.relative_to(root).as_posix(), info.st_size, modified))
+    found = await asyncio.to_thread(scan, session.workspace)
+    files = [
+        FileEntry(info.path, info.size, datetime.fromtimestamp(info.mtime, UTC).isoformat().replace("+00:00", "Z"))
+        for info in found
+    ]
     files.sort(key=lambda entry: entry.path)
     return JSONResponse({"files": [entry.to_json() for entry in files]})
 
@@ -185,10 +170,22 @@ async def get_file(request: Request) -> Response:
     relative = request.path_params["path"]
     if session is None:
         raise ApiError(404, f"{relative!r} not found")
-    target = resolve_inside(session.workspace, relative)
-    if not target.is_file():
-        raise ApiError(404, f"{relative!r} not found")
-    return FileResponse(target)
+    try:
+        handle = open_file(session.workspace, relative)
+    except FileNotFoundError:
+        raise ApiError(404, f"{relative!r} not found") from None
+    source = os.fdopen(handle, "rb")
+    size = os.fstat(handle).st_size
+    content_type = mimetypes.guess_type(relative)[0] or "application/octet-stream"
+
+    async def content() -> AsyncIterator[bytes]:
+        try:
+            while chunk := await asyncio.to_thread(source.read, CHUNK_BYTES):
+                yield chunk
+        finally:
+            source.close()
+
+    return StreamingResponse(content(), media_type=content_type, headers={"Content-Length": str(size)})
 
 
 async def sync(request: Request) -> Response:
@@ -205,7 +202,7 @@ async def sync(request: Request) -> Response:
                     transfers.download, call.files, session.workspace, session.owner, disk.policy.quota_bytes - used
                 )
             finally:
-                disk.forget_known()
+                await asyncio.to_thread(disk.take_stock)
         else:
             result = await asyncio.to_thread(transfers.upload, call.files, session.workspace)
     return JSONResponse(result.to_json())

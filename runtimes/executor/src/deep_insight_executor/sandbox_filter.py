@@ -55,7 +55,7 @@ NOTIF_RECV = 0xC0000000 | NOTIF.size << 16 | ord("!") << 8 | 0  # SECCOMP_IOWR(0
 NOTIF_SEND = 0xC0000000 | NOTIF_RESP.size << 16 | ord("!") << 8 | 1  # SECCOMP_IOWR(1, struct seccomp_notif_resp)
 
 # The syscalls whose pid argument the server decides, and which argument that is.
-ASKED = {"kill": 0, "rt_sigqueueinfo": 0, "prlimit64": 0, "fcntl": 2, "fcntl64": 2}
+ASKED = {"kill": 0, "rt_sigqueueinfo": 0, "prlimit64": 0, "fcntl": 2, "fcntl64": 2, "pidfd_open": 0}
 KILLS = ("kill", "rt_sigqueueinfo")  # pid 0 means the caller's own process group
 
 
@@ -76,6 +76,28 @@ def _tgid(pid: int) -> int | None:
     return None
 
 
+def _pid_namespace(pid: int | str) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return None
+
+
+def _descends_from(pid: int, ancestor: int) -> bool:
+    """Whether ``ancestor`` is on ``pid``'s chain of parents (read from /proc)."""
+    for _ in range(4096):  # a chain of parents is finite; this bounds a race with exits and reparenting
+        if pid <= 1:
+            return False
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as stat:
+                pid = int(stat.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            return False
+        if pid == ancestor:
+            return True
+    return False
+
+
 class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
@@ -88,6 +110,7 @@ class SignalGuard:
         seccomp = importlib.import_module("pyseccomp")
 
         self.server = os.getpid()
+        self.namespace = _pid_namespace("self")
         parent = os.getppid()
         self.pids = {p for p in (self.server, 1, parent) if p > 0}
         groups = {os.getpgrp()}
@@ -121,8 +144,14 @@ class SignalGuard:
         # pidfd_send_signal also accepts an fd of an opened /proc/<pid> directory, which the filter cannot
         # tell from any other fd. ENOSYS, as on a kernel without it: callers fall back to kill(), decided above.
         rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "pidfd_send_signal")
-        for pid in self.pids:
-            rules.add_rule(eperm, "pidfd_open", low(pid))
+        # Reading or steering another process of the uid: its memory (ptrace, process_vm_*), its open files
+        # (pidfd_getfd). In the image user code shares the uid of the server's parents, whose environment and
+        # memory may hold secrets; nothing a worker runs needs these on another process.
+        for name in ("ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd"):
+            rules.add_rule(eperm, name)
+        # A pidfd of a process outside the server's tree (the server's parent, another program of the user)
+        # is of no use to user code; one of its own children is (asyncio waits on them): the server decides.
+        rules.add_rule(seccomp.NOTIFY, "pidfd_open")
         # prlimit64 on another process of the uid needs no more than kill: RLIMIT_CPU=1 ends the server.
         rules.add_rule(seccomp.NOTIFY, "prlimit64", seccomp.Arg(0, seccomp.NE, 0))
         # F_SETOWN + O_ASYNC (+ F_SETSIG SIGKILL) makes the kernel signal the fd's owner on I/O, with the
@@ -237,7 +266,12 @@ class SignalGuard:
         server, PID 1 or the server's parent."""
         if name not in ASKED:
             return False
+        if _pid_namespace(caller) != self.namespace:
+            return False  # inside a sandbox's own pid namespace (sandbox.py): no pid there names a process here
         target = _signed(args[ASKED[name]])
+        if name == "pidfd_open":
+            tgid = _tgid(target)
+            return tgid is None or tgid in self.pids or not _descends_from(tgid, self.server)
         if target == 0:  # kill(0): the caller's own group; prlimit64(0): itself; F_SETOWN(0): no owner
             if name not in KILLS:
                 return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import itertools
 import logging
@@ -20,13 +21,17 @@ from deep_insight_contract.executor import CallError, CallStatus, ErrorType, Exe
 
 from deep_insight_executor.bash import run_bash
 from deep_insight_executor.config import ExecutorConfig
-from deep_insight_executor.quota import DiskPolicy, SessionDisk, megabytes
-from deep_insight_executor.worker import (
+from deep_insight_executor.folders import (
     UNIX_SOCKET_PATH_MAX,
-    Limits,
-    PythonWorker,
     longest_socket_path,
+    make_slot_folders,
+    worker_temp,
+    write_shared_files,
 )
+from deep_insight_executor.processes import KEEPER, end_processes
+from deep_insight_executor.quota import DiskPolicy, SessionDisk, megabytes
+from deep_insight_executor.shm import SharedMemory
+from deep_insight_executor.worker import Limits, PythonWorker, kill_tree
 from deep_insight_executor.writable import Folder, Unwritable, first_unwritable, first_unwritable_as, temp_dir
 
 log = logging.getLogger("deep_insight_executor.sessions")
@@ -79,6 +84,8 @@ def can_drop_privileges() -> bool:
 
 
 SLOT_TOKEN_BYTES = 8
+SETTLE_SECONDS = 0.05
+"""At a session's end its processes are killed, then looked for once more this much later."""
 
 
 def slot_name(token: str) -> str:
@@ -106,8 +113,10 @@ class Session:
     last_used: float = field(default_factory=time.monotonic)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     worker: PythonWorker | None = None
-    font_cache: Path | None = None
     disk: SessionDisk | None = None
+    last_of_uid: Callable[[], bool] = lambda: True
+    """Whether no other session shares this one's uid (a non-root server's sessions all share the server's)."""
+    _between_calls: asyncio.Task[None] | None = None
 
     @property
     def owner(self) -> tuple[int, int] | None:
@@ -116,12 +125,46 @@ class Session:
     async def execute(self, code: str, language: Language, timeout: float) -> ExecuteResult:
         async with self.lock:
             self.last_used = time.monotonic()
+            await self._stop_watching_between_calls()
             try:
+                pending = self.disk.take_pending() if self.disk is not None else None
+                if pending is not None:
+                    return pending
                 if self.disk is None:
                     return await self._run(code, language, timeout, None)
                 return await self.disk.guarded(lambda stop: self._run(code, language, timeout, stop))
             finally:
+                # Nothing the call started outlives it (processes.py); its kernel, which keeps the session's
+                # variables, is the one process of the session left running, and is watched until the next call.
+                self._end_strays()
                 self.last_used = time.monotonic()
+                self._watch_between_calls()
+
+    def _end_strays(self) -> None:
+        """Kill what the call left running: the kernel's children (a thread of it may have started them after
+        the code returned), and processes that left every worker's tree (the server is their subreaper)."""
+        kernel = self.worker.pid if self.worker is not None else None
+        if kernel:
+            kill_tree(kernel, include_root=False)
+        # Without the subreaper (not Linux, or prctl refused) a root server still finds them by their uid.
+        uid = None if KEEPER.enabled else self.limits.uid
+        end_processes(uid, frozenset({kernel}) if kernel else frozenset())
+
+    def _watch_between_calls(self) -> None:
+        if self.disk is not None and self._between_calls is None:
+            self._between_calls = asyncio.create_task(self.disk.between_calls(self._stop_worker))
+
+    async def _stop_watching_between_calls(self) -> None:
+        task, self._between_calls = self._between_calls, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _stop_worker(self) -> None:
+        if self.worker is not None:
+            await self.worker.stop()
+        end_processes(self.limits.uid)
 
     async def _run(self, code: str, language: Language, timeout: float, stop: asyncio.Event | None) -> ExecuteResult:
         try:
@@ -135,7 +178,7 @@ class Session:
                     stop=stop,
                 )
             if self.worker is None:
-                self.worker = PythonWorker(self.workspace, self.private_dir, self.limits, self.font_cache)
+                self.worker = PythonWorker(self.workspace, self.private_dir, self.limits)
             return await self.worker.execute(code, timeout, stop)
         except (RuntimeError, OSError) as error:  # the worker (or the shell) could not be started
             log.exception("worker failed to start", extra={"session": self.id})
@@ -148,9 +191,14 @@ class Session:
             )
 
     async def close(self) -> None:
+        """Stop the worker and every process of the session, remove its files (also in /dev/shm)."""
+        await self._stop_watching_between_calls()
         if self.worker is not None:
             await self.worker.stop()
             self.worker = None
+        await asyncio.to_thread(end_processes, self.limits.uid, frozenset(), SETTLE_SECONDS)
+        if self.disk is not None and self.disk.shared_memory is not None and self.last_of_uid():
+            await asyncio.to_thread(self.disk.shared_memory.remove_all)
         shutil.rmtree(self.workspace, ignore_errors=True)
         shutil.rmtree(self.private_dir, ignore_errors=True)
 
@@ -165,6 +213,8 @@ class SessionManager:
         self.workspaces = config.workdir / "sessions"
         self.private_root = config.workdir / ".private"
         self.font_cache: Path | None = None
+        self._shared_written = False
+        self._shm = SharedMemory.of_server()
         self._spare: asyncio.Task[Slot] | None = None
         self.closing = False
         self.drop_privileges = can_drop_privileges()
@@ -208,7 +258,7 @@ class SessionManager:
             if uid is None:  # not with drop_privileges: every slot has its own uid
                 return problem
             workspace = Folder(workdir.path, workdir.setting, probe=slot.workspace)
-            private = Folder(workdir.path, workdir.setting, probe=slot.private_dir)
+            private = Folder(workdir.path, workdir.setting, probe=worker_temp(slot.private_dir))
             return first_unwritable_as(uid, slot.limits.gid or uid, [workspace, private, temp])
         finally:
             shutil.rmtree(slot.workspace, ignore_errors=True)
@@ -218,16 +268,21 @@ class SessionManager:
         """Build matplotlib's font list once, in a throwaway process, for every worker to copy."""
         cache = self.private_root / "font-cache"
         cache.mkdir(parents=True, exist_ok=True)
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            "import matplotlib.font_manager",
-            env={"PATH": os.environ.get("PATH", os.defpath), "MPLCONFIGDIR": str(cache), "MPLBACKEND": "Agg"},
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-        )
-        if await process.wait() == 0 and any(cache.glob("fontlist-*.json")):
-            self.font_cache = cache
+        with KEEPER.spawning():
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-c",
+                "import matplotlib.font_manager",
+                env={"PATH": os.environ.get("PATH", os.defpath), "MPLCONFIGDIR": str(cache), "MPLBACKEND": "Agg"},
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+            KEEPER.register(process.pid)
+        try:
+            if await process.wait() == 0 and any(cache.glob("fontlist-*.json")):
+                self.font_cache = cache
+        finally:
+            KEEPER.forget(process.pid)
 
     def __len__(self) -> int:
         return len(self.sessions)
@@ -247,17 +302,21 @@ class SessionManager:
         limits = self._limits()
         name = slot_name(secrets.token_hex(SLOT_TOKEN_BYTES))
         workspace, private_dir = self.workspaces / name, self.private_root / name
-        for folder in (workspace, private_dir):  # the worker's own folders: worker.make_private_folders
-            folder.mkdir(parents=True, exist_ok=True)
-            os.chmod(folder, 0o700)
-            if limits.uid is not None:
-                os.chown(folder, limits.uid, limits.gid or limits.uid)
-        self.private_root.chmod(0o711)
+        if not self._shared_written:
+            write_shared_files(self.private_root)
+            self._shared_written = True
+        owner = (limits.uid, limits.gid or limits.uid) if limits.uid is not None else None
+        make_slot_folders(workspace, private_dir, owner, self.font_cache)
         return Slot(workspace, private_dir, limits)
+
+    def _shared_memory(self, limits: Limits) -> SharedMemory | None:
+        if self._shm is None:
+            return None
+        return self._shm.for_uid(limits.uid) if limits.uid is not None else self._shm
 
     async def _prepare_spare(self) -> Slot:
         slot = self._new_slot()
-        slot.worker = PythonWorker(slot.workspace, slot.private_dir, slot.limits, self.font_cache)
+        slot.worker = PythonWorker(slot.workspace, slot.private_dir, slot.limits)
         await slot.worker.start()
         return slot
 
@@ -300,9 +359,9 @@ class SessionManager:
                 slot.workspace,
                 slot.private_dir,
                 slot.limits,
-                font_cache=self.font_cache,
                 worker=slot.worker,
-                disk=SessionDisk(self.disk_policy, slot.workspace, slot.private_dir),
+                disk=SessionDisk(self.disk_policy, slot.workspace, slot.private_dir, self._shared_memory(slot.limits)),
+                last_of_uid=(lambda: True) if slot.limits.uid is not None else (lambda: not self.sessions),
             )
             self.sessions[session_id] = session
             log.info("session created", extra={"session": session_id, "event": "session_created"})

@@ -7,12 +7,9 @@ workspace file to its upload URL. A URL is never logged or echoed (its query is 
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import mimetypes
 import os
-import stat
-import tempfile
 import threading
 import urllib.error
 import urllib.request
@@ -24,7 +21,7 @@ from typing import Any
 from deep_insight_contract.environment import ExecutorEnv
 from deep_insight_contract.executor import SyncResult, Transfer
 
-from deep_insight_executor.paths import PathError, resolve_inside
+from deep_insight_executor.paths import PathChanged, PathError, existing_bytes, open_file, parts, replacing
 
 TRANSFER_THREADS = 8
 TIMEOUT_SECONDS = 60.0
@@ -105,41 +102,28 @@ class _Room:
                 self.left += size
 
 
-def _replaced_bytes(path: Path) -> int:
-    """What an existing file at ``path`` takes on disk (freed when a download replaces it)."""
-    try:
-        info = os.lstat(path)
-    except OSError:
-        return 0
-    return info.st_blocks * 512 if stat.S_ISREG(info.st_mode) and info.st_nlink == 1 else 0
-
-
 def download(
     files: tuple[Transfer, ...], workspace: Path, owner: tuple[int, int] | None = None, room: int | None = None
 ) -> SyncResult:
     """GET each URL into its workspace path (parent folders made; an existing file replaced), writing at most
-    ``room`` bytes beyond the files replaced (the session's disk quota): 413 past it."""
-    planned: list[tuple[Transfer, Path]] = []
+    ``room`` bytes beyond the files replaced (the session's disk quota): 413 past it. Each file is written
+    through its folder's descriptor (paths.replacing): a symlink on the way is refused, never followed."""
     for transfer in files:
         try:
-            planned.append((transfer, resolve_inside(workspace, transfer.path)))
+            parts(transfer.path)
         except PathError as error:
             raise SyncError(f"{transfer.path!r} would land outside the workspace: {error}") from None
-    root = Path(os.path.realpath(workspace))
-    replaced = sum(_replaced_bytes(path) for path in {path for _, path in planned})
+    replaced = sum(existing_bytes(workspace, path) for path in {transfer.path for transfer in files})
     budget = _Room(None if room is None else room + replaced)
 
-    def fetch(item: tuple[Transfer, Path]) -> int:
-        transfer, destination = item
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        if destination.is_dir():
-            raise SyncError(f"{transfer.path!r} is a directory")
-
+    def fetch(transfer: Transfer) -> int:
         def attempt() -> int:
-            handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=".download-")
             taken = 0
             try:
-                with os.fdopen(handle, "wb") as sink, _send(urllib.request.Request(transfer.url), transfer.path) as got:
+                with (
+                    replacing(workspace, transfer.path, owner, prefix=".download-") as sink,
+                    _send(urllib.request.Request(transfer.url), transfer.path) as got,
+                ):
                     declared = got.headers.get("Content-Length", "")
                     if declared.isdigit():
                         budget.take(int(declared), transfer.path)
@@ -149,49 +133,45 @@ def download(
                         if sink.tell() > taken:
                             budget.take(sink.tell() - taken, transfer.path)
                             taken = sink.tell()
-                    written = sink.tell()
-                os.replace(temporary, destination)
-                return written
+                    return sink.tell()
+            except PathChanged as error:
+                raise SyncError(str(error), status=409) from None
+            except PathError as error:
+                raise SyncError(str(error)) from None
             except BaseException:
                 budget.give(taken)
-                with contextlib.suppress(OSError):
-                    os.unlink(temporary)
                 raise
 
         try:
-            written = _with_retries(attempt, transfer.path)
+            return _with_retries(attempt, transfer.path)
         except OSError as error:
             if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
                 full = "the executor's disk is full; delete files of this session and try again"
                 raise SyncError(full, status=507) from None
             raise
-        if owner is not None:
-            for path in [destination, *[p for p in destination.parents if root in p.parents]]:
-                with contextlib.suppress(OSError):
-                    os.chown(path, *owner)
-        return written
 
     with ThreadPoolExecutor(TRANSFER_THREADS) as pool:
-        total = sum(pool.map(fetch, planned))
-    return SyncResult(files=len(planned), bytes=total)
+        total = sum(pool.map(fetch, files))
+    return SyncResult(files=len(files), bytes=total)
 
 
 def upload(files: tuple[Transfer, ...], workspace: Path) -> SyncResult:
     """PUT each workspace file to its URL, with a Content-Type guessed from its name. Only regular files
-    inside the workspace leave it (a symlink's final component is not followed)."""
-    planned: list[tuple[Transfer, Path]] = []
+    inside the workspace leave it, opened through their folders' descriptors (no symlink on the way)."""
     for transfer in files:
-        source = resolve_inside(workspace, transfer.path)
-        if not source.is_file():
-            raise SyncError(f"{transfer.path!r} is not a file of the workspace")
-        planned.append((transfer, source))
+        try:
+            os.close(open_file(workspace, transfer.path))
+        except (FileNotFoundError, PathError):
+            raise SyncError(f"{transfer.path!r} is not a file of the workspace") from None
 
-    def send(item: tuple[Transfer, Path]) -> int:
-        transfer, source = item
-        content_type = mimetypes.guess_type(source.name)[0] or "application/octet-stream"
+    def send(transfer: Transfer) -> int:
+        content_type = mimetypes.guess_type(transfer.path)[0] or "application/octet-stream"
 
         def attempt() -> int:
-            descriptor = os.open(source, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            try:
+                descriptor = open_file(workspace, transfer.path)
+            except (FileNotFoundError, PathError):
+                raise SyncError(f"{transfer.path!r} is not a file of the workspace") from None
             with os.fdopen(descriptor, "rb") as body:
                 size = os.fstat(body.fileno()).st_size
                 request = urllib.request.Request(
@@ -206,5 +186,5 @@ def upload(files: tuple[Transfer, ...], workspace: Path) -> SyncResult:
         return _with_retries(attempt, transfer.path)
 
     with ThreadPoolExecutor(TRANSFER_THREADS) as pool:
-        total = sum(pool.map(send, planned))
-    return SyncResult(files=len(planned), bytes=total)
+        total = sum(pool.map(send, files))
+    return SyncResult(files=len(files), bytes=total)

@@ -16,7 +16,6 @@ import os
 import queue
 import re
 import resource
-import shutil
 import signal
 import time
 from collections.abc import Callable
@@ -29,10 +28,11 @@ from deep_insight_contract.executor import CallError, CallStatus, ErrorType, Exe
 from jupyter_client.manager import AsyncKernelManager
 
 from deep_insight_executor.fd_output import KernelDescriptors
-from deep_insight_executor.memory import OOM_SCORE_ADJ, WATCHDOG, offer_to_oom_killer, thread_caps
+from deep_insight_executor.folders import ensure_leaves, kernel_socket_base, worker_environment
+from deep_insight_executor.memory import OOM_SCORE_ADJ, WATCHDOG, offer_to_oom_killer
 from deep_insight_executor.output import CappedText
+from deep_insight_executor.processes import KEEPER
 from deep_insight_executor.procfs import has_children
-from deep_insight_executor.quota import TEMP_FOLDER
 from deep_insight_executor.sandbox_filter import worker_filter
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -52,15 +52,6 @@ KERNEL_ARGUMENTS = [
     # The server reads the kernel's file descriptors 1 and 2 itself (fd_output.py).
     "--IPKernelApp.capture_fd_output=False",
 ]
-
-# Every worker's matplotlib: non-interactive, and Korean-capable when a CJK font is installed (the image
-# installs Noto CJK). A config file instead of code run in the kernel: nothing is imported until used.
-MATPLOTLIBRC = """\
-backend: Agg
-font.family: sans-serif
-font.sans-serif: Noto Sans CJK KR, Noto Sans CJK JP, NanumGothic, Malgun Gothic, DejaVu Sans
-axes.unicode_minus: False
-"""
 
 
 @dataclass(frozen=True)
@@ -119,52 +110,6 @@ def limit_child(limits: Limits, signal_filter: Callable[[], None] | None = None)
     return apply
 
 
-# sun_path holds 108 bytes on Linux (104 on macOS), with the terminating NUL.
-UNIX_SOCKET_PATH_MAX = 107
-
-
-def kernel_socket_base(private_dir: Path) -> Path:
-    """The kernel's unix sockets are this path plus ``-<channel number>`` (jupyter_client's ipc transport)."""
-    return private_dir / "runtime" / "kernel"
-
-
-def longest_socket_path(private_dir: Path) -> str:
-    return f"{kernel_socket_base(private_dir)}-65535"
-
-
-def worker_temp(private_dir: Path) -> Path:
-    return private_dir / TEMP_FOLDER
-
-
-def make_private_folders(private_dir: Path, limits: Limits) -> None:
-    """The worker's folders in the session's private folder (user code may have removed them), the session's own."""
-    for sub in ("matplotlib", "ipython", "runtime", TEMP_FOLDER):
-        (private_dir / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
-        if limits.uid is not None:
-            os.chown(private_dir / sub, limits.uid, limits.gid or limits.uid)
-
-
-def worker_environment(workspace: Path, private_dir: Path) -> dict[str, str]:
-    """A small, explicit environment built from nothing: no server secret (EXECUTOR_TOKEN), no cloud
-    credentials or the addresses that hand them out (AWS_*, AWS_CONTAINER_CREDENTIALS_*, the ECS
-    metadata URI) reach user code. Only the locale, the time zone and PATH are kept from the server's."""
-    keep = ("PATH", "LANG", "LC_ALL", "TZ")
-    env = {k: os.environ[k] for k in keep if k in os.environ}
-    env.setdefault("PATH", os.defpath)
-    env.update(
-        HOME=str(workspace),
-        MPLBACKEND="Agg",
-        MPLCONFIGDIR=str(private_dir / "matplotlib"),
-        IPYTHONDIR=str(private_dir / "ipython"),
-        JUPYTER_RUNTIME_DIR=str(private_dir / "runtime"),
-        TMPDIR=str(worker_temp(private_dir)),  # the session's own, so that temporary files count in its quota
-        PYTHONUNBUFFERED="1",
-        PYTHONDONTWRITEBYTECODE="1",
-        **thread_caps(),  # BLAS/OpenMP threads = the task's vCPUs
-    )
-    return env
-
-
 def kill_tree(pid: int, *, include_root: bool) -> int:
     """SIGKILL every descendant of ``pid`` (and ``pid`` itself if asked); returns how many."""
     if not include_root and not has_children(pid):
@@ -202,11 +147,10 @@ class _OwnedKernelManager(AsyncKernelManager):
 class PythonWorker:
     """One Jupyter kernel for one session; restarted after a timeout or a crash."""
 
-    def __init__(self, workspace: Path, private_dir: Path, limits: Limits, font_cache: Path | None = None) -> None:
+    def __init__(self, workspace: Path, private_dir: Path, limits: Limits) -> None:
         self.workspace = workspace
         self.private_dir = private_dir
         self.limits = limits
-        self.font_cache = font_cache
         self._manager: AsyncKernelManager | None = None
         self._client: Any = None
         self._descriptors: KernelDescriptors | None = None
@@ -221,38 +165,34 @@ class PythonWorker:
 
     async def start(self) -> None:
         owner = (self.limits.uid, self.limits.gid or self.limits.uid) if self.limits.uid is not None else None
-        make_private_folders(self.private_dir, self.limits)
-        config_dir = self.private_dir / "matplotlib"
-        (config_dir / "matplotlibrc").write_text(MATPLOTLIBRC)
-        if self.font_cache is not None:
-            # matplotlib scans every font on first import (~1 s); a cache built once saves each session that.
-            for cache in self.font_cache.glob("fontlist-*.json"):
-                shutil.copyfile(cache, config_dir / cache.name)
-        if owner is not None:
-            for file in config_dir.iterdir():
-                os.chown(file, *owner)
+        ensure_leaves(self.private_dir, owner)
         manager = _OwnedKernelManager(
             kernel_name="python3",
             transport="ipc",  # unix sockets in the session's private directory, not TCP ports
             ip=str(kernel_socket_base(self.private_dir)),
         )
         manager.owner = owner
-        manager.connection_file = str(self.private_dir / "runtime" / f"kernel-{time.monotonic_ns()}.json")
+        # In the server's own folder, not in a leaf the session owns (folders.py): the server writes it.
+        manager.connection_file = str(self.private_dir / f"kernel-{time.monotonic_ns()}.json")
         descriptors = KernelDescriptors()
         try:
-            with worker_filter() as signal_filter:
-                await manager.start_kernel(
-                    cwd=str(self.workspace),
-                    env=worker_environment(self.workspace, self.private_dir),
-                    preexec_fn=limit_child(self.limits, signal_filter),
-                    extra_arguments=KERNEL_ARGUMENTS,
-                    **descriptors.child_ends(),
-                )
+            with worker_filter() as signal_filter, KEEPER.spawning():
+                try:
+                    await manager.start_kernel(
+                        cwd=str(self.workspace),
+                        env=worker_environment(self.workspace, self.private_dir),
+                        preexec_fn=limit_child(self.limits, signal_filter),
+                        extra_arguments=KERNEL_ARGUMENTS,
+                        **descriptors.child_ends(),
+                    )
+                finally:
+                    started = _kernel_pid(manager)
+                    if started:
+                        KEEPER.register(started)
         except BaseException:
             descriptors.close()
             raise
         descriptors.listen()
-        started = _kernel_pid(manager)
         if started:
             offer_to_oom_killer(started)
         client = manager.client()
@@ -266,6 +206,8 @@ class PythonWorker:
                 kill_tree(started, include_root=True)  # synchronous: it happens even when this task is cancelled
             with contextlib.suppress(Exception):
                 await manager.shutdown_kernel(now=True)
+            if started:
+                KEEPER.forget(started)
             raise
         self._manager, self._client, self._descriptors = manager, client, descriptors
         pid = self.pid
@@ -286,11 +228,28 @@ class PythonWorker:
                 kill_tree(pid, include_root=False)
             with contextlib.suppress(Exception):
                 await manager.shutdown_kernel(now=True)
+            if pid:
+                KEEPER.forget(pid)
             with contextlib.suppress(OSError):
                 Path(manager.connection_file).unlink()
 
     async def execute(self, code: str, timeout: float, stop: asyncio.Event | None = None) -> ExecuteResult:
         """Run ``code``; ``stop`` (the disk watchdog's) ends it early the way a timeout does."""
+        if self._manager is not None and not await self.alive():
+            # Killed after the last call answered (the memory watchdog, a thread of its own code): the session's
+            # variables are gone, and the call must not run as if they were there.
+            why = self._cause("after the last call answered")
+            await self.stop()
+            self.restarts += 1
+            await self.start()
+            return ExecuteResult(
+                status=CallStatus.ERROR,
+                error=CallError(
+                    ErrorType.WORKER_CRASHED,
+                    f"between calls, {why}; its variables and imports are gone and this call was not run: "
+                    "send it again to run it in the fresh worker",
+                ),
+            )
         if not await self.alive():
             await self.stop()
             await self.start()
@@ -385,16 +344,18 @@ class PythonWorker:
         return captured(status, stdout, stderr, error, started), killed
 
     def _death(self) -> str:
-        """Why the worker died, as far as the server can tell."""
-        fresh = "the next call starts a fresh worker without this session's variables"
+        """Why the worker died during a call, as far as the server can tell."""
+        return f"{self._cause('during the call')}; the next call starts a fresh worker without this session's variables"
+
+    def _cause(self, when: str) -> str:
         pid = self.pid
         kill = WATCHDOG.killed(pid) if pid else None
         if kill is not None:
-            return f"{kill.message('the worker')}; {fresh}"
+            return kill.message("the worker")
         process = getattr(getattr(self._manager, "provisioner", None), "process", None)
         if getattr(process, "returncode", None) == -signal.SIGKILL:
             return (
-                "the worker process was killed (SIGKILL) during the call: by the code itself, or by the "
-                f"system's out-of-memory killer when the task ran out of memory; {fresh}"
+                f"the worker process was killed (SIGKILL) {when}: by the code itself, or by the "
+                "system's out-of-memory killer when the task ran out of memory"
             )
-        return f"the worker process died during the call (os._exit, a crash, or out of memory); {fresh}"
+        return f"the worker process died {when} (os._exit, a crash, or out of memory)"
