@@ -14,15 +14,16 @@ from typing import Any
 
 from markdown_it import MarkdownIt
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ops.web.files import CSP, NOSNIFF, file_response
 from ops.web.jobs import JobError, Jobs
 
 COOKIE = "deep_insight_console"
-MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 STATIC = resources.files("ops.web") / "static"
 REPORT = "final_report.md"
 RENDERED = "final_report.html"
@@ -31,7 +32,14 @@ RENDERED = "final_report.html"
 
 PAGE_POLICY = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 """The page loads only its own script, styles, images and report."""
-REPORT_POLICY = "default-src 'none'; img-src 'self'; style-src 'self'; frame-ancestors 'self'"
+REPORT_SANDBOX = "allow-same-origin"
+"""The report's frame (the ``sandbox`` attribute index.html is served with): no script, form, popup or top
+navigation, but the console's own origin, so that its chart and style requests carry the SameSite=Strict
+cookie (an opaque origin's would not, and the charts would not load). Without ``allow-scripts`` nothing in
+the frame can use that origin; this holds even for the report opened on its own."""
+REPORT_POLICY = (
+    f"default-src 'none'; img-src 'self'; style-src 'self'; frame-ancestors 'self'; sandbox {REPORT_SANDBOX}"
+)
 """The rendered report runs no script at all, whatever its text holds."""
 CITATION = re.compile(r'<sup><a href="#ref-(\d+)">\1</a></sup>')
 ANCHOR = re.compile(r'<a id="ref-(\d+)"></a>')
@@ -50,7 +58,7 @@ def safe_report_html(markdown: str) -> str:
     return re.sub("\ue002(\\d+)\ue003", r'<a id="ref-\1"></a>', html)
 
 
-def create_app(jobs: Jobs, token: str) -> Starlette:
+def create_app(jobs: Jobs, token: str) -> ASGIApp:
     def authorized(request: Request) -> bool:
         offered = request.query_params.get("token") or request.cookies.get(COOKIE) or ""
         return hmac.compare_digest(offered.encode(), token.encode())
@@ -58,9 +66,8 @@ def create_app(jobs: Jobs, token: str) -> Starlette:
     async def index(request: Request) -> Response:
         if not authorized(request):
             return HTMLResponse("Open the address the console printed (it carries the token).", status_code=403)
-        response = HTMLResponse(
-            (STATIC / "index.html").read_text(encoding="utf-8"), headers={"Content-Security-Policy": PAGE_POLICY}
-        )
+        page = (STATIC / "index.html").read_text(encoding="utf-8").replace("{REPORT_SANDBOX}", REPORT_SANDBOX)
+        response = HTMLResponse(page, headers={CSP: PAGE_POLICY})
         response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
         return response
 
@@ -71,24 +78,27 @@ def create_app(jobs: Jobs, token: str) -> Starlette:
             try:
                 return await handler(request)
             except JobError as error:
-                return JSONResponse({"error": str(error)}, status_code=400)
+                # Closing is how the console stops reading a body it refused (uvicorn would drain it).
+                return JSONResponse({"error": str(error)}, status_code=error.status, headers={"Connection": "close"})
+            except ClientDisconnect:  # the page went away mid-upload; nobody reads an answer
+                return Response(status_code=400, headers={"Connection": "close"})
 
         return guarded
 
     @api
     async def upload(request: Request) -> Response:
-        length = int(request.headers.get("content-length") or 0)
-        if length > MAX_UPLOAD_BYTES:
-            raise JobError(f"the file has {length:,} bytes; the console takes up to {MAX_UPLOAD_BYTES:,}")
-        return JSONResponse(jobs.upload(request.path_params["name"], await request.body()))
+        declared = request.headers.get("content-length")
+        shown = await jobs.upload(request.path_params["name"], request.stream(), int(declared) if declared else None)
+        return JSONResponse(shown)
 
     @api
     async def start(request: Request) -> Response:
-        body: dict[str, Any] = await request.json()
+        body = await json_object(request)
         language = body.get("language") if body.get("language") in ("ko", "en") else None
-        session_id = await jobs.start(
-            str(body.get("question") or ""), list(body.get("uploads") or []), language, bool(body.get("review"))
-        )
+        uploads = body.get("uploads")
+        if not isinstance(uploads, list) or not all(isinstance(upload, str) for upload in uploads):
+            raise JobError('"uploads" is a list of the ids the uploads answered')
+        session_id = await jobs.start(str(body.get("question") or ""), uploads, language, bool(body.get("review")))
         return JSONResponse({"sessionId": session_id})
 
     @api
@@ -109,7 +119,10 @@ def create_app(jobs: Jobs, token: str) -> Starlette:
 
     @api
     async def review(request: Request) -> Response:
-        jobs.decide(request.path_params["sid"], await request.json())
+        decision = await json_object(request)
+        if not all(isinstance(value, str) for value in decision.values()):
+            raise JobError('the decision is {"action": "approve"} or {"action": "revise", "plan": "..."}')
+        jobs.decide(request.path_params["sid"], decision)
         return JSONResponse({"decided": True})
 
     @api
@@ -132,7 +145,7 @@ def create_app(jobs: Jobs, token: str) -> Starlette:
             return render_report(folder)
         if path.parent != folder.resolve() or not path.is_file():
             raise JobError(f"no file {name} in job {folder.name}")
-        return FileResponse(path)
+        return file_response(path)
 
     def render_report(folder: Path) -> Response:
         """final_report.md as HTML, beside the charts it links to by relative name."""
@@ -141,7 +154,7 @@ def create_app(jobs: Jobs, token: str) -> Starlette:
             raise JobError(f"job {folder.name} has no {REPORT} (yet)")
         body = safe_report_html(source.read_text(encoding="utf-8"))
         page = f'<!doctype html><meta charset="utf-8"><link rel="stylesheet" href="/static/report.css">{body}'
-        return HTMLResponse(page, headers={"Content-Security-Policy": REPORT_POLICY})
+        return HTMLResponse(page, headers={CSP: REPORT_POLICY, "Cache-Control": "no-store"})
 
     routes = [
         Route("/", index),
@@ -155,4 +168,35 @@ def create_app(jobs: Jobs, token: str) -> Starlette:
         Route("/api/jobs/{sid}/files/{name}", file, methods=["GET"]),
         Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
     ]
-    return Starlette(routes=routes)
+    return NoSniff(Starlette(routes=routes))
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise JobError("the request's body is not JSON") from None
+    if not isinstance(body, dict):
+        raise JobError("the request's body is not a JSON object")
+    return body
+
+
+class NoSniff:
+    """``X-Content-Type-Options: nosniff`` on every answer, the API's and the static files' too."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        added = [(name.lower().encode(), value.encode()) for name, value in NOSNIFF.items()]
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in dict(added)]
+                message = {**message, "headers": kept + added}
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)

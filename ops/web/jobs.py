@@ -29,8 +29,25 @@ UPLOADS = ".uploads"
 SAFE_NAME = re.compile(r"^[^/\\\x00]{1,200}$")
 
 
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+"""What one dropped file may hold; a bigger one is a job for `deep-insight run --data FILE`."""
+
+
 class JobError(ValueError):
     """A request the console refuses; the message says what to change."""
+
+    status = 400
+
+
+class UploadTooLarge(JobError):
+    status = 413
+
+
+def too_large(name: str) -> str:
+    return (
+        f"{name} is larger than the {MAX_UPLOAD_BYTES // 1024 // 1024} MiB the console takes; "
+        f"run it with `deep-insight run --data {name}` instead"
+    )
 
 
 @dataclass
@@ -56,23 +73,35 @@ class Jobs:
     runner: Runner = field(default_factory=LocalRunner)
     running: dict[str, Watched] = field(default_factory=dict)
 
-    def upload(self, name: str, content: bytes) -> dict[str, Any]:
-        """Stage a file for the next job; its preview, with the id to start the job with."""
+    async def upload(self, name: str, chunks: AsyncIterator[bytes], declared: int | None) -> dict[str, Any]:
+        """Stage a file for the next job from the request's body as it arrives; its preview, with the id to
+        start the job with. Past ``MAX_UPLOAD_BYTES`` (declared or counted: a chunked body declares
+        nothing) reading stops and nothing of the file is kept."""
         if not SAFE_NAME.match(name) or name in (".", ".."):
             raise JobError(f"{name!r} is not a plain file name")
         if not name.lower().endswith(DATA_SUFFIXES):
             raise JobError(f"{name}: give a CSV or Excel (.xlsx) file")
+        if declared is not None and declared > MAX_UPLOAD_BYTES:
+            raise UploadTooLarge(too_large(name))
         token = secrets.token_hex(8)
         folder = self.root / UPLOADS / token
         folder.mkdir(parents=True)
         path = folder / name
-        path.write_bytes(content)
         try:
-            shown = preview(path)
+            received = 0
+            with path.open("wb") as handle:
+                async for chunk in chunks:
+                    received += len(chunk)
+                    if received > MAX_UPLOAD_BYTES:
+                        raise UploadTooLarge(too_large(name))
+                    handle.write(chunk)
+            shown = await asyncio.to_thread(preview, path)
         except PreviewError as error:
-            path.unlink()
-            folder.rmdir()
+            shutil.rmtree(folder, ignore_errors=True)
             raise JobError(str(error)) from None
+        except BaseException:  # too large, or the page went away mid-file: no half file stays staged
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         return {"id": f"{token}/{name}", **shown}
 
     def _staged(self, upload_id: str) -> Path:

@@ -1,9 +1,15 @@
-"""What a dropped data file holds: its columns and first rows, read the way pandas would read it."""
+"""What a dropped data file holds: its columns and first rows, read the way pandas would read it.
+
+A preview costs the console the same small amount of memory whatever the file's size: only the file's
+first ``HEAD_BYTES`` are parsed, and a CSV's rows are counted in a second pass over fixed-size blocks."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import itertools
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +17,11 @@ PREVIEW_ROWS = 5
 ENCODINGS = ("utf-8-sig", "cp949")
 """CSV files from Korean Excel are often CP949; anything else is read as UTF-8."""
 DATA_SUFFIXES = (".csv", ".xlsx")
+HEAD_BYTES = 512 * 1024
+"""What a CSV preview parses: the header and five rows of any sensible table fit in it many times over."""
+BLOCK = 256 * 1024
+MAX_SHARED_STRINGS = 64 * 1024 * 1024
+"""openpyxl holds a workbook's shared strings whole: above this, its rows are not previewed."""
 
 
 class PreviewError(ValueError):
@@ -18,6 +29,7 @@ class PreviewError(ValueError):
 
 
 def preview(path: Path) -> dict[str, Any]:
+    """``name``, ``columns``, the first ``rows`` and ``rowCount`` (None when it is not known)."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return _csv(path)
@@ -27,31 +39,79 @@ def preview(path: Path) -> dict[str, Any]:
 
 
 def _csv(path: Path) -> dict[str, Any]:
-    raw = path.read_bytes()
+    with path.open("rb") as handle:
+        head = handle.read(HEAD_BYTES)
+        whole = not handle.read(1)
+    text = _decoded(head, whole, path.name)
+    wanted = 1 + PREVIEW_ROWS
+    try:  # one row more than shown: a row followed by another is complete, even in a cut head
+        rows = list(itertools.islice(csv.reader(io.StringIO(text)), wanted + 1))
+    except csv.Error as error:
+        raise PreviewError(f"{path.name}: not a CSV table ({error}) in its first {HEAD_BYTES // 1024} KiB") from None
+    if not whole and len(rows) <= wanted:
+        rows = rows[:-1]  # the last row parsed may be cut at the head's end
+    if not rows:
+        if whole:
+            raise PreviewError(f"{path.name}: empty")
+        raise PreviewError(f"{path.name}: its first row is longer than {HEAD_BYTES // 1024} KiB; is it a CSV table?")
+    return {"name": path.name, "columns": rows[0], "rows": rows[1:wanted], "rowCount": count_records(path) - 1}
+
+
+def _decoded(head: bytes, whole: bool, name: str) -> str:
     for encoding in ENCODINGS:
-        try:
-            text = raw.decode(encoding)
-            break
+        try:  # a cut head may end inside a character: only a whole file must decode to its last byte
+            return codecs.getincrementaldecoder(encoding)().decode(head, final=whole)
         except UnicodeDecodeError:
             continue
-    else:
-        raise PreviewError(f"{path.name}: neither UTF-8 nor CP949 text")
-    rows = list(csv.reader(io.StringIO(text)))
-    if not rows:
-        raise PreviewError(f"{path.name}: empty")
-    return {"name": path.name, "columns": rows[0], "rows": rows[1 : 1 + PREVIEW_ROWS], "rowCount": len(rows) - 1}
+    raise PreviewError(f"{name}: neither UTF-8 nor CP949 text; save it from Excel as CSV UTF-8")
+
+
+def count_records(path: Path) -> int:
+    """The CSV records in the file: line ends outside quoted cells, counted block by block.
+
+    Byte-wise is exact for UTF-8 and CP949 alike: neither uses the bytes of ``"`` or a line end inside a
+    multi-byte character. A doubled quote inside a quoted cell toggles twice and changes nothing."""
+    records = 0
+    quoted = False
+    last = b"\n"
+    with path.open("rb") as handle:
+        while block := handle.read(BLOCK):
+            parts = block.split(b'"')
+            records += b"".join(parts[1::2] if quoted else parts[0::2]).count(b"\n")
+            quoted ^= len(parts) % 2 == 0
+            last = block[-1:]
+    return records + (last != b"\n")
 
 
 def _xlsx(path: Path) -> dict[str, Any]:
     import openpyxl  # noqa: PLC0415
 
+    _check_shared_strings(path)
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as error:
         raise PreviewError(f"{path.name}: not a readable Excel workbook ({type(error).__name__})") from None
-    sheet = book.worksheets[0]
-    rows = [["" if cell is None else str(cell) for cell in row] for row in sheet.iter_rows(values_only=True)]
-    book.close()
+    try:
+        sheet = book.worksheets[0]
+        cells = sheet.iter_rows(max_row=1 + PREVIEW_ROWS, values_only=True)
+        rows = [["" if cell is None else str(cell) for cell in row] for row in cells]
+        stated = sheet.max_row  # the sheet's own <dimension>, when it has one: no need to read every row
+    finally:
+        book.close()
     if not rows:
         raise PreviewError(f"{path.name}: its first sheet is empty")
-    return {"name": path.name, "columns": rows[0], "rows": rows[1 : 1 + PREVIEW_ROWS], "rowCount": len(rows) - 1}
+    count = stated - 1 if isinstance(stated, int) and stated >= len(rows) else None
+    return {"name": path.name, "columns": rows[0], "rows": rows[1:], "rowCount": count}
+
+
+def _check_shared_strings(path: Path) -> None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            sizes = [i.file_size for i in archive.infolist() if i.filename.lower().endswith("sharedstrings.xml")]
+    except (zipfile.BadZipFile, OSError):
+        raise PreviewError(f"{path.name}: not an Excel (.xlsx) workbook; save it from Excel as .xlsx") from None
+    if sum(sizes) > MAX_SHARED_STRINGS:
+        raise PreviewError(
+            f"{path.name}: its text cells unpack to {sum(sizes) // 1024 // 1024:,} MiB, too many to preview; "
+            "save the sheet as CSV and drop that"
+        )

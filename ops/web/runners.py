@@ -9,18 +9,23 @@ import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 from deep_insight_agent.events import make_event
 from deep_insight_contract.events import TERMINAL, EventType
+from deep_insight_contract.session import is_session_id
+from deep_insight_contract.storage import artifacts_prefix
 
-from ops.local.job import JOB_FILE, LocalJob, append_event, record_job, run_local_async, write_decision
+from ops.local.job import EVENTS_FILE, JOB_FILE, LocalJob, append_event, record_job, run_local_async, write_decision
 
 Show = Callable[[dict[str, Any]], None]
 SESSIONS = "sessions/"
 CONSOLE_RECORD = "console.json"
-"""``sessions/<id>/console.json`` in the bucket: what a console job asked, for the history of the stack."""
+"""``sessions/<id>/console.json`` in the bucket: what a console job asked and who asked it (``startedBy``,
+the caller's AWS identity), for the history of the stack."""
+OWN_FILES = (JOB_FILE, EVENTS_FILE)
+"""The console's own records in a job's folder: never taken from a session's artifacts of the same name."""
 
 
 class Runner(Protocol):
@@ -63,10 +68,16 @@ class LocalRunner:
 
 @dataclass
 class StackRunner:
+    """Jobs in a deployed stack. The bucket holds every session of the stack, started by anyone; the console
+    lists, and brings down, only those a console started for the same AWS identity as this one's
+    (``caller``): a page, or a link in a report, that names another session's id gets nothing."""
+
     stack: str
     outputs: dict[str, Any]
     s3: Any
     agentcore: Any
+    caller: str
+    """The AWS identity (STS caller ARN) the console runs as."""
     streams: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -104,7 +115,10 @@ class StackRunner:
         from ops.invoke.sse import read_chunks, stream_events  # noqa: PLC0415
         from ops.invoke.transfers import upload_inputs  # noqa: PLC0415
 
-        record = {"sessionId": job.session_id, "question": job.question, "data": [p.name for p in job.data]}
+        record = {
+            "sessionId": job.session_id, "question": job.question, "data": [p.name for p in job.data],
+            "startedBy": self.caller,
+        }  # fmt: skip
         self.s3.put_object(
             Bucket=self.bucket, Key=f"{SESSIONS}{job.session_id}/{CONSOLE_RECORD}",
             Body=json.dumps(record, ensure_ascii=False).encode("utf-8"),
@@ -120,7 +134,7 @@ class StackRunner:
         try:
             for event in stream_events(read_chunks(body), job.session_id, lambda message: None):
                 if event["type"] == EventType.ARTIFACT and event.get("s3Uri"):
-                    self._download(str(event["s3Uri"]), job.target / str(event["name"]))
+                    self._download_artifact(job, str(event["name"]), str(event["s3Uri"]))
                 show(event)
                 if event["type"] in TERMINAL:
                     return
@@ -133,11 +147,17 @@ class StackRunner:
             with contextlib.suppress(Exception):
                 body.close()
 
-    def _download(self, uri: str, destination: Path) -> None:
+    def _download_artifact(self, job: LocalJob, name: str, uri: str) -> None:
+        """An announced artifact into the job's folder, if it is one of this session's in the stack's bucket
+        and its name (the model's choice) stays inside the folder without replacing the console's records."""
         from ops.invoke.transfers import download_object  # noqa: PLC0415
 
-        bucket, key = uri.removeprefix("s3://").split("/", 1)
-        download_object(self.s3, bucket, key, destination)
+        path = PurePosixPath(name)
+        key = f"{artifacts_prefix(job.session_id)}{name}"
+        inside = bool(path.parts) and not path.is_absolute() and ".." not in path.parts and "\\" not in name
+        if not inside or name in OWN_FILES or uri != f"s3://{self.bucket}/{key}":
+            return
+        download_object(self.s3, self.bucket, key, job.target.joinpath(*path.parts))
 
     def decide(self, event: dict[str, Any], decision: dict[str, str]) -> None:
         bucket, key = str(event["decisionUri"]).removeprefix("s3://").split("/", 1)
@@ -148,20 +168,34 @@ class StackRunner:
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=SESSIONS, Delimiter="/")
         for page in pages:
             for prefix in page.get("CommonPrefixes", []):
-                session_id = prefix["Prefix"].removeprefix(SESSIONS).rstrip("/")
-                listed.append({"sessionId": session_id, "question": self._question(session_id), "state": "stored"})
+                record = self._mine(prefix["Prefix"].removeprefix(SESSIONS).rstrip("/"))
+                if record is not None:
+                    listed.append({**record, "state": "stored"})
         return listed
 
-    def _question(self, session_id: str) -> str:
-        with contextlib.suppress(Exception):
+    def _mine(self, session_id: str) -> dict[str, Any] | None:
+        """The session's id and question, if a console started it for this caller; else None."""
+        if not is_session_id(session_id):
+            return None
+        try:
             body = self.s3.get_object(Bucket=self.bucket, Key=f"{SESSIONS}{session_id}/{CONSOLE_RECORD}")["Body"]
-            return str(json.loads(body.read())["question"])
-        return ""
+            record = json.loads(body.read())
+        except Exception:  # no record (not a console's job), or not one a console wrote
+            return None
+        if not isinstance(record, dict) or record.get("startedBy") != self.caller:
+            return None
+        return {"sessionId": session_id, "question": str(record.get("question") or "")}
 
     def fetch(self, session_id: str, folder: Path) -> None:
         from ops.invoke.transfers import download_artifacts  # noqa: PLC0415
 
+        record = self._mine(session_id)
+        if record is None:
+            raise LookupError(f"{session_id} is not a console job of {self.caller}")
         folder.mkdir(parents=True, exist_ok=True)
-        record = {"sessionId": session_id, "question": self._question(session_id), "data": []}
         download_artifacts(self.s3, self.bucket, session_id, folder, [], warn=lambda message: None)
-        (folder / JOB_FILE).write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
+        for name in OWN_FILES:  # an artifact by that name would pose as the job's record or timeline
+            (folder / name).unlink(missing_ok=True)
+        (folder / JOB_FILE).write_text(
+            json.dumps({**record, "data": []}, ensure_ascii=False, indent=2), encoding="utf-8"
+        )

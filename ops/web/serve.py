@@ -43,7 +43,17 @@ def stack_runner(stack: str, outputs_file: Path | None) -> StackRunner:
     outputs = read_outputs(stack, outputs_file)
     region = outputs["region"]
     agentcore = aws_client("bedrock-agentcore", region, config=INVOKE_CONFIG)
-    return StackRunner(stack, outputs, aws_client("s3", region), agentcore)
+    return StackRunner(stack, outputs, aws_client("s3", region), agentcore, caller_identity(aws_client("sts", region)))
+
+
+def caller_identity(sts: Any) -> str:
+    """Who the console acts as in AWS: its stack jobs are recorded, and listed again, under this ARN."""
+    try:
+        return str(sts.get_caller_identity()["Arn"])
+    except Exception as error:  # no or expired credentials: say so now, not at the first job
+        raise OpsError(
+            f"cannot tell who you are in AWS (sts get-caller-identity): {error}; check AWS_PROFILE"
+        ) from None
 
 
 def serve(

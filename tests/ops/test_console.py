@@ -174,7 +174,7 @@ def test_the_preview_shows_the_columns_and_first_rows(browser, console):
 def test_plan_review_approved_in_the_page(browser, console):
     start_job(browser, console, review=True)
     wait(browser, lambda: find(browser, "review-panel").is_displayed())
-    assert "1. 총 매출 계산" in find(browser, "plan").get_attribute("value")
+    assert "1. 총 매출 계산" in (find(browser, "plan").get_attribute("value") or "")
     find(browser, "approve").click()
     wait(browser, lambda: state(browser) in ("complete", "error"))
     assert state(browser) == "complete"

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 
+import httpx
 from selenium.webdriver.common.by import By
 
+from ops.invoke.job import new_session_id
 from tests.ops.test_console import TOKEN, Console, browser, find, start_job, state, wait  # noqa: F401 (browser)
 from tests.ops.test_invoke import BUCKET, agentcore, executor, stack_outputs  # noqa: F401 (fixtures)
 from tests.runtimes.conftest import s3_client
@@ -49,3 +51,29 @@ def test_a_stack_job_in_the_page_then_from_the_bucket_after_a_restart(browser, a
         browser.switch_to.default_content()
     finally:
         elsewhere.stop()
+
+
+def test_a_session_this_user_did_not_start_in_a_console_is_not_fetched(aws, tmp_path):
+    """A report's link or image (or any page) asking for another session's id must not make the console
+    pull that session from the bucket: only the sessions its history lists for this user."""
+    s3 = s3_client(aws)
+    s3.create_bucket(Bucket=BUCKET)
+    invoked = new_session_id()  # started by `deep-insight invoke` or anything else: no console record
+    s3.put_object(Bucket=BUCKET, Key=f"sessions/{invoked}/artifacts/final_report.md", Body=b"# not yours\n")
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps(stack_outputs()), encoding="utf-8")
+    env = {
+        "AWS_ENDPOINT_URL": aws, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }  # fmt: skip
+    runs = tmp_path / "runs"
+    console = Console(runs, None, stack=outputs, env=env)
+    try:
+        answer = httpx.get(f"{console.url}/api/jobs/{invoked}", params={"token": TOKEN})
+        listed = httpx.get(f"{console.url}/api/jobs", params={"token": TOKEN}).json()["jobs"]
+    finally:
+        console.stop()
+    assert answer.status_code != 200
+    assert "error" in answer.json()
+    assert not any(runs.rglob("final_report.md")), "the foreign session's files came down"
+    assert invoked not in {job["sessionId"] for job in listed}

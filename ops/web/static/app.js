@@ -9,7 +9,7 @@ const TEXT = {
     start: "분석 시작", cancel: "중지", planTitle: "계획 검토", approve: "승인", revise: "수정한 계획으로 진행",
     downloads: "내려받기", historyTitle: "지난 분석", session: "세션", state: "상태", rows: "행",
     running: "진행 중", complete: "완료", error: "오류", stopped: "중단됨", cancelled: "중지됨",
-    needFile: "파일을 하나 이상 놓으세요", needQuestion: "질문을 쓰세요", tokens: "토큰", open: "열기",
+    needFile: "파일을 하나 이상 놓으세요", needQuestion: "질문을 쓰세요", tokens: "토큰", open: "열기", rowsUnknown: "행 수 모름",
     other: "English",
   },
   en: {
@@ -18,7 +18,7 @@ const TEXT = {
     start: "Start", cancel: "Cancel", planTitle: "Plan review", approve: "Approve", revise: "Go on with my edited plan",
     downloads: "Downloads", historyTitle: "Past analyses", session: "Session", state: "State", rows: "rows",
     running: "running", complete: "complete", error: "error", stopped: "stopped", cancelled: "cancelled",
-    needFile: "Drop at least one file", needQuestion: "Write a question", tokens: "tokens", open: "open",
+    needFile: "Drop at least one file", needQuestion: "Write a question", tokens: "tokens", open: "open", rowsUnknown: "rows not counted",
     other: "한국어",
   },
 };
@@ -71,7 +71,7 @@ function renderPreviews() {
     const head = el("tr", {}, ...u.columns.map((c) => el("th", {}, c)));
     const rows = u.rows.map((r) => el("tr", {}, ...r.map((c) => el("td", {}, c))));
     box.append(el("div", { class: "preview", "data-testid": "preview" },
-      el("strong", {}, `${u.name} · ${u.rowCount.toLocaleString()} ${t("rows")}`),
+      el("strong", {}, `${u.name} · ${u.rowCount === null ? t("rowsUnknown") : `${u.rowCount.toLocaleString()} ${t("rows")}`}`),
       el("table", {}, el("thead", {}, head), el("tbody", {}, ...rows))));
   }
 }
