@@ -191,7 +191,8 @@ def test_fork_bomb_is_capped_and_cleaned_up(executor, mode):
                 assert f"memory limit of {MEMORY_LIMIT_MB} MB" in result["error"]["message"]
             # Until the killed children are reaped they still count against the uid's cap, which the server's
             # next kernels share: wait for that, as the next test would otherwise start a kernel at the cap.
-            assert run(client, "forks", WAIT_UNTIL_REAPED, timeoutSeconds=30)["stdout"] == "reaped\n"
+            reaped = run(client, "forks", WAIT_UNTIL_REAPED, timeoutSeconds=30)
+            assert reaped["stdout"] == "reaped\n", reaped
         # The call is over: nothing it started is still running.
         assert run(client, "forks", COUNT_MY_PROCESSES)["stdout"] == "1\n"  # only the kernel itself
         assert_alive(client, "forks")

@@ -202,7 +202,7 @@ def test_as_root_the_sessions_uids_are_checked_too(executor_venv, shared_tmp):
     result = subprocess.run(
         [str(executor_venv / "bin" / "deep-insight-executor"), "--port", str(_free_port()),
          "--workdir", str(root / "work")],
-        env={"PATH": f"{executor_venv / 'bin'}:/usr/bin:/bin", "TMPDIR": str(private_tmp)},
+        env={"PATH": f"{executor_venv / 'bin'}:/usr/bin:/bin", "TMPDIR": str(private_tmp), "EXECUTOR_TOKEN": TOKEN},
         capture_output=True,
         text=True,
         timeout=30,

@@ -266,8 +266,11 @@ class SignalGuard:
         server, PID 1 or the server's parent."""
         if name not in ASKED:
             return False
-        if _pid_namespace(caller) != self.namespace:
-            return False  # inside a sandbox's own pid namespace (sandbox.py): no pid there names a process here
+        namespace = _pid_namespace(caller)
+        if namespace is not None and self.namespace is not None and namespace != self.namespace:
+            # Inside a sandbox's own pid namespace (sandbox.py): no pid there names a process here. A namespace
+            # that cannot be read (an undumpable caller) is taken to be the server's: the checks below apply.
+            return False
         target = _signed(args[ASKED[name]])
         if name == "pidfd_open":
             tgid = _tgid(target)
