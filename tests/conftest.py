@@ -145,3 +145,6 @@ def start_executor(executor_venv: Path, shared_tmp: Path) -> Iterator[StartExecu
     yield start
     for executor in started:
         executor.stop()
+        if executor.workdir.parent == Path("/var/tmp"):  # a local run's place (the sandbox mode's), not shared_tmp
+            shutil.rmtree(executor.workdir, ignore_errors=True)
+            executor.log.unlink(missing_ok=True)

@@ -20,11 +20,15 @@ from deep_insight_contract.environment import ExecutorEnv
 from deep_insight_contract.executor import HEALTH_PATH
 
 from ops.console import OpsError
+from ops.local.sandbox_choice import chosen
 
 START_SECONDS = 60.0
 STOP_SECONDS = 20.0
 PASSED_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
 """What the executor inherits: no AWS_* (it needs no credentials) and nothing else of the caller's."""
+LOCAL_RUNS = Path("/var/tmp")
+"""Where a local run's folders go when it exists: not /tmp, which the sandbox makes the workers' own
+temporary folder (sandbox.py) only when none of the session's folders lie under it."""
 
 
 @dataclass(frozen=True)
@@ -54,8 +58,17 @@ def local_executor(workdir: Path, session_id: str) -> Iterator[RunningExecutor]:
     token = secrets.token_urlsafe(24)
     port = _free_port()
     log = workdir / "executor.log"
+    # The token in a file the executor reads and removes at start: an environment variable would stay
+    # readable in /proc by any process of the user's for as long as the executor runs.
+    token_file = workdir / "executor.token"
+    token_file.touch(mode=0o600)
+    token_file.write_text(token)
     environment = {name: os.environ[name] for name in PASSED_ENVIRONMENT if name in os.environ}
-    environment |= {ExecutorEnv.TOKEN: token, ExecutorEnv.SESSION_ID: session_id}
+    environment |= {
+        ExecutorEnv.TOKEN_FILE: str(token_file),
+        ExecutorEnv.SESSION_ID: session_id,
+        ExecutorEnv.SANDBOX: chosen(),
+    }
     command = [str(executable()), "--host", "127.0.0.1", "--port", str(port), "--workdir", str(workdir / "work")]
     (workdir / "work").mkdir(mode=0o755)
     with log.open("wb") as output:

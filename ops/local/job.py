@@ -27,7 +27,7 @@ from deep_insight_agent.workflow import WorkflowDeps, run_job
 from deep_insight_contract.events import TERMINAL, EventType
 
 from ops.console import OpsError
-from ops.local.executor_process import RunningExecutor, local_executor
+from ops.local.executor_process import LOCAL_RUNS, RunningExecutor, local_executor
 from ops.local.models import ModelFor
 
 REVIEW_FOLDER = ".review"
@@ -180,7 +180,8 @@ async def run_local_async(
     Cancelling it cancels the job: its artifacts so far are copied and the executor is stopped."""
     record_job(job)
     with contextlib.ExitStack() as stack:
-        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="deep-insight-run-")))
+        parent = LOCAL_RUNS if LOCAL_RUNS.is_dir() and os.access(LOCAL_RUNS, os.W_OK) else None
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="deep-insight-run-", dir=parent)))
         executor = await asyncio.to_thread(stack.enter_context, local_executor(workdir, job.session_id))
         return await watch(job, executor, show, review)
 

@@ -6,6 +6,7 @@ unprivileged uid whose workdir sits in a root-owned 0755 folder, and user code r
 """
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,10 @@ from tests.runtimes.conftest import DATA, TOKEN, Executor, StartExecutor, _free_
 
 SERVER_UID = 43210  # the non-root mode's server: not root, not a session uid of a root server (those start far higher)
 MODES = ("root", "non-root")
+HOSTILE_MODES = (*MODES, "sandbox")
+"""The suites of hostile code also run in the local runs' mode: a server of the user's uid whose workers are in
+bubblewrap (EXECUTOR_SANDBOX=bwrap), its workdir outside /tmp as ``deep-insight run`` puts it."""
+LOCAL_RUNS = Path("/var/tmp")
 
 
 def start_in_mode(start_executor: StartExecutor, mode: str, *, workdir: Path | None = None, **env: str) -> Executor:
@@ -24,6 +29,9 @@ def start_in_mode(start_executor: StartExecutor, mode: str, *, workdir: Path | N
         return start_executor(workdir=workdir, **env)
     if os.geteuid() != 0:
         pytest.skip("starting the server as another uid needs root")
+    if mode == "sandbox":
+        env = {"EXECUTOR_SANDBOX": "bwrap", **env}
+        workdir = workdir or Path(tempfile.mkdtemp(prefix="deep-insight-sandboxed-", dir=LOCAL_RUNS))
     return start_executor(
         workdir=workdir, as_uid=SERVER_UID, **{"HOME": "/tmp", "EXECUTOR_MAX_PROCESSES": "512", **env}
     )
@@ -36,6 +44,7 @@ def mode(request: pytest.FixtureRequest) -> str:
 
 __all__ = [
     "DATA",
+    "HOSTILE_MODES",
     "MODES",
     "SERVER_UID",
     "TOKEN",

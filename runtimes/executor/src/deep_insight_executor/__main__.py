@@ -15,7 +15,7 @@ from pathlib import Path
 import uvicorn
 from deep_insight_contract.environment import ExecutorEnv
 
-from deep_insight_executor import logs
+from deep_insight_executor import logs, sandbox
 from deep_insight_executor.app import create_app
 from deep_insight_executor.config import ConfigError, ExecutorConfig, is_loopback
 from deep_insight_executor.hardening import forbid_inspection
@@ -109,6 +109,14 @@ def main(argv: list[str] | None = None) -> None:
                 f"{os.getuid()}: sessions go to {config.workdir} (set {ExecutorEnv.WORKDIR} or --workdir to choose)",
                 extra={"event": "workdir", "path": str(config.workdir)},
             )
+    if config.sandbox == "bwrap":
+        # Asked for, a sandbox is a promise: no worker may start without one.
+        why = sandbox.problem(app.state.executor.sessions.sandbox)
+        if why is not None:
+            logging.getLogger("deep_insight_executor").error(
+                f"{ExecutorEnv.SANDBOX}=bwrap, but no sandbox can be made: {why}", extra={"event": "no_sandbox"}
+            )
+            raise SystemExit(2)
     too_long = app.state.executor.sessions.socket_path_problem()
     if too_long is not None:
         logging.getLogger("deep_insight_executor").error(

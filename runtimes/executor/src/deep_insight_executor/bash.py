@@ -23,7 +23,7 @@ from deep_insight_executor.memory import WATCHDOG, offer_to_oom_killer
 from deep_insight_executor.output import CappedText
 from deep_insight_executor.processes import KEEPER
 from deep_insight_executor.sandbox_filter import worker_filter
-from deep_insight_executor.worker import Limits, captured, kill_tree, limit_child
+from deep_insight_executor.worker import Limits, captured, kill_tree, limit_child, sandboxed
 
 EXIT_POLL_SECONDS = 0.01
 DRAIN_SECONDS = 0.5
@@ -54,9 +54,7 @@ async def run_bash(
     stderr = CappedText(limits.max_output_bytes)
     with worker_filter() as signal_filter, KEEPER.spawning():
         process = await asyncio.create_subprocess_exec(
-            "/bin/bash",
-            "-c",
-            command,
+            *sandboxed(["/bin/bash", "-c", command], limits, workspace, private_dir),
             cwd=workspace,
             env=worker_environment(workspace, private_dir),
             stdin=asyncio.subprocess.DEVNULL,

@@ -19,6 +19,7 @@ from pathlib import Path
 from deep_insight_contract.environment import ExecutorEnv
 from deep_insight_contract.executor import CallError, CallStatus, ErrorType, ExecuteResult, Language
 
+from deep_insight_executor import sandbox
 from deep_insight_executor.bash import run_bash
 from deep_insight_executor.config import ExecutorConfig
 from deep_insight_executor.folders import (
@@ -31,7 +32,7 @@ from deep_insight_executor.folders import (
 from deep_insight_executor.processes import KEEPER, end_processes
 from deep_insight_executor.quota import DiskPolicy, SessionDisk, megabytes
 from deep_insight_executor.shm import SharedMemory
-from deep_insight_executor.worker import Limits, PythonWorker, kill_tree
+from deep_insight_executor.worker import Limits, PythonWorker
 from deep_insight_executor.writable import Folder, Unwritable, first_unwritable, first_unwritable_as, temp_dir
 
 log = logging.getLogger("deep_insight_executor.sessions")
@@ -144,8 +145,8 @@ class Session:
         """Kill what the call left running: the kernel's children (a thread of it may have started them after
         the code returned), and processes that left every worker's tree (the server is their subreaper)."""
         kernel = self.worker.pid if self.worker is not None else None
-        if kernel:
-            kill_tree(kernel, include_root=False)
+        if self.worker is not None:
+            self.worker.kill_strays()
         # Without the subreaper (not Linux, or prctl refused) a root server still finds them by their uid.
         uid = None if KEEPER.enabled else self.limits.uid
         end_processes(uid, frozenset({kernel}) if kernel else frozenset())
@@ -218,6 +219,7 @@ class SessionManager:
         self._spare: asyncio.Task[Slot] | None = None
         self.closing = False
         self.drop_privileges = can_drop_privileges()
+        self.sandbox = sandbox.find() if config.sandbox == "bwrap" else None
         sessions = 1 if config.session_id is not None else config.max_sessions
         self.disk_policy = DiskPolicy.at_start(config.workdir, temp_dir(), config.max_workspace_mb, sessions)
         self.disk_summary = self.disk_policy.summary(None if config.max_workspace_mb else sessions)
@@ -296,6 +298,7 @@ class SessionManager:
             max_file_bytes=self.disk_policy.quota_bytes,
             uid=uid,
             gid=uid,
+            sandbox=self.sandbox,
         )
 
     def _new_slot(self) -> Slot:

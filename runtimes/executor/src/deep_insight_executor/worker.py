@@ -17,6 +17,7 @@ import queue
 import re
 import resource
 import signal
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,12 +28,20 @@ import psutil
 from deep_insight_contract.executor import CallError, CallStatus, ErrorType, ExecuteResult
 from jupyter_client.manager import AsyncKernelManager
 
+from deep_insight_executor import sandbox
 from deep_insight_executor.fd_output import KernelDescriptors
-from deep_insight_executor.folders import ensure_leaves, kernel_socket_base, worker_environment
+from deep_insight_executor.folders import (
+    ensure_leaves,
+    kernel_socket_base,
+    shared_matplotlibrc,
+    worker_environment,
+    worker_temp,
+)
 from deep_insight_executor.memory import OOM_SCORE_ADJ, WATCHDOG, offer_to_oom_killer
 from deep_insight_executor.output import CappedText
 from deep_insight_executor.processes import KEEPER
-from deep_insight_executor.procfs import has_children
+from deep_insight_executor.procfs import children, has_children
+from deep_insight_executor.sandbox import Bwrap
 from deep_insight_executor.sandbox_filter import worker_filter
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -64,6 +73,23 @@ class Limits:
     uid: int | None = None
     """Run user code as this uid (the server drops to it when it runs as root); None: as the server."""
     gid: int | None = None
+    sandbox: Bwrap | None = None
+    """Run each worker inside bubblewrap (sandbox.py: local runs); None: as a plain process."""
+
+
+def sandboxed(argv: list[str], limits: Limits, workspace: Path, private_dir: Path) -> list[str]:
+    """``argv`` as the worker's command: inside the sandbox when the limits ask for one."""
+    if limits.sandbox is None:
+        return argv
+    return sandbox.command(
+        argv,
+        bwrap=limits.sandbox,
+        workspace=workspace,
+        private_dir=private_dir,
+        temp=worker_temp(private_dir),
+        # The interpreter and its venv, and matplotlib's shared settings (outside the session's folders).
+        read_only=[*sandbox.python_paths(sys.executable), shared_matplotlibrc(private_dir).parent],
+    )
 
 
 def captured(
@@ -134,14 +160,19 @@ def _kernel_pid(manager: AsyncKernelManager | None) -> int | None:
 
 
 class _OwnedKernelManager(AsyncKernelManager):
-    """Writes the connection file so that the worker's own uid (and only it) can read it."""
+    """Writes the connection file so that the worker's own uid (and only it) can read it, and starts the
+    kernel inside the sandbox when there is one."""
 
     owner: tuple[int, int] | None = None
+    wrap: Callable[[list[str]], list[str]] = staticmethod(lambda argv: argv)  # type: ignore[assignment]
 
     def write_connection_file(self, **kwargs: Any) -> None:  # type: ignore[override]
         super().write_connection_file(**kwargs)
         if self.owner is not None:
             os.chown(self.connection_file, *self.owner)
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        return self.wrap(super().format_kernel_cmd(extra_arguments))
 
 
 class PythonWorker:
@@ -172,6 +203,7 @@ class PythonWorker:
             ip=str(kernel_socket_base(self.private_dir)),
         )
         manager.owner = owner
+        manager.wrap = lambda argv: sandboxed(argv, self.limits, self.workspace, self.private_dir)
         # In the server's own folder, not in a leaf the session owns (folders.py): the server writes it.
         manager.connection_file = str(self.private_dir / f"kernel-{time.monotonic_ns()}.json")
         descriptors = KernelDescriptors()
@@ -225,7 +257,7 @@ class PythonWorker:
             pid = _kernel_pid(manager)
             if pid:
                 WATCHDOG.forget(pid)
-                kill_tree(pid, include_root=False)
+                self.kill_strays()
             with contextlib.suppress(Exception):
                 await manager.shutdown_kernel(now=True)
             if pid:
@@ -262,11 +294,37 @@ class PythonWorker:
             await self.stop()
             self.restarts += 1
         else:
-            pid = self.pid
-            if pid:
-                # Processes user code left running (a fork bomb, a forgotten server) die with the call.
-                kill_tree(pid, include_root=False)
+            # Processes user code left running (a fork bomb, a forgotten server) die with the call.
+            self.kill_strays()
         return result
+
+    def kill_strays(self) -> int:
+        """Kill every process of the worker but the kernel itself; how many. In the sandbox the kernel is its
+        command under bubblewrap and the sandbox's pid 1 (orphans there are reparented to pid 1)."""
+        pid = self.pid
+        if not pid:
+            return 0
+        if self.limits.sandbox is None:
+            return kill_tree(pid, include_root=False)
+        inner = sandbox.inner_pids(pid)
+        if inner is None:
+            return 0
+        init, kernel = inner
+        killed = kill_tree(kernel, include_root=False)
+        for other in children(init):
+            if other != kernel:
+                killed += kill_tree(other, include_root=True)
+        return killed
+
+    async def _interrupt(self) -> None:
+        """SIGINT to the kernel, as a notebook's stop button. In the sandbox, to the kernel's own process group:
+        bubblewrap passes no signal on, and would die of one sent to its group."""
+        if self.limits.sandbox is None:
+            await self._manager.interrupt_kernel()  # type: ignore[union-attr]
+            return
+        inner = sandbox.inner_pids(self.pid or 0)
+        if inner is not None:
+            os.killpg(inner[1], signal.SIGINT)
 
     async def _run(self, code: str, timeout: float, stop: asyncio.Event | None) -> tuple[ExecuteResult, bool]:
         """The call's answer, and whether its timeout ended in a kill (the worker must be replaced)."""
@@ -289,7 +347,7 @@ class PythonWorker:
             if interrupted_at is None and (now >= deadline or (stop is not None and stop.is_set())):
                 interrupted_at, stopped = now, now < deadline
                 with contextlib.suppress(Exception):  # a dead kernel is found below, as a crash or a kill
-                    await self._manager.interrupt_kernel()  # type: ignore[union-attr]
+                    await self._interrupt()
             if interrupted_at is not None and now >= interrupted_at + INTERRUPT_GRACE_SECONDS:
                 status, killed = (CallStatus.ERROR if stopped else CallStatus.TIMEOUT), True
                 error = CallError(
@@ -353,7 +411,8 @@ class PythonWorker:
         if kill is not None:
             return kill.message("the worker")
         process = getattr(getattr(self._manager, "provisioner", None), "process", None)
-        if getattr(process, "returncode", None) == -signal.SIGKILL:
+        # bubblewrap exits with 128 + the signal that killed its command.
+        if getattr(process, "returncode", None) in (-signal.SIGKILL, 128 + signal.SIGKILL):
             return (
                 f"the worker process was killed (SIGKILL) {when}: by the code itself, or by the "
                 "system's out-of-memory killer when the task ran out of memory"
