@@ -53,9 +53,23 @@ def safe_report_html(markdown: str) -> str:
     the escaping by private-use characters, and put back."""
     marked = CITATION.sub(lambda m: f"\ue000{m[1]}\ue001", markdown)
     marked = ANCHOR.sub(lambda m: f"\ue002{m[1]}\ue003", marked)
-    html = MarkdownIt("commonmark", {"html": False}).enable("table").render(marked)
+    renderer = MarkdownIt("commonmark", {"html": False}).enable("table")
+    renderer.validateLink = inside_job  # any other link or image stays its Markdown text, URL shown
+    html = renderer.render(marked)
     html = re.sub("\ue000(\\d+)\ue001", r'<sup><a href="#ref-\1">\1</a></sup>', html)
     return re.sub("\ue002(\\d+)\ue003", r'<a id="ref-\1"></a>', html)
+
+
+def inside_job(url: str) -> bool:
+    """Whether a report's link or image points at the report's own anchors or at a file of its job.
+
+    Elsewhere would be another site opened inside the console's frame, an image that carries data out
+    when shown, another server on 127.0.0.1 (the console's cookie goes to every port), or another job."""
+    if url.startswith("#"):
+        return True
+    path = url.split("#", 1)[0].split("?", 1)[0].lower().replace("%2e", ".").replace("%5c", "\\")
+    separated = path.replace("\\", "/")  # browsers read a backslash as a slash
+    return bool(path) and ":" not in path and not separated.startswith("/") and ".." not in separated.split("/")
 
 
 def create_app(jobs: Jobs, token: str) -> ASGIApp:
@@ -132,9 +146,8 @@ def create_app(jobs: Jobs, token: str) -> ASGIApp:
     @api
     async def job(request: Request) -> Response:
         folder = jobs.folder(request.path_params["sid"])
-        record = json.loads((folder / "job.json").read_text(encoding="utf-8"))
         files = sorted(p.name for p in folder.iterdir() if p.is_file() and not p.name.endswith(".part"))
-        return JSONResponse({**record, "files": files})
+        return JSONResponse({**jobs.record(folder.name), "files": files})
 
     @api
     async def file(request: Request) -> Response:

@@ -195,23 +195,41 @@ class Jobs:
                 raise JobError(f"no job {session_id} in {self.root} or {self.runner.where}") from None
         return folder
 
+    def record(self, session_id: str) -> dict[str, Any]:
+        """What the job's ``job.json`` says (its session id from its folder); {} where it says nothing readable."""
+        return {
+            **_json_object((self.folder(session_id) / JOB_FILE).read_text(encoding="utf-8")),
+            "sessionId": session_id,
+        }
+
     def _stored_events(self, session_id: str) -> list[dict[str, Any]]:
         path = self.folder(session_id) / EVENTS_FILE
         if not path.is_file():
             return []
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        lines = path.read_text(encoding="utf-8").splitlines()
+        return [event for event in map(_json_object, lines) if isinstance(event.get("type"), str)]
 
     def history(self) -> list[dict[str, Any]]:
         """Every job in the runs folder, newest first (session ids sort by start time)."""
         listed = []
-        for folder in sorted(self.root.glob("*/" + JOB_FILE), reverse=True):
-            session_id = folder.parent.name
-            record = json.loads(folder.read_text(encoding="utf-8"))
+        for path in sorted(self.root.glob("*/" + JOB_FILE), reverse=True):
+            session_id = path.parent.name
+            if not is_session_id(session_id):
+                continue
             watched = self.running.get(session_id)
             events = watched.events if watched else self._stored_events(session_id)
             last = events[-1]["type"] if events else None
             state = last if last in ("complete", "error") else ("running" if watched else "stopped")
-            listed.append({**record, "state": state})
+            listed.append({**self.record(session_id), "state": state})
         here = {job["sessionId"] for job in listed}
         listed += [job for job in self.runner.remote() if job["sessionId"] not in here]
         return sorted(listed, key=lambda job: job["sessionId"], reverse=True)
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    """A line or file of JSON as an object; anything else (a half-written line, say) as {}."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

@@ -1,7 +1,8 @@
 """What a dropped data file holds: its columns and first rows, read the way pandas would read it.
 
-A preview costs the console the same small amount of memory whatever the file's size: only the file's
-first ``HEAD_BYTES`` are parsed, and a CSV's rows are counted in a second pass over fixed-size blocks."""
+A preview costs the console the same small amount of memory whatever the file's size: only a CSV's first
+``HEAD_BYTES`` are parsed, and its rows counted in a second pass over fixed-size blocks; a workbook's first
+sheet is read only up to the rows shown (``xlsx_preview``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from ops.web.xlsx_preview import WorkbookError, first_rows
+
 PREVIEW_ROWS = 5
 ENCODINGS = ("utf-8-sig", "cp949")
 """CSV files from Korean Excel are often CP949; anything else is read as UTF-8."""
@@ -20,8 +23,6 @@ DATA_SUFFIXES = (".csv", ".xlsx")
 HEAD_BYTES = 512 * 1024
 """What a CSV preview parses: the header and five rows of any sensible table fit in it many times over."""
 BLOCK = 256 * 1024
-MAX_SHARED_STRINGS = 64 * 1024 * 1024
-"""openpyxl holds a workbook's shared strings whole: above this, its rows are not previewed."""
 
 
 class PreviewError(ValueError):
@@ -84,34 +85,12 @@ def count_records(path: Path) -> int:
 
 
 def _xlsx(path: Path) -> dict[str, Any]:
-    import openpyxl  # noqa: PLC0415
-
-    _check_shared_strings(path)
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as error:
-        raise PreviewError(f"{path.name}: not a readable Excel workbook ({type(error).__name__})") from None
-    try:
-        sheet = book.worksheets[0]
-        cells = sheet.iter_rows(max_row=1 + PREVIEW_ROWS, values_only=True)
-        rows = [["" if cell is None else str(cell) for cell in row] for row in cells]
-        stated = sheet.max_row  # the sheet's own <dimension>, when it has one: no need to read every row
-    finally:
-        book.close()
-    if not rows:
-        raise PreviewError(f"{path.name}: its first sheet is empty")
-    count = stated - 1 if isinstance(stated, int) and stated >= len(rows) else None
-    return {"name": path.name, "columns": rows[0], "rows": rows[1:], "rowCount": count}
-
-
-def _check_shared_strings(path: Path) -> None:
     try:
         with zipfile.ZipFile(path) as archive:
-            sizes = [i.file_size for i in archive.infolist() if i.filename.lower().endswith("sharedstrings.xml")]
-    except (zipfile.BadZipFile, OSError):
-        raise PreviewError(f"{path.name}: not an Excel (.xlsx) workbook; save it from Excel as .xlsx") from None
-    if sum(sizes) > MAX_SHARED_STRINGS:
-        raise PreviewError(
-            f"{path.name}: its text cells unpack to {sum(sizes) // 1024 // 1024:,} MiB, too many to preview; "
-            "save the sheet as CSV and drop that"
-        )
+            rows, stated = first_rows(archive, 1 + PREVIEW_ROWS)
+    except WorkbookError as error:
+        raise PreviewError(f"{path.name}: {error}") from None
+    except Exception as error:  # a damaged or hostile zip or XML: whatever it is, one line
+        raise PreviewError(f"{path.name}: not a readable Excel workbook ({type(error).__name__})") from None
+    count = stated - 1 if stated is not None and stated >= len(rows) else None
+    return {"name": path.name, "columns": rows[0], "rows": rows[1:], "rowCount": count}

@@ -15,6 +15,8 @@ from tests.ops.test_console import TOKEN, Console, browser, find, start_job, sta
 from tests.ops.test_invoke import BUCKET, agentcore, executor, stack_outputs  # noqa: F401 (fixtures)
 from tests.runtimes.conftest import s3_client
 
+SOMEONE_ELSE = "arn:aws:sts::123456789012:assumed-role/Analyst/someone-else"
+
 
 def test_a_stack_job_in_the_page_then_from_the_bucket_after_a_restart(browser, agentcore, aws, tmp_path):  # noqa: F811
     s3_client(aws).create_bucket(Bucket=BUCKET)
@@ -59,7 +61,11 @@ def test_a_session_this_user_did_not_start_in_a_console_is_not_fetched(aws, tmp_
     s3 = s3_client(aws)
     s3.create_bucket(Bucket=BUCKET)
     invoked = new_session_id()  # started by `deep-insight invoke` or anything else: no console record
-    s3.put_object(Bucket=BUCKET, Key=f"sessions/{invoked}/artifacts/final_report.md", Body=b"# not yours\n")
+    theirs = new_session_id()  # started in a console by someone else with access to the same stack
+    record = {"sessionId": theirs, "question": "누군가의 질문", "data": [], "startedBy": SOMEONE_ELSE}
+    s3.put_object(Bucket=BUCKET, Key=f"sessions/{theirs}/console.json", Body=json.dumps(record).encode())
+    for session_id in (invoked, theirs):
+        s3.put_object(Bucket=BUCKET, Key=f"sessions/{session_id}/artifacts/final_report.md", Body=b"# not yours\n")
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps(stack_outputs()), encoding="utf-8")
     env = {
@@ -69,11 +75,10 @@ def test_a_session_this_user_did_not_start_in_a_console_is_not_fetched(aws, tmp_
     runs = tmp_path / "runs"
     console = Console(runs, None, stack=outputs, env=env)
     try:
-        answer = httpx.get(f"{console.url}/api/jobs/{invoked}", params={"token": TOKEN})
+        answers = [httpx.get(f"{console.url}/api/jobs/{sid}", params={"token": TOKEN}) for sid in (invoked, theirs)]
         listed = httpx.get(f"{console.url}/api/jobs", params={"token": TOKEN}).json()["jobs"]
     finally:
         console.stop()
-    assert answer.status_code != 200
-    assert "error" in answer.json()
-    assert not any(runs.rglob("final_report.md")), "the foreign session's files came down"
-    assert invoked not in {job["sessionId"] for job in listed}
+    assert [answer.status_code for answer in answers] == [400, 400]
+    assert not any(runs.rglob("final_report.md")), "a foreign session's files came down"
+    assert {invoked, theirs}.isdisjoint(job["sessionId"] for job in listed)
