@@ -102,11 +102,17 @@ def start_executor(executor_venv: Path, shared_tmp: Path) -> Iterator[StartExecu
     started: list[Executor] = []
 
     def start(
-        token: str | None = TOKEN, *, as_uid: int | None = None, workdir: Path | None = None, **env: str
+        token: str | None = TOKEN,
+        *,
+        as_uid: int | None = None,
+        workdir: Path | None = None,
+        wrap: list[str] | None = None,
+        **env: str,
     ) -> Executor:
         """``as_uid``: run the server as that unprivileged uid (as the image does), so that user code
         runs as the server's own uid instead of one of its own. ``workdir``: an empty folder to use (one
-        on a filesystem of the test's choosing) instead of a new one under ``shared_tmp``."""
+        on a filesystem of the test's choosing) instead of a new one under ``shared_tmp``. ``wrap``: a command
+        that starts the server as its child (a container's init)."""
         workdir = workdir or Path(tempfile.mkdtemp(prefix="work-", dir=shared_tmp))
         workdir.chmod(0o755)
         if as_uid is not None:
@@ -122,7 +128,7 @@ def start_executor(executor_venv: Path, shared_tmp: Path) -> Iterator[StartExecu
         }
         handle = log.open("wb")
         process = subprocess.Popen(
-            [str(executor_venv / "bin" / "deep-insight-executor"), "--host", "127.0.0.1", "--port", str(port),
+            [*(wrap or []), str(executor_venv / "bin" / "deep-insight-executor"), "--host", "127.0.0.1", "--port", str(port),
              "--workdir", str(workdir)],
             env=environment,
             stdout=handle,

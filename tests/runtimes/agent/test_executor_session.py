@@ -4,6 +4,7 @@ cleans up, however the job ends; capacity, rule priorities and session ids; the 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 import time
@@ -40,7 +41,9 @@ def test_a_session_starts_routes_and_cleans_up(clients, stack):
             assert tags["deep-insight:created"].endswith("Z")
             environment = {e["name"]: e["value"] for e in task["overrides"]["containerOverrides"][0]["environment"]}
             assert environment["SESSION_ID"] == SESSION
-            assert environment["EXECUTOR_TOKEN"] == executor.headers["Authorization"].removeprefix("Bearer ")
+            bearer = executor.headers["Authorization"].removeprefix("Bearer ")
+            assert "EXECUTOR_TOKEN" not in environment  # the task's environment is readable to its code's uid
+            assert environment["EXECUTOR_TOKEN_SHA256"] == hashlib.sha256(bearer.encode()).hexdigest()
             (group,) = elbv2.describe_target_groups(TargetGroupArns=[backend.target_group_arn])["TargetGroups"]
             assert group["TargetGroupName"] == target_group_name("di-test-", SESSION)
             assert len(group["TargetGroupName"]) <= 32

@@ -13,6 +13,7 @@ a deadline. An executor on this machine is
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
 import secrets
@@ -48,6 +49,16 @@ Notify = Callable[[str], None]
 
 def _no_report(message: str) -> None:
     return None
+
+
+def task_environment(session_id: str, token: str) -> list[dict[str, str]]:
+    """The executor task's environment for one session (RunTask's container override). The token's digest,
+    not the token: RunTask can pass only environment variables, and in the task the init process holds them,
+    readable to the executor's uid, which user code shares (DescribeTasks shows them too)."""
+    return [
+        {"name": ExecutorEnv.SESSION_ID, "value": session_id},
+        {"name": ExecutorEnv.TOKEN_SHA256, "value": hashlib.sha256(token.encode()).hexdigest()},
+    ]
 
 
 class CapacityError(RuntimeError):
@@ -192,10 +203,7 @@ class EcsExecutorSession:
                 "containerOverrides": [
                     {
                         "name": s.container,
-                        "environment": [
-                            {"name": ExecutorEnv.SESSION_ID, "value": self.session_id},
-                            {"name": ExecutorEnv.TOKEN, "value": token},
-                        ],
+                        "environment": task_environment(self.session_id, token),
                     }
                 ]
             },
