@@ -10,8 +10,10 @@ test can tell."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -83,3 +85,59 @@ def test_code_cannot_take_the_token_from_the_tasks_init(start_executor, executor
         assert found["taken"] == [], found
     with httpx.Client(base_url=executor.url, timeout=10) as anonymous:
         assert anonymous.get("/v1/sessions/one-session/files").status_code == 401
+
+
+# Python run in the session: try to attach to, read the memory of, and get a pidfd of each pid given.
+PRY = """
+import ctypes, errno, json, os
+libc = ctypes.CDLL(None, use_errno=True)
+
+class iovec(ctypes.Structure):
+    _fields_ = [('base', ctypes.c_void_p), ('length', ctypes.c_size_t)]
+
+def outcome(result):
+    return 'allowed' if result >= 0 else errno.errorcode.get(ctypes.get_errno(), '?')
+
+found = {}
+for name, pid in TARGETS.items():
+    attached = libc.ptrace(16, pid, None, None)  # PTRACE_ATTACH
+    found[name + ' ptrace'] = outcome(attached)
+    if attached == 0:
+        os.waitpid(pid, 0)
+        libc.ptrace(17, pid, None, None)  # PTRACE_DETACH
+    buffer = ctypes.create_string_buffer(1)
+    local, remote = iovec(ctypes.addressof(buffer), 1), iovec(4096, 1)
+    # EFAULT means the kernel let us try the (unmapped) address: permitted; EPERM means refused.
+    read = libc.process_vm_readv(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
+    found[name + ' process_vm_readv'] = 'allowed' if read >= 0 or ctypes.get_errno() == errno.EFAULT else outcome(read)
+    try:
+        os.close(os.pidfd_open(pid))
+        found[name + ' pidfd_open'] = 'allowed'
+    except OSError as error:
+        found[name + ' pidfd_open'] = errno.errorcode[error.errno]
+print(json.dumps(found))
+"""
+
+
+def test_code_cannot_pry_into_processes_of_its_uid_outside_the_server(start_executor, executor_venv):
+    """The init, and a program of the same uid that is no part of the executor (a bystander): the kernel would
+    let a process of the same uid attach to them and read their memory; the executor's filter does not."""
+    python = executor_venv / "bin" / "python"
+    bystander = subprocess.Popen([str(python), "-c", "import time; time.sleep(600)"], user=SERVER_UID, group=SERVER_UID)
+    try:
+        digest = hashlib.sha256(b"t" * 32).hexdigest()
+        executor = start_under_init(start_executor, python, "t" * 32, {"EXECUTOR_TOKEN_SHA256": digest})
+        code = (
+            "import os\nserver = os.getppid()\n"
+            "init = int(open(f'/proc/{server}/stat').read().rsplit(')', 1)[1].split()[1])\n"
+            f"TARGETS = {{'init': init, 'bystander': {bystander.pid}}}\n" + PRY
+        )
+        with executor.client() as client:
+            result = run(client, "pry", code)
+    finally:
+        bystander.kill()
+        bystander.wait()
+    assert result["status"] == "ok", result
+    found = json.loads(result["stdout"])
+    assert found == dict.fromkeys(found, "EPERM"), found
+    assert len(found) == 6
