@@ -3,7 +3,6 @@ development, also what its flags say about who may call it and which local files
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import secrets
 import stat
@@ -12,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deep_insight_contract.environment import AgentEnv
+from deep_insight_contract.loopback import LOOPBACK_NAMES, is_loopback
 from deep_insight_contract.target_group import SessionTargetGroupTemplate
 
 Env = AgentEnv
@@ -79,8 +79,6 @@ class EcsSettings:
 
 # --- the app started for local development (``--local-executor``): who may send it what ---
 
-LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
-"""The names of this machine a request's ``Host`` may carry by default (each with the listening port)."""
 JSON_MEDIA_TYPE = "application/json"
 """The one request body type taken: a browser sends a cross-origin POST without asking first (no CORS
 preflight) only as text/plain, form data or urlencoded."""
@@ -93,15 +91,6 @@ ALLOW_HOST_FLAG = "--allow-host"
 DATA_DIR_FLAG = "--data-dir"
 DEV_FLAGS = (TOKEN_FLAG, NO_TOKEN_FLAG, ALLOW_HOST_FLAG, DATA_DIR_FLAG)
 """What only the locally started app takes; in AWS, AgentCore authenticates every request itself."""
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def host_key(host: str, default_port: int) -> str | None:

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import uvicorn
 from deep_insight_contract.environment import ExecutorEnv
+from deep_insight_contract.loopback import is_loopback
 
 from deep_insight_executor import logs, sandbox
 from deep_insight_executor.app import create_app
-from deep_insight_executor.config import ConfigError, ExecutorConfig, is_loopback
+from deep_insight_executor.config import ConfigError, ExecutorConfig
 from deep_insight_executor.hardening import forbid_inspection
 from deep_insight_executor.processes import KEEPER
 from deep_insight_executor.sandbox_filter import protect_server

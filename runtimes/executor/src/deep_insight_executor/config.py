@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -27,15 +26,6 @@ SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 def token_digest(token: str) -> bytes:
     """What the server keeps of a token: its SHA-256, compared with that of the token a call offers."""
     return hashlib.sha256(token.encode()).digest()
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _token(env: Mapping[str, str]) -> bytes | None:

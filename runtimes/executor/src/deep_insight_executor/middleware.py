@@ -13,10 +13,11 @@ import logging
 import time
 
 from deep_insight_contract.executor import API_PREFIX, HEALTH_PATH, ErrorBody
+from deep_insight_contract.loopback import LOOPBACK_NAMES, is_loopback
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deep_insight_executor import logs
-from deep_insight_executor.config import ExecutorConfig, is_loopback
+from deep_insight_executor.config import ExecutorConfig
 from deep_insight_executor.errors import error_response
 
 log = logging.getLogger("deep_insight_executor.http")
@@ -29,7 +30,7 @@ def allowed_hosts(config: ExecutorConfig) -> frozenset[bytes] | None:
     always has a token; behind the ALB its Host is the ALB's name)."""
     if not is_loopback(config.host):
         return None
-    names = ("127.0.0.1", "localhost", "[::1]")
+    names = [f"[{name}]" if ":" in name else name for name in LOOPBACK_NAMES]
     return frozenset(value.encode() for name in names for value in (name, f"{name}:{config.port}"))
 
 
