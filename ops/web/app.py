@@ -41,6 +41,9 @@ REPORT_POLICY = (
     f"default-src 'none'; img-src 'self'; style-src 'self'; frame-ancestors 'self'; sandbox {REPORT_SANDBOX}"
 )
 """The rendered report runs no script at all, whatever its text holds."""
+MAX_REPORT_BYTES = 512 * 1024
+"""A report's Markdown the console renders: markdown-it holds some 500 times a table's size (1 MB of table
+rows, 10 s and 500 MB), and a real report is tens of KiB; the model's code can write a bigger one."""
 CITATION = re.compile(r'<sup><a href="#ref-(\d+)">\1</a></sup>')
 ANCHOR = re.compile(r'<a id="ref-(\d+)"></a>')
 
@@ -165,7 +168,13 @@ def create_app(jobs: Jobs, token: str) -> ASGIApp:
         source = folder / REPORT
         if not source.is_file():
             raise JobError(f"job {folder.name} has no {REPORT} (yet)")
-        body = safe_report_html(source.read_text(encoding="utf-8"))
+        size = source.stat().st_size
+        if size > MAX_REPORT_BYTES:
+            raise JobError(
+                f"{REPORT} has {size // 1024:,} KiB, more than the {MAX_REPORT_BYTES // 1024:,} KiB the console "
+                "renders; download it, or the PDF"
+            )
+        body = safe_report_html(source.read_text(encoding="utf-8", errors="replace"))
         page = f'<!doctype html><meta charset="utf-8"><link rel="stylesheet" href="/static/report.css">{body}'
         return HTMLResponse(page, headers={CSP: REPORT_POLICY, "Cache-Control": "no-store"})
 
