@@ -122,12 +122,21 @@ class ProcessKeeper:
             self._own.discard(pid)
 
     def orphans(self) -> list[int]:
-        """The server's children it did not start: processes that escaped a worker's tree."""
+        """The server's children it did not start: processes that escaped a worker's tree.
+
+        Only the main thread's children are read: the kernel reparents an orphan to the subreaper's first
+        live thread, its main thread while the server runs (a worker forked by another thread is registered
+        anyway), and this runs after every call."""
         with self._lock:
             if self._spawning:
                 return []
             own = set(self._own)
-        return [pid for pid in children(os.getpid()) if pid not in own]
+        server = os.getpid()
+        try:
+            listing = read_small(f"/proc/{server}/task/{server}/children", 1 << 16)
+        except OSError:
+            return [pid for pid in children(server) if pid not in own]
+        return [pid for pid in map(int, listing.split()) if pid not in own]
 
     def kill_orphans(self) -> int:
         """Kill every escaped process with everything it started, and reap it; how many processes died."""

@@ -137,15 +137,16 @@ class Session:
             finally:
                 # Nothing the call started outlives it (processes.py); its kernel, which keeps the session's
                 # variables, is the one process of the session left running, and is watched until the next call.
-                self._end_strays()
+                self._end_strays(language)
                 self.last_used = time.monotonic()
                 self._watch_between_calls()
 
-    def _end_strays(self) -> None:
+    def _end_strays(self, language: Language) -> None:
         """Kill what the call left running: the kernel's children (a thread of it may have started them after
-        the code returned), and processes that left every worker's tree (the server is their subreaper)."""
+        the code returned; a Python call's worker has killed its own already), and processes that left every
+        worker's tree (the server is their subreaper)."""
         kernel = self.worker.pid if self.worker is not None else None
-        if self.worker is not None:
+        if self.worker is not None and language == Language.BASH:
             self.worker.kill_strays()
         # Without the subreaper (not Linux, or prctl refused) a root server still finds them by their uid.
         uid = None if KEEPER.enabled else self.limits.uid
