@@ -150,5 +150,26 @@ def fargate_bind_mount(stage: list[Instruction], container_path: str) -> tuple[i
     return owners_at_volume(stage).get(container_path, ROOT_DIRECTORY)
 
 
+def stage_name(stage: list[Instruction]) -> str | None:
+    """The ``AS`` name of a stage's FROM, if it has one."""
+    words = stage[0].arguments.split()
+    return words[-1] if len(words) >= 3 and words[-2].upper() == "AS" else None
+
+
+def built(text: str, index: int) -> list[Instruction]:
+    """Stage ``index`` with what it builds on: a FROM naming an earlier stage starts from that stage's steps."""
+    found = stages(text)
+    stage = found[index]
+    parent = stage[0].arguments.split()[0]
+    earlier = [i for i, s in enumerate(found[:index]) if stage_name(s) == parent]
+    return [*built(text, earlier[-1]), *stage[1:]] if earlier else stage
+
+
+def stage_named(text: str, name: str) -> list[Instruction]:
+    (index,) = [i for i, s in enumerate(stages(text)) if stage_name(s) == name]
+    return built(text, index)
+
+
 def final_stage(path: Path) -> list[Instruction]:
-    return stages(path.read_text(encoding="utf-8"))[-1]
+    text = path.read_text(encoding="utf-8")
+    return built(text, len(stages(text)) - 1)

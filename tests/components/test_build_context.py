@@ -14,7 +14,7 @@ import pytest
 from components import dockerignore
 from components.build_context import context_digest, context_files
 from ops.evaluate import PROJECT_DIR
-from tests.dockerfile import Instruction, copy_sources, stages
+from tests.dockerfile import Instruction, copy_sources, stage_named, stages
 
 RUNTIMES = ("executor", "agent")
 
@@ -135,7 +135,7 @@ def test_the_build_installs_the_contract_package_before_the_runtime(runtime):
     contract = tomllib.loads((PROJECT_DIR / "contract" / "pyproject.toml").read_text())["project"]["name"]
     runtime_project = tomllib.loads((PROJECT_DIR / "runtimes" / runtime / "pyproject.toml").read_text())["project"]
     assert contract in runtime_project["dependencies"]  # not on any index: the image must bring it
-    build = stages(dockerfile_of(runtime).read_text(encoding="utf-8"))[0]
+    build = stage_named(dockerfile_of(runtime).read_text(encoding="utf-8"), "build")
     runs, copies = _workdir_and_copies(build)
     installs = [path for run in runs for path in _pip_installs(run)[0]]
     requirements = [path for run in runs for path in _pip_installs(run)[1]]
