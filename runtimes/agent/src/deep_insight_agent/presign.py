@@ -27,10 +27,22 @@ class ForeignKeyError(ValueError):
     """A key outside this session's prefix: the agent signs no URL for it."""
 
 
+REGIONAL_HOST = {"addressing_style": "virtual", "us_east_1_regional_endpoint": "regional"}
+"""URLs on ``<bucket>.s3.<region>.amazonaws.com``. Without ``addressing_style`` botocore presigns for the legacy
+global host ``<bucket>.s3.amazonaws.com`` in the aws partition (botocore/signers.py ``_should_use_global_endpoint``;
+boto/boto3#3015), which outside us-east-1 may resolve to us-east-1 for a new bucket and is not the host the
+region's S3 gateway endpoint serves: the executor, with no NAT, times out, and with NAT gets a 307 it refuses.
+In us-east-1 the global host is also botocore's default for ordinary requests (``us_east_1_regional_endpoint``
+legacy, botocore/args.py ``_should_force_s3_global``); regional keeps the host's region the bucket's in every
+region. Region and partition come from botocore's endpoint rules, not from a host written here."""
+
+
 def s3_client(region: str | None = None, **options: Any) -> Any:
-    """A SigV4 S3 client for the agent's own role (region from AWS_REGION); ``options`` go to boto3.client."""
+    """A SigV4 S3 client for the agent's own role (region from AWS_REGION) whose URLs name the regional host;
+    ``options`` go to boto3.client."""
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    return boto3.client("s3", region_name=region, config=Config(signature_version="s3v4"), **options)
+    config = Config(signature_version="s3v4", s3=dict(REGIONAL_HOST))
+    return boto3.client("s3", region_name=region, config=config, **options)
 
 
 class SessionPresigner:
