@@ -61,6 +61,13 @@ class LocalJob:
         return payload
 
 
+def is_artifact_name(name: str) -> bool:
+    """Whether a file the job wrote may be copied into its folder under ``name``: not over the folder's own
+    records (what was asked, the events, a plan decision), which the model's code could otherwise write."""
+    first = name.split("/", 1)[0]
+    return first not in (JOB_FILE, EVENTS_FILE) and not first.startswith(".")
+
+
 async def copy_artifacts(
     session: ExecutorSession, target: Path, copied: list[Path], *, only: str | None = None, suffix: str = ""
 ) -> None:
@@ -78,7 +85,7 @@ async def copy_artifacts(
             ]
         for name in names:
             destination = target / name
-            if destination in copied:
+            if destination in copied or not is_artifact_name(name):
                 continue
             destination.parent.mkdir(parents=True, exist_ok=True)
             partial = destination.with_name(destination.name + ".part")
