@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 import socket
 import webbrowser
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from deep_insight_contract.loopback import is_loopback
 
 from ops.console import OpsError
 from ops.invoke.job import say
@@ -17,15 +17,6 @@ from ops.local import models
 from ops.web.app import create_app
 from ops.web.jobs import Jobs
 from ops.web.runners import StackRunner
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _no_local_models() -> models.ModelFor:
