@@ -36,7 +36,26 @@ ENDPOINT_NAME = "live"
 # been reported to stop AgentCore's logs there.
 RETAINED_ENDPOINTS = (ENDPOINT_NAME,)
 
-__all__ = ["ENDPOINT_NAME", "RETAINED_ENDPOINTS", "AgentRuntime", "AgentRuntimeArgs", "runtime_log_group_name"]
+ROLE_SESSION_SECONDS = range(3600, 43201)
+"""IAM's bounds of a role's MaxSessionDuration (botocore's iam model, roleMaxSessionDurationType)."""
+
+
+def role_session_seconds(max_lifetime_seconds: int) -> int:
+    """The execution role's longest session: the runtime session's whole lifetime, so the credentials the agent
+    signs with (and the presigned URLs, which die with them) last as long as a session may. IAM's default is one
+    hour; AWS's CDK construct for AgentCore runtimes gives its role 8 hours, the longest lifetime."""
+    return max(max_lifetime_seconds, ROLE_SESSION_SECONDS.start)
+
+
+__all__ = [
+    "ENDPOINT_NAME",
+    "RETAINED_ENDPOINTS",
+    "ROLE_SESSION_SECONDS",
+    "AgentRuntime",
+    "AgentRuntimeArgs",
+    "role_session_seconds",
+    "runtime_log_group_name",
+]
 
 
 class RuntimeImage(Protocol):
@@ -104,6 +123,7 @@ class AgentRuntime(pulumi.ComponentResource):
             tags=tags,
             tag_name="agent-role",
             parent=self,
+            max_session_seconds=role_session_seconds(args.max_lifetime_seconds),
         )
         runtime = aws.bedrock.AgentcoreAgentRuntime(
             f"{name}-runtime",

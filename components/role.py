@@ -24,12 +24,15 @@ def role_with_policy(
     tags: ResourceTags,
     tag_name: str,
     parent: pulumi.Resource,
+    max_session_seconds: int | None = None,
 ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
-    """Declare ``<name>-role`` and its inline ``<name>-policy``; returns both."""
+    """Declare ``<name>-role`` and its inline ``<name>-policy``; returns both. ``max_session_seconds``: how long
+    a session of the role may last (IAM's default, one hour, when None)."""
     role = aws.iam.Role(
         f"{name}-role",
         description=description,
         assume_role_policy=json.dumps(trust),
+        max_session_duration=max_session_seconds,
         tags=tags.named(tag_name),
         opts=pulumi.ResourceOptions(parent=parent),
     )

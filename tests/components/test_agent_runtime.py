@@ -7,9 +7,11 @@ import json
 import pytest
 from deep_insight_contract.environment import AgentEnv
 
+from components.agent_runtime import ROLE_SESSION_SECONDS
 from components.runtime_contract import agentcore_runtime_name
 from components.zones import AGENTCORE_SUPPORTED_AZ_IDS
 from tests.aws_reference import allows
+from tests.botocore_shapes import _shapes, member_shape
 from tests.conftest import key
 from tests.policy_lint import parliament_findings, wildcard_grants
 
@@ -94,6 +96,23 @@ def test_role_trusts_agentcore_and_its_policy_is_clean_and_created_first(dev):
     pass_role = next(s for s in policy["Statement"] if s["Sid"] == "PassExecutorRoles")
     task = dev.named("executor-task", "aws:ecs/taskDefinition:TaskDefinition").inputs
     assert pass_role["Resource"] == [task["executionRoleArn"]]  # the task has no task role (issue 12)
+
+
+@pytest.mark.parametrize("lifetime", [None, "3600", "600"])
+def test_the_role_lasts_as_long_as_a_session_may(dev, evaluate_stack, lifetime):
+    # IAM's default session is one hour while a runtime session may live its maxLifetime (8 h by default):
+    # the agent's credentials, and every URL it presigns with them, would expire first. AWS's CDK construct
+    # for AgentCore runtimes (aws-cdk, packages/@aws-cdk/aws-bedrock-agentcore-alpha/lib/runtime/runtime.ts)
+    # gives its execution role maxSessionDuration 8 h. IAM's bounds come from botocore's model.
+    iam = _shapes("iam")[0][member_shape("iam", "CreateRole", "MaxSessionDuration")]
+    assert (ROLE_SESSION_SECONDS.start, ROLE_SESSION_SECONDS.stop - 1) == (iam["min"], iam["max"])
+    changed = {key("agent.maxLifetimeSeconds"): lifetime, key("agent.idleSessionTimeoutSeconds"): "120"}
+    evaluation = dev if lifetime is None else evaluate_stack("dev", changed)
+    runtime = evaluation.named("agent-runtime", RUNTIME).inputs
+    role = next(r for r in evaluation.of_type("aws:iam/role:Role") if r.state["arn"] == runtime["roleArn"])
+    (lifecycle,) = runtime["lifecycleConfigurations"]
+    assert role.inputs["maxSessionDuration"] == max(lifecycle["maxLifetime"], iam["min"])
+    assert iam["min"] <= role.inputs["maxSessionDuration"] <= iam["max"]
 
 
 def test_endpoint_follows_the_runtime_version(dev):

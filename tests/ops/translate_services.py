@@ -205,6 +205,7 @@ def role(step: Step) -> Mapping[str, Any]:
         Path=inputs.get("path", "/"),
         AssumeRolePolicyDocument=inputs["assumeRolePolicy"],
         Description=inputs.get("description", ""),
+        MaxSessionDuration=number(inputs.get("maxSessionDuration", 3600)),  # IAM's default
         Tags=tag_list(inputs.get("tags")),
     )["Role"]
     return {"id": made["RoleName"], "name": made["RoleName"], "arn": made["Arn"], "uniqueId": made["RoleId"]}
