@@ -154,6 +154,7 @@ def vpc_endpoint(step: Step) -> Mapping[str, Any]:
         "SubnetIds": inputs.get("subnetIds"),
         "SecurityGroupIds": inputs.get("securityGroupIds"),
         "RouteTableIds": inputs.get("routeTableIds"),
+        "PolicyDocument": inputs.get("policy"),
     }
     endpoint = step.client("ec2").create_vpc_endpoint(
         VpcId=inputs["vpcId"],
