@@ -108,8 +108,6 @@ tags = settings.resource_tags
 account_id = aws.get_caller_identity().account_id
 partition = aws.get_partition().partition
 retain = settings.retain_data
-# The program's own AWS calls (log retention, session sweep) use the same profile as the aws provider.
-aws_profile = pulumi.Config("aws").get("profile")
 
 # --- network ---
 network = Network(
@@ -166,7 +164,6 @@ if settings.images.build is ImageBuild.CODEBUILD:
         region=settings.region,
         account_id=account_id,
         log_retention_days=settings.log_retention_days,
-        profile=aws_profile,
     )
 
 
@@ -256,7 +253,7 @@ agent_environment: dict[str, pulumi.Input[str]] = {
 }
 
 # --- executor sessions on destroy: swept after the runtime is gone, before cluster, listener, SG, subnets ---
-sessions = SessionCleanup("sessions", SweeperArgs(environment=agent_environment, profile=aws_profile))
+sessions = SessionCleanup("sessions", SweeperArgs(environment=agent_environment, account_id=account_id))
 
 # --- agent runtime ---
 runtime_name = agentcore_runtime_name(settings.stack)
@@ -287,7 +284,6 @@ agent = AgentRuntime(
         account_id=account_id,
         tags=tags,
         platform_version=settings.agent.platform_version,
-        aws_profile=aws_profile,
         # Created after the sweeper, so deleted before it: no new session starts once the sweep begins.
         depends_on=[sessions.sweeper],
     ),

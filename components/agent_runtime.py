@@ -84,8 +84,6 @@ class AgentRuntimeArgs:
     account_id: str
     tags: ResourceTags
     platform_version: PlatformVersion = PlatformVersion.V1
-    aws_profile: str | None = None
-    """The stack's ``aws:profile``, for the log-retention step's own AWS calls."""
     depends_on: Sequence[pulumi.Resource] = ()
     """What must exist before the runtime and be deleted only after it (the session sweeper)."""
 
@@ -171,7 +169,7 @@ class AgentRuntime(pulumi.ComponentResource):
                     ),
                     days=args.log_retention_days,
                     region=args.region,
-                    profile=args.aws_profile,
+                    account_id=args.account_id,
                 ),
                 # After the runtime and its endpoint exist: AgentCore may create the group at any point from
                 # there, and either order ends with the group and its retention (create-if-missing).

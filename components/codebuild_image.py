@@ -37,6 +37,9 @@ class BuildEnvironment:
     type: str
     image: str
     compute_type: str
+    quota: str
+    """The account's quota of concurrently running builds of this kind (its name in "Quotas for AWS CodeBuild",
+    limits.html, and in Service Quotas): a new account may have 0 or 1, and StartBuild is refused beyond it."""
 
     def fingerprint(self) -> str:
         return f"{self.type} {self.image} {self.compute_type}"
@@ -47,10 +50,16 @@ class BuildEnvironment:
 # in the API reference), enough for two Python images from wheels, and the cheapest per minute.
 ENVIRONMENTS: dict[str, BuildEnvironment] = {
     "linux/arm64": BuildEnvironment(
-        "ARM_CONTAINER", "aws/codebuild/amazonlinux2-aarch64-standard:3.0", "BUILD_GENERAL1_SMALL"
+        "ARM_CONTAINER",
+        "aws/codebuild/amazonlinux2-aarch64-standard:3.0",
+        "BUILD_GENERAL1_SMALL",
+        "Concurrently running builds for ARM/Small environment",
     ),
     "linux/amd64": BuildEnvironment(
-        "LINUX_CONTAINER", "aws/codebuild/amazonlinux2-x86_64-standard:5.0", "BUILD_GENERAL1_SMALL"
+        "LINUX_CONTAINER",
+        "aws/codebuild/amazonlinux2-x86_64-standard:5.0",
+        "BUILD_GENERAL1_SMALL",
+        "Concurrently running builds for Linux/Small environment",
     ),
 }
 
@@ -66,7 +75,14 @@ def project_arn(*, partition: str, region: str, account_id: str, project: str) -
 def image_build_policy(*, sources_bucket_arn: str, runtime: str, log_group_arn: str, repository_arn: str) -> Document:
     """The build role's policy: read this image's archives, write this project's log, push to this repository."""
     return document(
-        allow("ReadBuildSources", ["s3:GetObject"], [f"{sources_bucket_arn}/{SOURCES_PREFIX}{runtime}/*"]),
+        # GetObjectVersion as well: CodeBuild's own service-role policy grants both on an S3 source
+        # ("S3GetObjectPolicy" in its user guide, setting-up-service-role.html), as CDK's S3 source does
+        # (Bucket.grantRead: s3:GetObject*).
+        allow(
+            "ReadBuildSources",
+            ["s3:GetObject", "s3:GetObjectVersion"],
+            [f"{sources_bucket_arn}/{SOURCES_PREFIX}{runtime}/*"],
+        ),
         # CodeBuild checks who owns an S3 source's bucket before it downloads (the "S3BucketIdentity"
         # statement of the service-role policy in CodeBuild's user guide).
         allow("CheckBuildSourcesBucket", ["s3:GetBucketAcl", "s3:GetBucketLocation"], [sources_bucket_arn]),
@@ -107,8 +123,6 @@ class RemoteBuild:
     region: str
     account_id: str
     log_retention_days: int
-    profile: str | None = None
-    """The stack's ``aws:profile``: the build resource starts builds with the deployer's credentials."""
 
 
 @dataclass(frozen=True)
@@ -198,7 +212,7 @@ class CodeBuildImage(pulumi.ComponentResource):
             f"{name}-build",
             RemoteImageBuildArgs(
                 region=args.remote.region,
-                profile=args.remote.profile,
+                account_id=args.remote.account_id,
                 project=project.name,
                 bucket=args.remote.sources_bucket,
                 key=source_key(args.runtime, archive.sha256),
@@ -208,6 +222,7 @@ class CodeBuildImage(pulumi.ComponentResource):
                 tag=self.tag,
                 buildspec=buildspec,
                 environment=environment.fingerprint(),
+                quota=environment.quota,
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
         )

@@ -7,7 +7,8 @@ Pulumi delete AgentCore's group on destroy. So the program does not own the grou
 every create and update, and leaves it alone on delete (it stays AgentCore's, and expires by retention).
 
 The AWS calls are plain functions over a boto3 ``logs`` client (`ensure_retention`), tested against moto;
-the provider only builds the client for an explicit region (and the stack's ``aws:profile``, if any).
+the provider builds the client for an explicit region, with the stack's AWS credentials as configured when
+it runs, and only in the stack's account (`components.stack_aws`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 
 import pulumi
 import pulumi.dynamic
+
+from components.stack_aws import StackAwsProvider
 
 ALREADY_EXISTS = "ResourceAlreadyExistsException"
 
@@ -41,30 +44,28 @@ def ensure_retention(logs: Any, group_name: str, days: int) -> bool:
     return created
 
 
-def logs_client(region: str, profile: str | None = None) -> Any:
-    import boto3  # noqa: PLC0415 - only the provider process (at deploy time) needs boto3
-
-    return boto3.Session(profile_name=profile or None, region_name=region).client("logs")
-
-
-class RetentionProvider(pulumi.dynamic.ResourceProvider):
+class RetentionProvider(StackAwsProvider):
     """create/update: ensure the group and its retention; delete: nothing (the group is AgentCore's)."""
 
-    def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
+    acting = "log retention"
+
+    def _ensure(self, props: dict[str, Any]) -> None:
+        logs = self.stack_session(props["region"], props.get("account_id")).client("logs")
         # Numbers reach a dynamic provider as floats (protobuf Struct); the Logs API takes an integer.
-        ensure_retention(
-            logs_client(props["region"], props.get("profile")), props["log_group_name"], int(props["days"])
-        )
+        ensure_retention(logs, props["log_group_name"], int(props["days"]))
+
+    def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
+        self._ensure(props)
         return pulumi.dynamic.CreateResult(id_=props["log_group_name"], outs=props)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
-        changed = [k for k in ("log_group_name", "region", "days", "profile") if olds.get(k) != news.get(k)]
+        changed = [k for k in ("log_group_name", "region", "days", "account_id") if olds.get(k) != news.get(k)]
         # Another group (a replaced runtime) is another resource; deleting the old one does nothing.
         replaces = [k for k in changed if k in ("log_group_name", "region")]
         return pulumi.dynamic.DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
-        ensure_retention(logs_client(news["region"], news.get("profile")), news["log_group_name"], int(news["days"]))
+        self._ensure(news)
         return pulumi.dynamic.UpdateResult(outs=news)
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
@@ -76,8 +77,8 @@ class RetentionArgs:
     log_group_name: pulumi.Input[str]
     days: int
     region: str
-    profile: str | None = None
-    """The stack's ``aws:profile``: the provider process uses the deployer's credential chain otherwise."""
+    account_id: str
+    """The stack's account: the provider stops unless the credentials act in it."""
 
 
 class RuntimeLogRetention(pulumi.dynamic.Resource, module="logs", name="RuntimeLogRetention"):
@@ -91,6 +92,6 @@ class RuntimeLogRetention(pulumi.dynamic.Resource, module="logs", name="RuntimeL
             "log_group_name": args.log_group_name,
             "days": args.days,
             "region": args.region,
-            "profile": args.profile,
+            "account_id": args.account_id,
         }
         super().__init__(RetentionProvider(), name, props, opts)

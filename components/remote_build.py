@@ -25,14 +25,19 @@ samples):
   each stack, and report a failure as a JSON payload rather than as the operation's error. Here the only
   limit is the project's build timeout, and the deployer's credentials (which ``pulumi up`` needs anyway)
   start the build; the build itself runs as the project's role.
+
+The deployer's credentials are the stack's AWS provider's, read from the stack's configuration when the
+provider runs (`components.stack_aws`), and checked to act in the stack's account before anything is
+uploaded or started. A new account may run no or one build at a time: CodeBuild then refuses StartBuild
+with AccountLimitExceededException, which `start_build` retries (exponential backoff, full jitter) until
+the build's deadline, then names the quota to raise.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
-import sys
+import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -42,6 +47,9 @@ from typing import Any
 import pulumi
 import pulumi.dynamic
 
+from components.provider_errors import OneLineError
+from components.stack_aws import StackAwsProvider, StackSession
+
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "FAULT", "TIMED_OUT", "STOPPED"})
 """CodeBuild's final build statuses (StatusType in its API reference); IN_PROGRESS is the only other one."""
 DIGEST_VARIABLE = "IMAGE_DIGEST"
@@ -49,9 +57,11 @@ DIGEST_VARIABLE = "IMAGE_DIGEST"
 TAG_VARIABLE = "IMAGE_TAG"
 """What each build is started with: the tag to push, derived from the context archive's hash."""
 LOG_LINES = 20
+LIMIT_BACKOFF_SECONDS = (5.0, 60.0)
+"""StartBuild refused for the account's build quota: retry after up to 5 s, doubling up to 60 s."""
 
 
-class BuildFailed(Exception):
+class BuildFailed(OneLineError):
     """A build that did not succeed; the message is what `pulumi up` shows."""
 
 
@@ -80,6 +90,39 @@ def log_tail(logs: Any, build: Mapping[str, Any], lines: int = LOG_LINES) -> lis
     return [event["message"].rstrip("\n") for event in events.get("events", [])][-lines:]
 
 
+def start_build(
+    codebuild: Any,
+    parameters: Mapping[str, Any],
+    *,
+    deadline: float,
+    quota: str,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    jitter: Callable[[float], float] = lambda ceiling: random.uniform(0, ceiling),
+) -> Mapping[str, Any]:
+    """StartBuild, retried while the account's concurrent-build quota refuses it, up to ``deadline``.
+
+    botocore's retry modes leave AccountLimitExceededException alone (it is no throttling code in
+    botocore/retries/standard.py), and rightly: the quota frees up only when another build ends. So: full
+    jitter ("Exponential Backoff And Jitter", AWS Architecture Blog), never past the deadline."""
+    ceiling, cap = LIMIT_BACKOFF_SECONDS
+    while True:
+        try:
+            return codebuild.start_build(**parameters)["build"]
+        except codebuild.exceptions.AccountLimitExceededException as refused:
+            delay = jitter(ceiling)
+            if clock() + delay > deadline:
+                reason = refused.response.get("Error", {}).get("Message") or "AccountLimitExceededException"
+                raise BuildFailed(
+                    f"CodeBuild would not start {parameters['projectName']} before the build's deadline ({reason}): "
+                    f"the account's quota '{quota}' is used up; raise it in the Service Quotas console "
+                    "(AWS services, AWS CodeBuild; new accounts may start at 0 or 1), or run `pulumi up` again "
+                    "once other builds are done"
+                ) from None
+            sleep(delay)
+            ceiling = min(cap, ceiling * 2)
+
+
 def run_build(
     codebuild: Any,
     logs: Any,
@@ -87,22 +130,29 @@ def run_build(
     *,
     source_location: str,
     variables: Mapping[str, str],
+    quota: str = "Concurrently running builds",
     timeout_seconds: float = 3600,
     poll_seconds: float = 5,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
+    jitter: Callable[[float], float] = lambda ceiling: random.uniform(0, ceiling),
 ) -> Built:
-    """Build ``source_location`` (``bucket/key`` of the context archive) with ``project``; the pushed digest."""
-    started = codebuild.start_build(
-        projectName=project,
-        sourceTypeOverride="S3",
-        sourceLocationOverride=source_location,
-        environmentVariablesOverride=[
+    """Build ``source_location`` (``bucket/key`` of the context archive) with ``project``; the pushed digest.
+
+    ``timeout_seconds`` bounds it all: waiting for the quota to start, the queue and the build itself."""
+    deadline = clock() + timeout_seconds
+    parameters = {
+        "projectName": project,
+        "sourceTypeOverride": "S3",
+        "sourceLocationOverride": source_location,
+        "environmentVariablesOverride": [
             {"name": name, "value": value, "type": "PLAINTEXT"} for name, value in variables.items()
         ],
-    )["build"]
+    }
+    started = start_build(
+        codebuild, parameters, deadline=deadline, quota=quota, sleep=sleep, clock=clock, jitter=jitter
+    )
     build_id = started["id"]
-    deadline = clock() + timeout_seconds
     while True:
         (build,) = codebuild.batch_get_builds(ids=[build_id])["builds"]
         if build["buildStatus"] in TERMINAL:
@@ -145,20 +195,17 @@ BUILD_TIMEOUT_SECONDS = 45 * 60
 """How long `pulumi up` waits for one build, queue included, before stopping it (the project's own
 timeouts are shorter: components.codebuild_image)."""
 WHAT_IS_BUILT = ("archive_sha256", "repository_url", "tag", "buildspec", "environment")
-"""The inputs whose change makes a new image; the others (where the archive goes, the profile) do not."""
+"""The inputs whose change makes a new image; the others (where the archive goes, the account) do not."""
 
 
-def clients(region: str, profile: str | None) -> tuple[Any, Any, Any, Any]:
-    """S3, CodeBuild, Logs and ECR clients of the deployer's credentials (the stack's aws:profile, if set)."""
-    import boto3  # noqa: PLC0415 - only the provider process (at deploy time) needs boto3
-
-    session = boto3.Session(profile_name=profile or None, region_name=region)
+def clients(session: StackSession) -> tuple[Any, Any, Any, Any]:
+    """S3, CodeBuild, Logs and ECR clients acting as the stack's AWS provider."""
     return session.client("s3"), session.client("codebuild"), session.client("logs"), session.client("ecr")
 
 
-def build_image(props: Mapping[str, Any]) -> dict[str, Any]:
+def build_image(props: Mapping[str, Any], session: StackSession) -> dict[str, Any]:
     """Upload the archive, build, and return ``props`` with the build's id, digest and pinned image URI."""
-    s3, codebuild, logs, _ = clients(props["region"], props.get("profile"))
+    s3, codebuild, logs, _ = clients(session)
     content = Path(props["archive_path"]).read_bytes()
     if hashlib.sha256(content).hexdigest() != props["archive_sha256"]:
         raise BuildFailed(f"{props['archive_path']} changed since the program read it; run `pulumi up` again")
@@ -169,6 +216,7 @@ def build_image(props: Mapping[str, Any]) -> dict[str, Any]:
         props["project"],
         source_location=f"{props['bucket']}/{props['key']}",
         variables={TAG_VARIABLE: props["tag"]},
+        quota=props["quota"],
         timeout_seconds=BUILD_TIMEOUT_SECONDS,
     )
     return {
@@ -179,28 +227,16 @@ def build_image(props: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-@contextlib.contextmanager
-def message_only() -> Any:
-    """A failed build reaches `pulumi up` as its message alone: pulumi.dynamic reports a provider's exception
-    with ``traceback.format_exc()``, which honours ``sys.tracebacklimit`` (0: no frames, no header).
-    Any other exception keeps its traceback: that is a bug, and the frames are what helps. The limit is
-    process-wide and is only read after this returns, so it stays set until the provider's next call
-    clears it: in the provider process (one per ``pulumi up``) nothing else needs stack frames."""
-    if hasattr(sys, "tracebacklimit"):
-        del sys.tracebacklimit
-    try:
-        yield
-    except BuildFailed:
-        sys.tracebacklimit = 0
-        raise
-
-
-class ImageBuildProvider(pulumi.dynamic.ResourceProvider):
+class ImageBuildProvider(StackAwsProvider):
     """create: build; update: build again only when what is built changed; read: is the image still there."""
 
+    acting = "image build"
+
+    def _session(self, props: Mapping[str, Any]) -> StackSession:
+        return self.stack_session(props["region"], props.get("account_id"))
+
     def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
-        with message_only():
-            outs = build_image(props)
+        outs = build_image(props, self._session(props))
         return pulumi.dynamic.CreateResult(id_=f"{props['project']}:{props['tag']}", outs=outs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
@@ -216,12 +252,10 @@ class ImageBuildProvider(pulumi.dynamic.ResourceProvider):
         if all(olds.get(k) == news.get(k) for k in WHAT_IS_BUILT) and olds.get("digest"):
             kept = {k: olds[k] for k in ("build_id", "digest", "image_uri")}
             return pulumi.dynamic.UpdateResult(outs={**news, **kept})
-        with message_only():
-            outs = build_image(news)
-        return pulumi.dynamic.UpdateResult(outs=outs)
+        return pulumi.dynamic.UpdateResult(outs=build_image(news, self._session(news)))
 
     def read(self, id_: str, props: dict[str, Any]) -> pulumi.dynamic.ReadResult:
-        _, _, _, ecr = clients(props["region"], props.get("profile"))
+        _, _, _, ecr = clients(self._session(props))
         repository = str(props["repository_url"]).split("/", 1)[1]
         if not image_exists(ecr, repository=repository, digest=props["digest"]):
             return pulumi.dynamic.ReadResult(id_="", outs={})  # gone: the next `pulumi up` builds it again
@@ -234,6 +268,8 @@ class ImageBuildProvider(pulumi.dynamic.ResourceProvider):
 @dataclass(frozen=True)
 class RemoteImageBuildArgs:
     region: str
+    account_id: str
+    """The stack's account: the build stops unless the credentials act in it."""
     project: pulumi.Input[str]
     bucket: pulumi.Input[str]
     key: str
@@ -245,7 +281,8 @@ class RemoteImageBuildArgs:
     buildspec: pulumi.Input[str]
     environment: str
     """The build image, environment type and compute type, as one string: a change rebuilds."""
-    profile: str | None = None
+    quota: str
+    """CodeBuild's concurrent-build quota for that environment, named when it stops a build from starting."""
 
 
 class RemoteImageBuild(pulumi.dynamic.Resource, module="images", name="RemoteImageBuild"):
@@ -258,7 +295,7 @@ class RemoteImageBuild(pulumi.dynamic.Resource, module="images", name="RemoteIma
     def __init__(self, name: str, args: RemoteImageBuildArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         props: dict[str, Any] = {
             "region": args.region,
-            "profile": args.profile,
+            "account_id": args.account_id,
             "project": args.project,
             "bucket": args.bucket,
             "key": args.key,
@@ -268,6 +305,7 @@ class RemoteImageBuild(pulumi.dynamic.Resource, module="images", name="RemoteIma
             "tag": args.tag,
             "buildspec": args.buildspec,
             "environment": args.environment,
+            "quota": args.quota,
             "build_id": None,
             "digest": None,
             "image_uri": None,

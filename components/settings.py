@@ -5,8 +5,9 @@ text, lists and maps as JSON) and returns `Settings` or raises `ConfigError` lis
 one line each, naming the key, the bad value and the fix. The keys are declared in
 `components.settings_schema`, each value's parser in `components.settings_values`, the rules that combine
 keys in `components.settings_rules`, and AWS's own tables in `components.aws_facts`. `read_settings` feeds
-`parse_settings` from the running Pulumi program. Nothing here talks to AWS; the AZ check that needs the
-account's AZ list lives in `components.zones` and runs right after.
+`parse_settings` from the running Pulumi program; the AWS provider's own ``aws:`` settings that the
+program's dynamic resources follow are checked by `components.settings_aws`. Nothing here talks to AWS;
+the AZ check that needs the account's AZ list lives in `components.zones` and runs right after.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from components.aws_facts import (
 from components.errors import ConfigError, Problem
 from components.names import resource_prefix
 from components.service_needs import interface_endpoints
+from components.settings_aws import read_stack_aws
 from components.settings_rules import RULES, Parsed
 from components.settings_schema import (
     KNOWN_KEYS,
@@ -262,6 +264,8 @@ def parse_settings(raw: Mapping[str, str], *, stack: str, secret_keys: Collectio
     )
     for rule in RULES:
         problems += rule(parsed)
+    # The AWS provider's credential settings, as the program's own AWS calls will read them.
+    problems += read_stack_aws(raw.get)[1]
 
     if problems:
         raise ConfigError(problems)

@@ -11,6 +11,10 @@ rest: it takes the cluster, listener, executor security group and private subnet
 deletes it before any of them; and the agent runtime depends on it, so the runtime (which starts new
 sessions) is deleted before the sweep. It is never replaced (a replacement would delete, i.e. sweep,
 live sessions during ``pulumi up``): every change is an in-place update.
+
+The sweep acts with the stack's AWS credentials as configured when ``pulumi destroy`` runs
+(`components.stack_aws`), and only in the account the stack was deployed to: a sweep with other credentials
+would find nothing to stop and let the destroy fail later on DependencyViolation.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ from typing import Any
 import pulumi
 import pulumi.dynamic
 from deep_insight_contract.environment import AgentEnv
+
+from components.provider_errors import OneLineError
+from components.stack_aws import StackAwsProvider, StackSession
 
 SWEEP_TIMEOUT_SECONDS = 300.0
 TARGET_GROUP_DEADLINE_SECONDS = 60.0
@@ -47,19 +54,18 @@ def sweep_sessions(settings: Any, *, ecs: Any, elbv2: Any, timeout: float = SWEE
     )
 
 
-class SweepError(Exception):
+class SweepError(OneLineError):
     pass
 
 
-def clients(region: str, profile: str | None) -> tuple[Any, Any]:
-    import boto3  # noqa: PLC0415 - only the provider process (at deploy time) needs boto3
-
-    session = boto3.Session(profile_name=profile or None, region_name=region)
+def clients(session: StackSession) -> tuple[Any, Any]:
     return session.client("ecs"), session.client("elbv2")
 
 
-class SweeperProvider(pulumi.dynamic.ResourceProvider):
+class SweeperProvider(StackAwsProvider):
     """create/update: record the stack's session settings; delete: sweep, bounded."""
+
+    acting = "session sweep"
 
     def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
         return pulumi.dynamic.CreateResult(id_=f"sessions-of-{props['environment'][AgentEnv.STACK]}", outs=props)
@@ -76,7 +82,7 @@ class SweeperProvider(pulumi.dynamic.ResourceProvider):
         from deep_insight_agent.config import EcsSettings  # noqa: PLC0415 - the provider process imports late
 
         settings = EcsSettings.from_env(props["environment"])  # exactly what the agent runtime is configured with
-        ecs, elbv2 = clients(settings.region, props.get("profile"))
+        ecs, elbv2 = clients(self.stack_session(settings.region, props.get("account_id")))
         swept = sweep_sessions(settings, ecs=ecs, elbv2=elbv2)
         problems = [f"{f.kind} {f.arn}: {f.code}: {f.message}" for f in swept.failures]
         problems += [f"task {arn} not STOPPED yet" for arn in swept.not_stopped]
@@ -92,14 +98,15 @@ class SweeperArgs:
     environment: Mapping[str, pulumi.Input[str]]
     """The agent runtime's environment (SPEC §7): what the sweep needs, and, through its Outputs, the
     dependencies on the cluster, listener, executor security group and private subnets."""
-    profile: str | None = None
+    account_id: str
+    """The stack's account: the sweep stops unless the credentials act in it."""
 
 
 class SessionSweeper(pulumi.dynamic.Resource, module="ecs", name="SessionSweeper"):
     """Type ``pulumi-python:dynamic/ecs:SessionSweeper``. Its inputs are its dependencies: see the module."""
 
     def __init__(self, name: str, args: SweeperArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        props = {"environment": {str(k): v for k, v in args.environment.items()}, "profile": args.profile}
+        props = {"environment": {str(k): v for k, v in args.environment.items()}, "account_id": args.account_id}
         super().__init__(SweeperProvider(), name, props, opts)
 
 

@@ -176,11 +176,14 @@ POLICY = image_build_policy(
 )
 # What a build of the executor does with its role, written out from CodeBuild's user guide (download the S3
 # source after checking its bucket, stream the build log) and ECR's (docker login, then docker push):
-# (action, resource it acts on).
+# (action, resource it acts on). The source's read includes GetObjectVersion: the service-role policy of
+# CodeBuild's user guide grants it with GetObject ("S3GetObjectPolicy", setting-up-service-role.html), and so
+# does CDK's S3 source (aws-codebuild/lib/source.ts: bucket.grantRead, s3:GetObject*).
 ARCHIVE = f"{BUCKET_ARN}/sources/executor/{'0' * 64}.zip"
 STREAM = f"{GROUP_ARN}:log-stream:0f8a3a1e-build"
 BUILD_CALLS = [
     ("s3:GetObject", ARCHIVE),
+    ("s3:GetObjectVersion", ARCHIVE),
     ("s3:GetBucketAcl", BUCKET_ARN),
     ("s3:GetBucketLocation", BUCKET_ARN),
     ("logs:CreateLogStream", STREAM),
@@ -209,6 +212,7 @@ def test_the_role_allows_what_a_build_does_on_the_resource_aws_authorizes(action
     ("action", "resource"),
     [
         ("s3:GetObject", f"{BUCKET_ARN}/sources/agent/{'0' * 64}.zip"),  # the other image's sources
+        ("s3:GetObjectVersion", f"{BUCKET_ARN}/sources/agent/{'0' * 64}.zip"),
         ("s3:GetObject", "arn:aws:s3:::deep-insight-dev-artifacts-abcde/sessions/s/inputs/data.csv"),
         ("s3:PutObject", ARCHIVE),
         ("s3:GetBucketAcl", "arn:aws:s3:::deep-insight-dev-artifacts-abcde"),

@@ -6,6 +6,7 @@ and set its retention, but never deletes it and never fails because AgentCore ma
 
 from __future__ import annotations
 
+import pulumi.dynamic
 import pytest
 
 from components.log_retention import RetentionProvider, ensure_retention, runtime_log_group_name
@@ -55,8 +56,9 @@ def test_repeating_it_is_harmless_and_follows_the_setting(aws):
 def test_the_provider_uses_the_stacks_region_and_never_deletes(aws, monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")  # the deployer's default is not the stack's region
     provider = RetentionProvider()
+    provider.configure(pulumi.dynamic.ConfigureRequest(pulumi.dynamic.Config({"aws:region": REGION}, "deep-insight")))
     # Numbers reach a dynamic provider as floats (protobuf Struct).
-    props = {"log_group_name": GROUP, "days": 7.0, "region": REGION}
+    props = {"log_group_name": GROUP, "days": 7.0, "region": REGION, "account_id": "123456789012"}
 
     created = provider.create(props)
     assert created.id == GROUP
@@ -79,7 +81,7 @@ def test_the_provider_uses_the_stacks_region_and_never_deletes(aws, monkeypatch)
     ],
 )
 def test_diff_updates_retention_in_place_and_replaces_for_another_group(change, replaces):
-    olds = {"log_group_name": GROUP, "days": 7.0, "region": REGION}
+    olds = {"log_group_name": GROUP, "days": 7.0, "region": REGION, "account_id": "123456789012"}
     diff = RetentionProvider().diff(GROUP, olds, {**olds, **change})
     assert diff.changes is True
     assert diff.replaces == replaces

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pulumi.dynamic
 import pytest
 from deep_insight_agent.reaper import Reaped
 from deep_insight_contract.environment import AgentEnv
@@ -21,6 +22,13 @@ from tests.ops.deployed import Deployed, deploy, leave_session, shared_session
 
 REGION = "us-east-1"
 SWEEPER = "pulumi-python:dynamic/ecs:SessionSweeper"
+
+
+def configured() -> SweeperProvider:
+    """The provider as Pulumi's host hands it over: configured with the stack's configuration first."""
+    provider = SweeperProvider()
+    provider.configure(pulumi.dynamic.ConfigureRequest(pulumi.dynamic.Config({"aws:region": REGION}, "deep-insight")))
+    return provider
 
 
 def client(service: str):
@@ -86,7 +94,7 @@ def test_delete_stops_every_task_and_removes_every_session_rule_and_target_group
     leave_session(stack, "another-stacks-session-000000000000", timedelta(hours=3), stack="prod", task=False)
     assert sorted(task_statuses(out).values()) == ["RUNNING"] * 4
 
-    SweeperProvider().delete("sessions-of-dev", deployed_props(stack))
+    configured().delete("sessions-of-dev", deployed_props(stack))
 
     assert sorted(task_statuses(out).values()) == ["STOPPED"] * 4
     assert client("ecs").list_tasks(cluster=out["clusterArn"], desiredStatus="RUNNING")["taskArns"] == []
@@ -100,14 +108,14 @@ def test_delete_stops_every_task_and_removes_every_session_rule_and_target_group
 
 
 def test_delete_with_nothing_running_is_quick_and_quiet(stack):
-    SweeperProvider().delete("sessions-of-dev", deployed_props(stack))
+    configured().delete("sessions-of-dev", deployed_props(stack))
     assert task_statuses(stack.outputs) == {}
 
 
 def test_create_and_every_update_touch_nothing_and_never_replace(stack):
     out = stack.outputs
     leave_session(stack, "live-session-started-just-now-000000", timedelta(seconds=5))
-    provider = SweeperProvider()
+    provider = configured()
     olds = deployed_props(stack)
     assert provider.create(olds).id == "sessions-of-dev"
     env = olds["environment"]
@@ -124,11 +132,10 @@ def test_create_and_every_update_touch_nothing_and_never_replace(stack):
     assert sorted(task_statuses(out).values()) == ["RUNNING"]
 
 
-def test_delete_fails_loudly_when_tasks_outlive_the_wait(monkeypatch):
-    monkeypatch.setattr(sweeper, "clients", lambda region, profile: (None, None))
+def test_delete_fails_loudly_when_tasks_outlive_the_wait(aws, monkeypatch):
     monkeypatch.setattr(sweeper, "sweep_sessions", lambda *a, **k: Reaped(tasks=["arn:t/1"], not_stopped=["arn:t/1"]))
     with pytest.raises(SweepError, match=r"remain after 300 s; run `pulumi destroy` again: task arn:t/1 not STOPPED"):
-        SweeperProvider().delete("sessions-of-dev", props_of(FAKE_OUTPUTS))
+        configured().delete("sessions-of-dev", props_of(FAKE_OUTPUTS))
 
 
 FAKE_OUTPUTS = {

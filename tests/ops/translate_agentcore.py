@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import dill
+import pulumi.dynamic
 
 from tests.ops.translate import Applier, Step, number
 
@@ -106,10 +107,13 @@ def agent_runtime_endpoint(step: Step) -> Mapping[str, Any]:
 
 def dynamic(step: Step) -> Mapping[str, Any]:
     """What the engine does with a dynamic resource: unpickle its provider (as pulumi.dynamic's host does,
-    with dill) and call ``create`` with the other inputs. The provider makes its own boto3 clients, which
-    reach moto through ``AWS_ENDPOINT_URL``."""
+    with dill), configure it with the stack's configuration (its stack files set only aws:region of the AWS
+    provider's keys) and call ``create`` with the other inputs. The provider makes its own boto3 clients,
+    which reach moto through ``AWS_ENDPOINT_URL``."""
     inputs = dict(step.inputs)  # reads every input: all of them are the provider's
     provider = dill.loads(base64.b64decode(inputs.pop("__provider")))
+    stack_config = pulumi.dynamic.Config({"aws:region": step.aws.region}, "deep-insight")
+    provider.configure(pulumi.dynamic.ConfigureRequest(stack_config))
     created = provider.create(inputs)
     outputs = {key: value for key, value in (created.outs or {}).items() if isinstance(value, str)}
     return {**outputs, "id": created.id}

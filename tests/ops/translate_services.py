@@ -155,7 +155,7 @@ def remote_image_build(step: Step) -> Mapping[str, Any]:
     manifest (as for pulumi-docker above). The provider's own waiting and failure handling is tested
     against moto in tests/components/test_remote_build.py."""
     inputs = step.inputs
-    inputs.ignore("__provider", "region", "profile", "archive_sha256", "buildspec", "environment")
+    inputs.ignore("__provider", "region", "account_id", "archive_sha256", "buildspec", "environment", "quota")
     inputs.ignore("build_id", "digest", "image_uri")  # outputs, declared empty
     bucket, key = inputs["bucket"], inputs["key"]
     s3 = step.client("s3")
