@@ -360,32 +360,35 @@ def read_stack_aws(get: Callable[[str], Any]) -> tuple[StackAws, list[Problem]]:
     checked here; the engine hands the decrypted one to the program and to the providers."""
     problems = [Problem(aws_key(name), fix) for name, fix in REFUSED.items() if get(aws_key(name)) is not None]
     values: dict[str, Any] = {}
+    given: set[str] = set()
     for attribute, (name, parse) in _PARSERS.items():
         raw = get(aws_key(name))
-        if raw is None or (isinstance(raw, str) and secret_marker(raw)):
+        if raw is None:
+            continue
+        given.add(attribute)
+        if isinstance(raw, str) and secret_marker(raw):
             continue
         try:
             values[attribute] = parse(raw)
         except Invalid as error:
             problems += [Problem(aws_key(name), message) for message in error.messages]
-    if ("access_key" in values) != ("secret_key" in values):
-        problems.append(
-            Problem(aws_key("accessKey"), "aws:accessKey and aws:secretKey go together; set both or neither")
-        )
-    if "token" in values and "access_key" not in values:
-        problems.append(Problem(aws_key("token"), "a session token needs aws:accessKey and aws:secretKey; set them"))
-    if "access_key" in values and "web_identity" in values:
-        problems.append(
-            Problem(
-                aws_key("assumeRoleWithWebIdentity"),
-                "set either static keys (aws:accessKey) or a web identity, not both",
-            )
-        )
-    if values.get("allowed_account_ids") and values.get("forbidden_account_ids"):
-        problems.append(
-            Problem(
-                aws_key("forbiddenAccountIds"),
-                "conflicts with aws:allowedAccountIds (as in the AWS provider); keep one",
-            )
-        )
+    combined = (
+        (
+            ("access_key" in given) != ("secret_key" in given),
+            "accessKey",
+            "goes with aws:secretKey; set both or neither",
+        ),
+        ("token" in given and "access_key" not in given, "token", "needs aws:accessKey and aws:secretKey; set them"),
+        (
+            {"access_key", "web_identity"} <= given,
+            "assumeRoleWithWebIdentity",
+            "set either static keys (aws:accessKey) or a web identity, not both",
+        ),
+        (
+            {"allowed_account_ids", "forbidden_account_ids"} <= given,
+            "forbiddenAccountIds",
+            "conflicts with aws:allowedAccountIds (as in the AWS provider); keep one",
+        ),
+    )
+    problems += [Problem(aws_key(name), message) for wrong, name, message in combined if wrong]
     return StackAws(**values), problems

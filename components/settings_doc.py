@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from components.settings_aws import FOLLOWED, REFUSED
 from components.settings_schema import PROJECT, REGION_KEY, SCHEMA, Setting
 
 DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
@@ -32,9 +33,31 @@ def _row(setting: Setting) -> str:
     return f"| `{setting.key}` | {setting.allowed} | {default} | {setting.notes} |"
 
 
+_AWS_HEADER = """
+## The AWS provider's settings and the program's own AWS calls
+
+The image builds, the session sweep and the AgentCore log retention are the program's own AWS calls (Pulumi
+dynamic resources, boto3). They read these keys of the AWS provider from the stack's configuration each time
+they run, not from the stack's state, so they act with the credentials and in the account the AWS provider
+uses (a teammate's `pulumi destroy` uses the teammate's settings), and each stops, naming both accounts, if
+the credentials act in another account than the stack's. The environment (`AWS_PROFILE`, `AWS_ACCESS_KEY_ID`,
+...) applies to both alike. The other keys of the AWS provider (tags, validation skips, rate limits) do not
+change whom these calls act as. A refused key stops `pulumi preview`/`up` in one line.
+
+| key | the program's own AWS calls |
+|---|---|
+"""
+
+
+def _aws_rows() -> str:
+    followed = [f"| `aws:{name}` | {note} |" for name, note in FOLLOWED.items()]
+    refused = [f"| `aws:{name}` | refused: {fix} |" for name, fix in REFUSED.items()]
+    return "\n".join(followed + refused) + "\n"
+
+
 def render() -> str:
-    """The whole reference document, one table row per key of the schema."""
-    return _HEADER + "\n".join(_row(s) for s in SCHEMA) + "\n"
+    """The whole reference document: one table row per key of the schema, then the AWS provider's keys."""
+    return _HEADER + "\n".join(_row(s) for s in SCHEMA) + "\n" + _AWS_HEADER + _aws_rows()
 
 
 def main(argv: list[str] | None = None) -> int:

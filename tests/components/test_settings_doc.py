@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from components import settings_doc
+from components.settings_aws import FOLLOWED, REFUSED
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
@@ -43,13 +44,24 @@ def test_committed_reference_equals_the_generated_one():
     assert settings_doc.main(["--check"]) == 0
 
 
+AWS_SECTION = "## The AWS provider's settings and the program's own AWS calls"
+
+
 def test_reference_has_one_row_per_key_with_four_columns():
-    rows = [line for line in DOC.read_text(encoding="utf-8").splitlines() if line.startswith("| `")]
+    settings = DOC.read_text(encoding="utf-8").split(AWS_SECTION)[0]
+    rows = [line for line in settings.splitlines() if line.startswith("| `")]
     documented = [re.match(r"\| `([^`]+)`", row)[1] for row in rows]  # type: ignore[index]
     assert len(documented) == len(set(documented))
     assert set(documented) >= SPEC_KEYS
     for row in rows:
         assert len(re.split(r"(?<!\\)\|", row)) == 6, row  # 4 cells between 5 unescaped pipes
+
+
+def test_the_aws_providers_keys_the_program_follows_or_refuses_are_each_one_row():
+    section = DOC.read_text(encoding="utf-8").split(AWS_SECTION)[1]
+    rows = [line for line in section.splitlines() if line.startswith("| `aws:")]
+    assert [re.match(r"\| `aws:(\w+)`", row)[1] for row in rows] == [*FOLLOWED, *REFUSED]  # type: ignore[index]
+    assert all(row.split(" | ", 1)[1].startswith("refused: ") == (row.split("`")[1][4:] in REFUSED) for row in rows)
 
 
 def test_spec_defaults_are_documented():

@@ -16,6 +16,7 @@ AssumeRole carries from STS's API reference (RoleArn, RoleSessionName, ExternalI
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -31,7 +32,9 @@ from moto.logs.models import logs_backends
 from moto.sts.models import sts_backends
 
 from components.log_retention import RetentionProvider
+from components.remote_build import ImageBuildProvider
 from components.sweeper import SweeperProvider
+from ops.offline_aws import ACCOUNT_ID as OFFLINE_ACCOUNT
 from tests.dynamic_host import HostError, dynamic_host, secret
 from tests.moto_server import executor_network, hold_ecs_tasks, moto_server
 
@@ -85,12 +88,7 @@ def retention(account: str = STACK_ACCOUNT) -> dict[str, Any]:
 def iam_user_keys(env: dict[str, str | None], account: str, name: str) -> tuple[str, str]:
     """An IAM user of ``account`` and its access key, made through moto's IAM API as an admin of that account."""
     url = env["AWS_ENDPOINT_URL"]
-    ambient = boto3.Session("AKIAADMIN", "admin", region_name=REGION)
-    role = ambient.client("sts", endpoint_url=url).assume_role(
-        RoleArn=f"arn:aws:iam::{account}:role/admin", RoleSessionName="test-setup"
-    )["Credentials"]
-    admin = boto3.Session(role["AccessKeyId"], role["SecretAccessKey"], role["SessionToken"], region_name=REGION)
-    iam = admin.client("iam", endpoint_url=url)
+    iam = role_session(url, f"arn:aws:iam::{account}:role/admin").client("iam", endpoint_url=url)
     iam.create_user(UserName=name)
     key = iam.create_access_key(UserName=name)["AccessKey"]
     return key["AccessKeyId"], key["SecretAccessKey"]
@@ -147,6 +145,49 @@ def test_allowed_account_ids_refuse_any_other_account(env):
         f"allows only {OTHER_ACCOUNT}"
     )
     assert groups(STACK_ACCOUNT) == {}
+
+
+def test_the_image_build_uploads_and_starts_its_build_as_the_role(env, tmp_path):
+    """The archive goes to the bucket of the role's account and the build starts in its project there. (moto's
+    build succeeds without exporting a digest, so the create then fails, as one line.)"""
+    url = env["AWS_ENDPOINT_URL"]
+    admin = role_session(url, DEPLOYER)
+    admin.client("s3", endpoint_url=url).create_bucket(Bucket="deep-insight-dev-build-sources-abcde")
+    repository = admin.client("ecr", endpoint_url=url).create_repository(repositoryName="deep-insight-dev-agent")
+    admin.client("codebuild", endpoint_url=url).create_project(
+        name="deep-insight-dev-agent-image", source={"type": "S3", "location": "b/k"}, artifacts={"type": "NO_ARTIFACTS"},
+        environment={"type": "ARM_CONTAINER", "image": "aws/codebuild/amazonlinux2-aarch64-standard:3.0",
+                     "computeType": "BUILD_GENERAL1_SMALL"}, serviceRole=f"arn:aws:iam::{STACK_ACCOUNT}:role/build",
+    )  # fmt: skip
+    archive = tmp_path / "context.zip"
+    archive.write_bytes(b"PK\x05\x06" + b"\0" * 18)
+    props = {
+        "region": REGION, "account_id": STACK_ACCOUNT, "project": "deep-insight-dev-agent-image",
+        "bucket": "deep-insight-dev-build-sources-abcde", "key": "sources/agent/x.zip", "archive_path": str(archive),
+        "archive_sha256": hashlib.sha256(archive.read_bytes()).hexdigest(),
+        "repository_url": repository["repository"]["repositoryUri"], "tag": "t", "buildspec": "version: 0.2",
+        "environment": "ARM_CONTAINER", "quota": "Concurrently running builds for ARM/Small environment",
+    }  # fmt: skip
+    config = {"aws:region": REGION, "aws:assumeRoles": json.dumps([{"roleArn": DEPLOYER, "sessionName": "ci"}])}
+    with (
+        dynamic_host(config, env) as host,
+        pytest.raises(HostError, match=r"^CodeBuild build .* exported no IMAGE_DIGEST"),
+    ):
+        host.create(ImageBuildProvider(), props)
+
+    assert (DEPLOYER, "ci", None, 3600) in assumed(STACK_ACCOUNT)
+    s3 = admin.client("s3", endpoint_url=url)
+    assert s3.get_object(Bucket=props["bucket"], Key=props["key"])["Body"].read() == archive.read_bytes()
+    codebuild = admin.client("codebuild", endpoint_url=url)
+    assert len(codebuild.list_builds_for_project(projectName=props["project"])["ids"]) == 1
+
+
+def role_session(url: str | None, role_arn: str) -> boto3.Session:
+    """A session of ``role_arn``'s account for the test's own setup (assumed with made-up keys)."""
+    ambient = boto3.Session("AKIAADMIN", "admin", region_name=REGION)
+    role = ambient.client("sts", endpoint_url=url).assume_role(RoleArn=role_arn, RoleSessionName="test-setup")
+    given = role["Credentials"]
+    return boto3.Session(given["AccessKeyId"], given["SecretAccessKey"], given["SessionToken"], region_name=REGION)
 
 
 # --- static keys, shared files, web identity, endpoints ---
@@ -254,3 +295,25 @@ def sweeper_environment(network: Any) -> dict[str, str]:
         AgentEnv.SESSION_TARGET_GROUP: SessionTargetGroupTemplate(name_prefix=target_group_prefix("dev")).to_json(),
         AgentEnv.EXECUTOR_SESSION_TIMEOUT_SECONDS: "3600",
     }
+
+
+# --- what the program stores: nothing of the credentials, and the providers' code in the clear ---
+
+DYNAMIC = {
+    "pulumi-python:dynamic/images:RemoteImageBuild",
+    "pulumi-python:dynamic/ecs:SessionSweeper",
+    "pulumi-python:dynamic/logs:RuntimeLogRetention",
+}
+
+
+def test_the_state_holds_the_stacks_account_and_nothing_of_its_credentials(evaluate_stack):
+    evaluation = evaluate_stack("dev", {"aws:profile": "alice-admin"})
+    dynamic = [r for r in evaluation.resources if r.type in DYNAMIC]
+    assert {r.type for r in dynamic} == DYNAMIC
+    for resource in dynamic:
+        stored = {k: v for k, v in resource.inputs.items() if k != "__provider"}
+        assert "alice-admin" not in json.dumps(stored), resource.name
+        assert stored["account_id"] == OFFLINE_ACCOUNT, resource.name  # the account aws.get_caller_identity gave
+        # pulumi/pulumi#15864: the pickled provider is a secret only if it captured one (serialize_as_secret_always).
+        assert "__provider" in resource.inputs
+        assert "__provider" not in resource.secret_inputs, resource.name
