@@ -46,8 +46,15 @@ for value in sorted(v for v in values if re.fullmatch(r'[A-Za-z0-9_.=-]{16,256}'
 print(json.dumps({'tried': len(values), 'taken': taken}))
 """
 
-# The container's init: it starts the executor and waits, holding the environment it was given.
-INIT = "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:]))"
+# The container's init: it starts the executor, passes SIGTERM and SIGINT on (as tini does) and waits,
+# holding the environment it was given.
+INIT = """
+import signal, subprocess, sys
+child = subprocess.Popen(sys.argv[1:])
+for number in (signal.SIGTERM, signal.SIGINT):
+    signal.signal(number, lambda received, frame: child.send_signal(received))
+sys.exit(child.wait())
+"""
 
 
 def start_under_init(start_executor: StartExecutor, python: Path, token: str, environment: dict[str, str]) -> Executor:
