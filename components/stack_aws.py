@@ -94,9 +94,10 @@ def _base_session(aws: StackAws) -> Any:
 class StackSession:
     """Clients in one region that act as the stack's AWS provider, and the account they act in."""
 
-    def __init__(self, aws: StackAws, region: str) -> None:
+    def __init__(self, aws: StackAws, region: str, acting: str) -> None:
         self._aws = aws
         self._region = region
+        self._acting = acting
         self._lock = threading.Lock()  # a botocore session may make one client at a time
         self._core: Any = None
         self._boto3: Any = None
@@ -165,14 +166,14 @@ class StackSession:
             core = _session_with(_credentials_from(lambda s=sts, p=parameters: s.assume_role(**p), "assume-role"))
         if core.get_credentials() is None:
             raise StackAwsError(
-                "no AWS credentials found for the stack (aws:profile, aws:accessKey, aws:assumeRoles... in its "
+                f"{self._acting}: no AWS credentials found (aws:profile, aws:accessKey, aws:assumeRoles... in the "
                 "stack file, or the environment, as the AWS provider reads them)"
             )
         self._core, self._boto3 = core, boto3.Session(botocore_session=core, region_name=self._region)
 
     def client(self, service: str) -> Any:
         """A boto3 client of ``service`` acting as the stack's AWS provider (``aws:endpoints`` honoured)."""
-        with self._lock, _as_one_line():
+        with self._lock, _as_one_line(self._acting):
             if self._boto3 is None:
                 self._build()
             session: Any = self._boto3
@@ -180,17 +181,17 @@ class StackSession:
 
     def account(self) -> str:
         """The account these credentials act in (STS GetCallerIdentity, asked once)."""
-        with self._lock, _as_one_line():
+        with self._lock, _as_one_line(self._acting):
             if self._account is None:
                 if self._core is None:
                     self._build()
                 self._account = str(self._sts(self._core).get_caller_identity()["Account"])
             return self._account
 
-    def check_account(self, expected: str | None, acting: str) -> None:
+    def check_account(self, expected: str | None) -> None:
         """Stop, naming both accounts, unless the credentials act in ``expected`` (the account the stack's
         resources were made in; None for state written before it was recorded) and the allowed accounts."""
-        actual, aws = self.account(), self._aws
+        actual, aws, acting = self.account(), self._aws, self._acting
         if expected and actual != expected:
             raise StackAwsError(
                 f"{acting}: the stack's AWS credentials act in account {actual}, but its resources are in account "
@@ -208,14 +209,14 @@ class StackSession:
 
 
 @contextlib.contextmanager
-def _as_one_line() -> Iterator[None]:
+def _as_one_line(acting: str) -> Iterator[None]:
     """Credential and STS failures (no credentials, an unknown profile, AssumeRole denied) as one line."""
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
     try:
         yield
     except (BotoCoreError, ClientError, OSError) as error:
-        raise StackAwsError(f"the stack's AWS credentials cannot be used: {error}") from None
+        raise StackAwsError(f"{acting}: the stack's AWS credentials cannot be used: {error}") from None
 
 
 class StackAwsProvider(pulumi.dynamic.ResourceProvider):
@@ -244,6 +245,6 @@ class StackAwsProvider(pulumi.dynamic.ResourceProvider):
         if problems:
             raise StackAwsError(f"{self.acting}: invalid stack configuration: {problems}")
         with self._sessions_lock:
-            session = self._sessions.setdefault(region, StackSession(aws, region))
-        session.check_account(account_id, self.acting)
+            session = self._sessions.setdefault(region, StackSession(aws, region, self.acting))
+        session.check_account(account_id)
         return session

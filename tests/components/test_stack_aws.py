@@ -273,7 +273,19 @@ def test_a_missing_profile_is_one_line(env):
     with dynamic_host(config, env) as host, pytest.raises(HostError) as refused:
         host.create(RetentionProvider(), retention(STACK_ACCOUNT))
     assert str(refused.value) == (
-        "the stack's AWS credentials cannot be used: The config profile (nobody-has-this) could not be found"
+        "log retention: the stack's AWS credentials cannot be used: The config profile (nobody-has-this) could not "
+        "be found"
+    )
+
+
+def test_no_credentials_at_all_is_one_line(env, tmp_path):
+    nothing = {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None, "AWS_EC2_METADATA_DISABLED": "true"}
+    files = {"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), "AWS_CONFIG_FILE": str(tmp_path / "none")}
+    with dynamic_host({"aws:region": REGION}, {**env, **nothing, **files}) as host, pytest.raises(HostError) as refused:
+        host.create(RetentionProvider(), retention(STACK_ACCOUNT))
+    assert str(refused.value) == (
+        "log retention: no AWS credentials found (aws:profile, aws:accessKey, aws:assumeRoles... in the stack file, "
+        "or the environment, as the AWS provider reads them)"
     )
 
 
