@@ -115,9 +115,9 @@ def start_build(
                 reason = refused.response.get("Error", {}).get("Message") or "AccountLimitExceededException"
                 raise BuildFailed(
                     f"CodeBuild would not start {parameters['projectName']} before the build's deadline ({reason}): "
-                    f"the account's quota '{quota}' is used up; raise it in the Service Quotas console "
-                    "(AWS services, AWS CodeBuild; new accounts may start at 0 or 1), or run `pulumi up` again "
-                    "once other builds are done"
+                    f"the account's quota '{quota}' in {codebuild.meta.region_name} is used up; raise it in the "
+                    "Service Quotas console (AWS services, AWS CodeBuild; new accounts may start at 0 or 1), or "
+                    "run `pulumi up` again once other builds are done"
                 ) from None
             sleep(delay)
             ceiling = min(cap, ceiling * 2)

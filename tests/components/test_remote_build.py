@@ -364,7 +364,8 @@ def test_the_quota_until_the_deadline_is_one_line_naming_it(aws):
     assert "\n" not in message
     assert message == (
         f"CodeBuild would not start {PROJECT} before the build's deadline ({LIMIT_MESSAGE}): the account's quota "
-        "'Concurrently running builds for ARM/Small environment' is used up; raise it in the Service Quotas console "
+        "'Concurrently running builds for ARM/Small environment' in us-east-1 is used up; raise it in the Service "
+        "Quotas console "
         "(AWS services, AWS CodeBuild; new accounts may start at 0 or 1), or run `pulumi up` again once other builds "
         "are done"
     )
