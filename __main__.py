@@ -1,7 +1,7 @@
 """Deep Insight on AWS: one stack per environment (Pulumi.<stack>.yaml).
 
-settings -> network -> security -> bucket/images -> cluster/ALB -> session sweeper -> agent runtime -> endpoints
-(their policies follow the roles of the parts inside the VPC) -> exports
+settings -> network -> security -> bucket/images -> cluster/ALB -> session sweeper -> agent runtime -> analyst
+policy -> endpoints (their policies follow the roles of the parts inside the VPC) -> exports
 """
 
 import json
@@ -17,6 +17,7 @@ from deep_insight_contract.target_group import SessionTargetGroupTemplate, targe
 from components import locked_requirements
 from components.agent_runtime import AgentRuntime, AgentRuntimeArgs
 from components.alb import ACCESS_LOG_PREFIX, AlbArgs, InternalAlb
+from components.analyst_policy import AnalystPolicy, AnalystPolicyArgs
 from components.bucket import BucketArgs, PrivateBucket
 from components.cluster import ExecutorCluster, ExecutorClusterArgs
 from components.codebuild_image import SOURCES_EXPIRE_AFTER_DAYS, RemoteBuild
@@ -289,6 +290,12 @@ agent = AgentRuntime(
     ),
 )
 
+# --- what a person using the stack may do (invoke, console --stack): a policy an administrator attaches ---
+analyst = AnalystPolicy(
+    "analyst",
+    AnalystPolicyArgs(statements=[agent.invoke_statements(), artifacts.analyst_session_statements()], tags=tags),
+)
+
 # --- endpoints: they let through what the roles acting from inside the VPC may do, for this account only ---
 endpoints = Endpoints(
     "endpoints",
@@ -336,6 +343,7 @@ for output_name, value in in_contract_order(
         "agentRuntimeEndpointArn": agent.endpoint_arn,
         "agentRoleArn": agent.role_arn,
         "agentLogGroup": agent.log_group_name,
+        "analystPolicyArn": analyst.policy_arn,
     }
 ):
     pulumi.export(output_name, value)

@@ -22,6 +22,7 @@ from components.iam import (
     agent_runtime_policy,
     agentcore_baseline_statements,
     agentcore_trust,
+    invoke_runtime_statements,
 )
 from components.log_retention import RetentionArgs, RuntimeLogRetention, runtime_log_group_name
 from components.role import role_with_policy
@@ -98,6 +99,10 @@ class AgentRuntime(pulumi.ComponentResource):
     def role_statements(self) -> pulumi.Output[list[Statement]]:
         """Every statement of the execution role: what the runtime may do, from its ENIs in the VPC too."""
         return self._policy.apply(lambda policy: list(policy["Statement"]))
+
+    def invoke_statements(self) -> pulumi.Output[list[Statement]]:
+        """Start jobs on this runtime through its `live` endpoint, the one callers use."""
+        return self.runtime_arn.apply(lambda arn: invoke_runtime_statements(arn, ENDPOINT_NAME))
 
     def __init__(self, name: str, args: AgentRuntimeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("deep-insight:agent:AgentRuntime", name, None, opts)

@@ -17,7 +17,7 @@ import pulumi
 import pulumi_aws as aws
 from deep_insight_contract.tags import RETAIN_DATA_TAG
 
-from components.iam import Document, Statement, session_object_statements
+from components.iam import Document, Statement, analyst_session_statements, session_object_statements
 from components.settings import ResourceTags
 
 BUCKET_PREFIX_MAX = 37  # AWS: bucket_prefix leaves room for the 26-character unique suffix
@@ -58,6 +58,11 @@ class PrivateBucket(pulumi.ComponentResource):
     def session_object_statements(self) -> pulumi.Output[list[Statement]]:
         """Read, write and list the session objects (``sessions/*``) of this bucket, and nothing else of it."""
         return self.bucket_arn.apply(session_object_statements)
+
+    def analyst_session_statements(self) -> pulumi.Output[list[Statement]]:
+        """What a person running jobs needs of this bucket: a session's inputs and plan decisions in, its
+        results out (``components.iam.analyst_session_statements``)."""
+        return self.bucket_arn.apply(analyst_session_statements)
 
     def __init__(self, name: str, args: BucketArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("deep-insight:bucket:PrivateBucket", name, None, opts)

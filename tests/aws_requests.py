@@ -44,6 +44,8 @@ class Request:
     response: dict[str, Any] = field(default_factory=dict)
     endpoint_prefix: str = ""
     """The host's service part (bedrock-runtime, ecs, elasticloadbalancing, s3): a VPC endpoint's suffix."""
+    model: str = ""
+    """botocore's name of the service model (bedrock-agentcore-control, sts): where the operation is documented."""
 
     def __str__(self) -> str:
         return f"{self.service} {self.operation}"
@@ -72,7 +74,13 @@ class Recorder:
 
     def _on_params(self, params: Mapping[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         service = model.service_model
-        request = Request(service.signing_name, model.name, _plain(params), endpoint_prefix=service.endpoint_prefix)
+        request = Request(
+            service.signing_name,
+            model.name,
+            _plain(params),
+            endpoint_prefix=service.endpoint_prefix,
+            model=service.service_name,
+        )
         context["recorded_request"] = request
         with self._lock:
             self.requests.append(request)
@@ -176,9 +184,19 @@ def _model_arn(model_id: str, world: World) -> str:
     return f"arn:{p}:bedrock:{r}::foundation-model/{model_id}"
 
 
+def _endpoint_of(request: Request) -> list[str]:
+    """InvokeAgentRuntime's ``qualifier`` "is an endpoint name" of the runtime (botocore's bedrock-agentcore
+    model): the request names that runtime endpoint, whose ARN is the runtime's plus ``/runtime-endpoint/<name>``
+    (the reference's runtime-endpoint format)."""
+    params = request.params
+    if request.service == "bedrock-agentcore" and {"agentRuntimeArn", "qualifier"} <= params.keys():
+        return [f"{params['agentRuntimeArn']}/runtime-endpoint/{params['qualifier']}"]
+    return []
+
+
 def named_resources(action: str, request: Request, world: World) -> list[str]:
     """The ARNs of the action's resource types that the request names (see the module docstring)."""
-    values = list(_strings(request.params))
+    values = list(_strings(request.params)) + _endpoint_of(request)
     if request.service == "bedrock" and "modelId" in request.params:
         values.append(_model_arn(request.params["modelId"], world))
     found: list[str] = []

@@ -116,6 +116,11 @@ NAME_CHECKS: Mapping[str, list[tuple[str, Reader, Problem]]] = {
         ("bucket name", lambda i: [i["bucketPrefix"] + "20261202000000000000000001"], documented("s3 BucketName")),
     ],
     "aws:iam/role:Role": [("description", lambda i: [i["description"]], modelled("iam", "CreateRole", "Description"))],
+    "aws:iam/policy:Policy": [
+        # what the provider makes of the prefix: the prefix and 26 characters of timestamp and counter
+        ("namePrefix", lambda i: [i["namePrefix"] + "20261202000000000000000001"], modelled("iam", "CreatePolicy", "PolicyName")),
+        ("description", lambda i: [i["description"]], modelled("iam", "CreatePolicy", "Description")),
+    ],
     "aws:ec2/securityGroup:SecurityGroup": [
         ("description", lambda i: [i["description"]], documented("ec2 SecurityGroupDescription")),
     ],

@@ -91,6 +91,7 @@ def test_components_parent_their_children(dev):
         "deep-insight:alb:InternalAlb",
         "deep-insight:sessions:SessionCleanup",
         "deep-insight:agent:AgentRuntime",
+        "deep-insight:analyst:AnalystPolicy",
     }
     for resource in dev.resources:
         if resource.custom:

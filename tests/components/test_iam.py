@@ -10,10 +10,13 @@ from components.iam import (
     agent_runtime_policy,
     agentcore_baseline_statements,
     agentcore_trust,
+    analyst_policy,
+    analyst_session_statements,
     document,
     ecs_tasks_trust,
     executor_execution_policy,
     image_pull_statements,
+    invoke_runtime_statements,
     listener_rule_arns,
     model_statements,
     run_task_statements,
@@ -57,6 +60,12 @@ DOCUMENTS = {
         log_group_arn=LOG_GROUP,
     ),
     "session objects": document(*session_object_statements(BUCKET)),
+    "analyst": analyst_policy(
+        [
+            *invoke_runtime_statements(f"arn:aws:bedrock-agentcore:us-east-1:{ACCOUNT}:runtime/r-1", "live"),
+            *analyst_session_statements(BUCKET),
+        ]
+    ),
     "agentcore trust": agentcore_trust(partition="aws", region="us-east-1", account_id=ACCOUNT),
     "ecs tasks trust": ecs_tasks_trust(partition="aws", region="us-east-1", account_id=ACCOUNT),
     "artifacts bucket": tls_only_bucket_policy(BUCKET),
@@ -123,7 +132,10 @@ def test_the_agents_object_grant_reaches_only_session_objects():
     assert statements["SessionObjects"]["Resource"] == [f"{BUCKET}/sessions/*"]
     assert statements["SessionObjects"]["Action"] == ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"]
     assert statements["ListSessions"]["Condition"] == {"StringLike": {"s3:prefix": ["sessions/*"]}}
-    assert len(statements) == 2
+    # The one delete: a plan decision, taken once read (deep_insight_agent.plan_review), in any session.
+    assert statements["TakePlanDecisions"]["Action"] == ["s3:DeleteObject"]
+    assert statements["TakePlanDecisions"]["Resource"] == [f"{BUCKET}/sessions/*/review/decision.json"]
+    assert len(statements) == 3
 
 
 class TestAgentRuntimePolicy:
@@ -266,7 +278,8 @@ def test_bucket_policies_deny_plain_http_and_deliver_only_alb_logs():
 def test_a_statement_id_granted_twice_is_an_error():
     twice = session_object_statements(BUCKET)
     with pytest.raises(
-        ValueError, match=r"^agent runtime policy: statement ids ListSessions, SessionObjects appear more than once$"
+        ValueError,
+        match=r"^agent runtime policy: statement ids ListSessions, SessionObjects, TakePlanDecisions appear more than once$",
     ):
         agent_runtime_policy(image_pull=[], baseline=twice, grants=twice)
 

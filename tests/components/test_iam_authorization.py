@@ -261,7 +261,8 @@ def test_every_action_and_condition_key_of_the_stack_is_in_the_reference(dev: Ev
     documents = [(r.name, json.loads(r.inputs["policy"])) for r in dev.of_type("aws:iam/rolePolicy:RolePolicy")]
     documents += [(r.name, json.loads(r.inputs["assumeRolePolicy"])) for r in dev.of_type("aws:iam/role:Role")]
     documents += [(r.name, json.loads(r.inputs["policy"])) for r in dev.of_type("aws:s3/bucketPolicy:BucketPolicy")]
-    assert len(documents) >= 5  # agent and executor-execution role and trust, the bucket policy
+    documents += [(r.name, json.loads(r.inputs["policy"])) for r in dev.of_type("aws:iam/policy:Policy")]
+    assert len(documents) >= 6  # agent and executor-execution role and trust, the bucket policy, the analyst policy
     assert reference_findings(documents) == []
 
 

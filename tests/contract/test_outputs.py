@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 from deep_insight_contract.outputs import OUTPUT_NAMES, in_contract_order, shape_problems
 
-# SPEC §5, transcribed in its order: the program exports exactly these, and the ops CLI reads exactly these.
+# SPEC §5, transcribed in its order, then the analyst policy (which SPEC §5 predates): the program exports
+# exactly these, and the ops CLI reads exactly these.
 SPEC_OUTPUTS = [
     "region", "vpcId", "availabilityZoneIds", "privateSubnetIds", "agentSubnetIds", "securityGroupIds",
     "endpointIds", "albArn", "albDnsName", "listenerArn", "clusterName", "clusterArn",
     "executorTaskDefinitionArn", "executorTaskFamily", "executorContainerName", "executorLogGroup",
     "artifactBucket", "executorImageUri", "agentImageUri", "agentRuntimeArn", "agentRuntimeId",
-    "agentRuntimeEndpointArn", "agentRoleArn", "agentLogGroup",
+    "agentRuntimeEndpointArn", "agentRoleArn", "agentLogGroup", "analystPolicyArn",
 ]  # fmt: skip
 LISTS = {"availabilityZoneIds", "privateSubnetIds", "agentSubnetIds"}  # SPEC §5: lists of ids
 MAPS = {"securityGroupIds", "endpointIds"}  # SPEC §5: "map: ..."

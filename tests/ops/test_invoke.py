@@ -90,6 +90,7 @@ def stack_outputs() -> dict[str, Any]:
         "agentRuntimeEndpointArn": f"{RUNTIME_ARN}/runtime-endpoint/live",
         "agentRoleArn": f"arn:aws:iam::{ACCOUNT}:role/deep-insight-dev-agent",
         "agentLogGroup": f"/aws/bedrock-agentcore/runtimes/{RUNTIME_ID}-live",
+        "analystPolicyArn": f"arn:aws:iam::{ACCOUNT}:policy/deep-insight-dev-analyst-20260101000000000000000001",
     }
     assert set(outputs) == set(OUTPUT_NAMES)
     return outputs

@@ -50,7 +50,9 @@ def test_json_plan_of_dev_lists_components_resources_and_cost():
         "alb",
         "sessions",
         "agent",
+        "analyst",
     }
+    assert names["analyst"]["resources"] == {"aws:iam:Policy": 1}
     assert names["sessions"]["resources"] == {"pulumi-python:dynamic:SessionSweeper": 1}
     assert names["network"]["resources"]["aws:ec2:Subnet"] == 4  # private and agent in 2 AZs; no NAT, no public
     assert "aws:ec2:NatGateway" not in names["network"]["resources"]

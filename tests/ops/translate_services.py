@@ -211,6 +211,18 @@ def role(step: Step) -> Mapping[str, Any]:
     return {"id": made["RoleName"], "name": made["RoleName"], "arn": made["Arn"], "uniqueId": made["RoleId"]}
 
 
+def managed_policy(step: Step) -> Mapping[str, Any]:
+    inputs = step.inputs
+    name = inputs.get("name") or f"{inputs['namePrefix']}{step.autoname()[-7:]}"
+    made = step.client("iam").create_policy(
+        PolicyName=name,
+        PolicyDocument=inputs["policy"],
+        Description=inputs.get("description", ""),
+        Tags=tag_list(inputs.get("tags")),
+    )["Policy"]
+    return {"id": made["Arn"], "arn": made["Arn"], "name": made["PolicyName"], "policyId": made["PolicyId"]}
+
+
 def role_policy(step: Step) -> Mapping[str, Any]:
     role_name, name = step.inputs["role"], step.autoname()
     step.client("iam").put_role_policy(RoleName=role_name, PolicyName=name, PolicyDocument=step.inputs["policy"])
@@ -336,6 +348,7 @@ APPLIERS: dict[str, Applier] = {
     "aws:cloudwatch/logGroup:LogGroup": log_group,
     "aws:iam/role:Role": role,
     "aws:iam/rolePolicy:RolePolicy": role_policy,
+    "aws:iam/policy:Policy": managed_policy,
     "aws:ecs/cluster:Cluster": cluster,
     "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders": capacity_providers,
     "aws:ecs/taskDefinition:TaskDefinition": task_definition,

@@ -39,6 +39,8 @@ class StackOutputs(TypedDict):
     agentRuntimeEndpointArn: str
     agentRoleArn: str
     agentLogGroup: str
+    analystPolicyArn: str
+    """The customer-managed policy that lets a person run jobs on the stack (invoke, console --stack)."""
 
 
 def _is_string(value: object) -> bool:

@@ -24,3 +24,9 @@ def plan_review_key(session_id: str) -> str:
     """Where a person's decision on the job's plan goes (payload planReview): JSON {"action": "approve"} or
     {"action": "revise", "plan": "..."}; the runtime waits for it and deletes it once read."""
     return f"{session_prefix(session_id)}review/decision.json"
+
+
+def console_record_key(session_id: str) -> str:
+    """What a console job asked and who asked it (``startedBy``: the caller's AWS identity), written by the
+    console that started the session and read back for its history."""
+    return f"{session_prefix(session_id)}console.json"
