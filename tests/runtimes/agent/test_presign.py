@@ -1,14 +1,16 @@
 """The executor's presigned URLs name the bucket's regional S3 host, the one the region's S3 gateway endpoint
-serves: the expectation is botocore's own S3 endpoint rules (the ruleset in .venv, evaluated by botocore's rules
-engine with the region, the bucket and no global endpoint), not a host this project writes."""
+serves: the expectation is botocore's own S3 endpoint rules (the ruleset in .venv, resolved by botocore's
+EndpointRulesetResolver for the region and the bucket without the global endpoint), not a host this project writes."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+import botocore.session
 import pytest
-from botocore.endpoint_provider import EndpointProvider
+from botocore.hooks import HierarchicalEmitter
 from botocore.loaders import create_loader
+from botocore.regions import EndpointRulesetResolver
 from deep_insight_agent.presign import SessionPresigner, s3_client
 
 from tests.conftest import EvaluateStack, key
@@ -28,15 +30,22 @@ def no_endpoint_settings(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
 
 
-def regional_endpoint(region: str, bucket: str) -> str:
-    """``scheme://host`` botocore's S3 rules give a virtual-hosted request to ``bucket`` in ``region``."""
+def resolved(operation: str, region: str, bucket: str, *, global_endpoint: bool = False) -> str:
+    """``scheme://host`` botocore's EndpointRulesetResolver gives ``operation`` on ``bucket`` with the S3 ruleset
+    in .venv (botocore/data/s3/2006-03-01/endpoint-rule-set-1.json.gz): the region, virtual-hosted addressing,
+    and the global endpoint only when asked."""
     loader = create_loader()
-    provider = EndpointProvider(loader.load_service_model("s3", "endpoint-rule-set-1"), loader.load_data("partitions"))
-    endpoint = provider.resolve_endpoint(
-        Region=region, Bucket=bucket, UseGlobalEndpoint=False, ForcePathStyle=False, Accelerate=False,
-        UseFIPS=False, UseDualStack=False,
+    model = botocore.session.get_session().get_service_model("s3")
+    builtins = {
+        "AWS::Region": region, "AWS::UseFIPS": False, "AWS::UseDualStack": False, "AWS::S3::Accelerate": False,
+        "AWS::S3::UseGlobalEndpoint": global_endpoint, "AWS::S3::ForcePathStyle": False,
+        "AWS::S3::UseArnRegion": True, "AWS::S3::DisableMultiRegionAccessPoints": False, "SDK::Endpoint": None,
+    }  # fmt: skip
+    resolver = EndpointRulesetResolver(
+        loader.load_service_model("s3", "endpoint-rule-set-1"), loader.load_data("partitions"), model, builtins,
+        {}, HierarchicalEmitter(),
     )  # fmt: skip
-    return endpoint.url
+    return resolver.construct_endpoint(model.operation_model(operation), {"Bucket": bucket, "Key": KEY}, {}).url
 
 
 def signed(region: str, method: str = "get") -> str:
@@ -49,7 +58,7 @@ def signed(region: str, method: str = "get") -> str:
 @pytest.mark.parametrize("method", ["get", "put"])
 def test_urls_name_the_regional_host_of_botocores_endpoint_rules(region, method):
     url = urlsplit(signed(region, method))
-    expected = urlsplit(regional_endpoint(region, BUCKET))
+    expected = urlsplit(resolved("GetObject" if method == "get" else "PutObject", region, BUCKET))
     assert (url.scheme, url.netloc) == (expected.scheme, expected.netloc)
     assert url.netloc == f"{BUCKET}.s3.{region}.amazonaws.com"  # what the rules say, spelled out for the reader
     assert url.path.lstrip("/") == (KEY if method == "get" else KEY.replace("/input/", "/artifacts/"))
@@ -59,10 +68,10 @@ def test_urls_name_the_regional_host_of_botocores_endpoint_rules(region, method)
 
 def test_the_rules_put_the_global_host_where_the_old_client_signed():
     # The expectation can fail: with the global endpoint the rules answer the legacy host.
-    loader = create_loader()
-    provider = EndpointProvider(loader.load_service_model("s3", "endpoint-rule-set-1"), loader.load_data("partitions"))
-    legacy = provider.resolve_endpoint(Region="us-east-1", Bucket=BUCKET, UseGlobalEndpoint=True)
-    assert urlsplit(legacy.url).netloc == f"{BUCKET}.s3.amazonaws.com"
+    assert (
+        urlsplit(resolved("GetObject", "us-east-1", BUCKET, global_endpoint=True)).netloc
+        == f"{BUCKET}.s3.amazonaws.com"
+    )
 
 
 @pytest.mark.parametrize("region", ["us-west-2", "eu-central-1"])
