@@ -17,6 +17,7 @@ authorizes it as:
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -67,10 +68,14 @@ class Recorder:
         self.requests: list[Request] = []
         self._lock = threading.Lock()
 
+    def handlers(self) -> list[tuple[str, Callable[..., None]]]:
+        """(event, handler) pairs that record: what `attach` registers."""
+        return [("provide-client-params", self._on_params), ("after-call", self._on_response)]
+
     def attach(self, events: Any) -> None:
         """``events``: a client's ``meta.events`` or a session's ``events`` (its clients inherit the hooks)."""
-        events.register("provide-client-params", self._on_params)
-        events.register("after-call", self._on_response)
+        for event, handler in self.handlers():
+            events.register(event, handler)
 
     def _on_params(self, params: Mapping[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         service = model.service_model
@@ -88,6 +93,23 @@ class Recorder:
     def _on_response(self, parsed: Mapping[str, Any], context: dict[str, Any], **_: Any) -> None:
         if "recorded_request" in context:
             context["recorded_request"].response.update(_plain(parsed))
+
+
+@contextlib.contextmanager
+def in_every_new_session(handlers: list[tuple[str, Callable[..., Any]]]) -> Iterator[None]:
+    """While open, every botocore session made in this process registers ``handlers`` (event, handler) along
+    with botocore's own: for code that makes its own sessions (the dynamic providers' `StackSession`), whose
+    requests a `Recorder` then sees with that code unchanged. A ``botocore.session.Session`` registers
+    ``botocore.handlers.BUILTIN_HANDLERS`` when it is made (moto's ``mock_aws`` adds its stubber there the same
+    way: moto/core/models.py); sessions made before, and their clients, are left alone."""
+    import botocore.handlers  # noqa: PLC0415
+
+    before = botocore.handlers.BUILTIN_HANDLERS
+    botocore.handlers.BUILTIN_HANDLERS = [*before, *handlers]
+    try:
+        yield
+    finally:
+        botocore.handlers.BUILTIN_HANDLERS = before
 
 
 @dataclass(frozen=True)
@@ -112,6 +134,10 @@ class World:
     partition: str = "aws"
     resource_tags: dict[str, dict[str, str]] = field(default_factory=dict)
     """ARN -> tags, filled from the creates seen so far (the session tags what it creates)."""
+    build_projects: dict[str, str] = field(default_factory=dict)
+    """CodeBuild build id -> its project, from the StartBuild answers seen so far (``build.id``,
+    ``build.projectName``): BatchGetBuilds and StopBuild name a build by its id, and the reference
+    authorizes them on the build's project."""
 
     def placeholders(self) -> dict[str, str]:
         return {"Partition": self.partition, "Region": self.region, "Account": self.account}
@@ -154,22 +180,29 @@ def _tags(params: Mapping[str, Any]) -> dict[str, str]:
 
 
 # Placeholders of the reference's ARN formats that a request gives by name instead of by ARN: S3 names buckets and
-# keys, ECR a repository and the registry (its account), CloudWatch Logs a group and a stream.
+# keys, ECR a repository and the registry (its account), CloudWatch Logs a group and a stream, CodeBuild a project.
 NAMED_BY: Mapping[str, tuple[tuple[str, str], ...]] = {
     "s3": (("BucketName", "Bucket"), ("ObjectName", "Key")),
     "ecr": (("RepositoryName", "repositoryName"), ("Account", "registryId")),
     "logs": (("LogGroupName", "logGroupName"), ("LogStreamName", "logStreamName")),
+    "codebuild": (("ProjectName", "projectName"),),
 }
 
 
-def _identifiers(request: Request) -> dict[str, str]:
-    """Placeholder values the request names (`NAMED_BY`)."""
-    return {k: request.params[p] for k, p in NAMED_BY.get(request.service, ()) if p in request.params}
+def _identifiers(request: Request, world: World) -> dict[str, str]:
+    """Placeholder values the request names (`NAMED_BY`); a CodeBuild build's project, by the build's id."""
+    found = {k: request.params[p] for k, p in NAMED_BY.get(request.service, ()) if p in request.params}
+    if request.service == "codebuild":
+        ids = request.params.get("ids") or [request.params.get("id")]
+        projects = {world.build_projects[i] for i in ids if i in world.build_projects}
+        if len(projects) == 1:
+            found.setdefault("ProjectName", projects.pop())
+    return found
 
 
 def _filled(arn_format: str, request: Request, world: World) -> str | None:
     """The format filled from the request's identifiers, when it names every placeholder but the location."""
-    identifiers = _identifiers(request)
+    identifiers = _identifiers(request, world)
     needed = set(PLACEHOLDER.findall(arn_format)) - set(world.placeholders())
     return fill(arn_format, world.placeholders() | identifiers) if needed and needed <= set(identifiers) else None
 
@@ -260,6 +293,9 @@ def authorizations(request: Request, world: World) -> list[Authorization]:
     for arn in _strings(request.response):  # what a create carrying tags made carries them
         if tags and arn.startswith("arn:") and arn not in given:
             world.resource_tags[arn] = tags
+    build = request.response.get("build") if request.service == "codebuild" else None
+    if isinstance(build, Mapping) and {"id", "projectName"} <= build.keys():
+        world.build_projects[build["id"]] = build["projectName"]
     return found
 
 
