@@ -29,6 +29,7 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +102,9 @@ class MemoryWatchdog:
         self._limits: dict[int, int] = {}
         self._kills: dict[int, Kill] = {}
         self._lock = threading.Lock()
+        self._enforcing = threading.Lock()
+        """Held while a tree is measured and killed: ``paused`` waits for a measurement in flight."""
+        self._paused: set[int] = set()
         self._thread: threading.Thread | None = None
 
     def watch(self, pid: int, limit_mb: int) -> None:
@@ -137,25 +141,38 @@ class MemoryWatchdog:
         Called by the thread, and once more when a call ends: an allocation the code keeps can finish
         between two passes, and the call must not answer ``ok`` with its worker over the limit.
         """
-        with self._lock:
-            limit_mb = self._limits.get(pid)
-            if limit_mb is None:
-                return self._kills.get(pid)
-        members = tree(pid)
-        used = tree_memory_bytes(members, limit_mb * 1024 * 1024)
-        if used <= limit_mb * 1024 * 1024:
-            return None
-        kill = Kill(limit_mb, used // (1024 * 1024))
-        with self._lock:
-            if self._limits.pop(pid, None) is None:
-                return self._kills.get(pid)  # forgotten or killed meanwhile: someone else is stopping it
-            self._kills[pid] = kill
-        terminate(pid, members)
+        with self._enforcing:
+            with self._lock:
+                limit_mb = self._limits.get(pid)
+                if limit_mb is None or pid in self._paused:
+                    return self._kills.get(pid)
+            members = tree(pid)
+            used = tree_memory_bytes(members, limit_mb * 1024 * 1024)
+            if used <= limit_mb * 1024 * 1024:
+                return None
+            kill = Kill(limit_mb, used // (1024 * 1024))
+            with self._lock:
+                if self._limits.pop(pid, None) is None:
+                    return self._kills.get(pid)  # forgotten or killed meanwhile: someone else is stopping it
+                self._kills[pid] = kill
+            terminate(pid, members)
         log.warning(
             "worker over its memory limit: killed",
             extra={"event": "memory_limit", "pid": pid, "limit_mb": limit_mb, "resident_mb": kill.resident_mb},
         )
         return kill
+
+    @contextlib.contextmanager
+    def paused(self, pid: int) -> Iterator[None]:
+        """No pass measures ``pid``'s tree inside the block (a measurement in flight ends first): while the
+        server kills what a call left, their memory is on its way out, and must not take the worker with it."""
+        with self._enforcing, self._lock:
+            self._paused.add(pid)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._paused.discard(pid)
 
     def _run(self) -> None:
         stop = threading.Event()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import queue
 import re
@@ -294,8 +295,17 @@ class PythonWorker:
             await self.stop()
             self.restarts += 1
         else:
-            # Processes user code left running (a fork bomb, a forgotten server) die with the call.
-            self.kill_strays()
+            # Processes user code left running (a fork bomb, a forgotten server) die with the call. Meanwhile
+            # the memory they still hold does not count: it is on its way out (memory.py, ``paused``).
+            pid = self.pid
+            with WATCHDOG.paused(pid or 0):
+                self.kill_strays()
+            if (pid and WATCHDOG.enforce(pid) is not None) or not await self.alive():
+                result = dataclasses.replace(
+                    result, status=CallStatus.ERROR, error=CallError(ErrorType.WORKER_CRASHED, self._death())
+                )
+                await self.stop()
+                self.restarts += 1
         return result
 
     def kill_strays(self) -> int:
