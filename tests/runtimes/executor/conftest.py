@@ -14,6 +14,9 @@ import pytest
 from tests.runtimes.conftest import DATA, TOKEN, Executor, StartExecutor, _free_port, assert_alive, run
 
 SERVER_UID = 43210  # the non-root mode's server: not root, not a session uid of a root server (those start far higher)
+SANDBOX_SERVER_UID = 43211
+"""The sandbox mode's server: a uid of its own, since a uid's process cap counts every live process of it, and a
+module's servers of both modes live until the module ends."""
 MODES = ("root", "non-root")
 HOSTILE_MODES = (*MODES, "sandbox")
 """The suites of hostile code also run in the local runs' mode: a server of the user's uid whose workers are in
@@ -29,12 +32,12 @@ def start_in_mode(start_executor: StartExecutor, mode: str, *, workdir: Path | N
         return start_executor(workdir=workdir, **env)
     if os.geteuid() != 0:
         pytest.skip("starting the server as another uid needs root")
+    uid = SERVER_UID
     if mode == "sandbox":
         env = {"EXECUTOR_SANDBOX": "bwrap", **env}
         workdir = workdir or Path(tempfile.mkdtemp(prefix="deep-insight-sandboxed-", dir=LOCAL_RUNS))
-    return start_executor(
-        workdir=workdir, as_uid=SERVER_UID, **{"HOME": "/tmp", "EXECUTOR_MAX_PROCESSES": "512", **env}
-    )
+        uid = SANDBOX_SERVER_UID
+    return start_executor(workdir=workdir, as_uid=uid, **{"HOME": "/tmp", "EXECUTOR_MAX_PROCESSES": "512", **env})
 
 
 @pytest.fixture(scope="module", params=MODES)
@@ -46,6 +49,7 @@ __all__ = [
     "DATA",
     "HOSTILE_MODES",
     "MODES",
+    "SANDBOX_SERVER_UID",
     "SERVER_UID",
     "TOKEN",
     "Executor",
